@@ -1,0 +1,47 @@
+# csp-guard developer entry points. Every target installs what it needs first.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run demo test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## setup: virtualenv, Python packages, Azurite (npm), the cspguard command
+setup: $(VENV)/.installed node_modules/.installed
+
+## run: start Azurite, the Partner Center sandbox, the SMTP mailbox and the app on http://127.0.0.1:7071
+run: setup
+	$(BIN)/python -m devtools.stack run
+
+## demo: start the stack, run one scripted pass, print what happened, stop
+demo: setup
+	$(BIN)/python -m devtools.stack demo
+
+## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner)
+test: setup
+	$(BIN)/python -m pytest
+
+## lint: ruff and mypy
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared functions function_app.py
+
+## bench: every benchmark under bench/, printing its figures
+bench: setup
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

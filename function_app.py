@@ -1,0 +1,8 @@
+"""The one FunctionApp: composition only. Each area lives in a blueprint under functions/."""
+
+import azure.functions as func
+
+from functions.health import bp as health_bp
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(health_bp)

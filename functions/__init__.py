@@ -1,0 +1,1 @@
+"""Thin trigger adapters, one blueprint per area: parse, call shared code, return."""

@@ -1,0 +1,27 @@
+"""Health report: settings validity, storage reachability, configuration problems. No secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.settings import SettingsError, load_settings
+
+
+def check_health() -> dict[str, Any]:
+    """Return {"status": "ok"|"degraded"|"error", "checks": {...}, "problems": [...]}."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return {"status": "error", "checks": {"settings": "invalid"}, "problems": str(exc).splitlines()[1:]}
+    checks: dict[str, str] = {"settings": "ok"}
+    problems = settings.problems()
+    try:
+        from shared.storage.clients import queue_service
+
+        next(iter(queue_service(settings).list_queues(results_per_page=1)), None)
+        checks["storage"] = "ok"
+    except Exception as exc:  # any failure here means "unreachable"; the type is reported
+        checks["storage"] = "unreachable"
+        problems.append(f"storage unreachable: {type(exc).__name__}")
+    status = "error" if checks["storage"] != "ok" else ("degraded" if problems else "ok")
+    return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value}

@@ -1,0 +1,62 @@
+"""The versioned envelope every queue message is wrapped in.
+
+The idempotency key is a *business* key chosen by the producer (an event id, "suspend:<customer>:<case>")
+because a producer's retry creates a new queue message id; handlers dedupe on this key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+def _new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """One queue message: what it is, who sent it, and a payload whose schema the ``kind`` names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.-]*$")
+    idempotency_key: str = Field(min_length=1, max_length=400)
+    correlation_id: str = Field(default_factory=_new_correlation_id, min_length=1, max_length=100)
+    source: str = Field(default="csp-guard", min_length=1, max_length=100)
+    created_at: datetime = Field(default_factory=_utcnow)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EnvelopeError(ValueError):
+    """A message body that is not a valid envelope; ``reason`` is what an operator reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode_envelope(body: str | bytes) -> Envelope:
+    """Parse a decoded message body into an Envelope, with one readable reason on failure."""
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EnvelopeError(f"body is not JSON: {exc}") from None
+    try:
+        return Envelope.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise EnvelopeError(f"not a valid envelope (schema_version {SCHEMA_VERSION}): {details}") from None

@@ -1,0 +1,63 @@
+"""The only way csp-guard (and the sample code in the README) puts messages on a queue.
+
+The Functions host decodes queue bodies as base64 (``messageEncoding``); the storage SDK sends plain
+text unless told otherwise, which sends every message to poison. This producer always encodes the
+way host.json says, checks the 64 KiB limit before sending, and creates missing queues.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING
+
+from shared.messaging.envelope import Envelope
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueServiceClient
+
+MAX_ENCODED_BYTES = 64 * 1024
+
+
+class MessageTooLarge(ValueError):
+    """The encoded message exceeds the queue service's 64 KiB limit."""
+
+
+def encode_body(envelope: Envelope, encoding: str = "base64") -> str:
+    """Serialise an envelope exactly as the Functions host expects to read it."""
+    raw = envelope.model_dump_json().encode("utf-8")
+    text = base64.b64encode(raw).decode("ascii") if encoding == "base64" else raw.decode("utf-8")
+    if len(text.encode("utf-8")) > MAX_ENCODED_BYTES:
+        raise MessageTooLarge(
+            f"{envelope.kind} message is {len(text)} bytes encoded; the limit is {MAX_ENCODED_BYTES}"
+        )
+    return text
+
+
+class QueueProducer:
+    """Sends envelopes to named queues through one QueueServiceClient."""
+
+    def __init__(self, service: QueueServiceClient, encoding: str = "base64") -> None:
+        self._service = service
+        self._encoding = encoding
+        self._known: set[str] = set()
+
+    @classmethod
+    def from_connection_string(cls, conn: str, encoding: str = "base64") -> QueueProducer:
+        from azure.storage.queue import QueueServiceClient
+
+        return cls(QueueServiceClient.from_connection_string(conn), encoding)
+
+    def send(self, queue: str, envelope: Envelope, *, delay_seconds: int | None = None) -> str:
+        """Enqueue one envelope; returns the queue message id."""
+        body = encode_body(envelope, self._encoding)
+        client = self._service.get_queue_client(str(queue))
+        if queue not in self._known:
+            from azure.core.exceptions import ResourceExistsError
+
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+            self._known.add(str(queue))
+        sent = client.send_message(body, visibility_timeout=delay_seconds)
+        return str(sent.id)

@@ -1,0 +1,112 @@
+"""Typed settings: the only module that reads the environment.
+
+In Azure they are app settings; locally they come from ``local.settings.json`` (the local runner
+exports its ``Values`` into the environment). Validation happens once, at first use, and a
+failure names every bad setting at once so a deployment can be fixed in one pass.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Cloud(StrEnum):
+    """Which Partner Center the app talks to."""
+
+    CHINA = "china"  # Partner Center operated by 21Vianet (default)
+    GLOBAL = "global"
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. Documented in README.md and local.settings.example.json."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=False)
+
+    # Storage: a connection string locally (Azurite); identity-based URIs in Azure.
+    storage_connection: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
+    storage_queue_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__queueServiceUri")
+    storage_table_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__tableServiceUri")
+
+    # Partner Center
+    pc_cloud: Cloud = Field(default=Cloud.CHINA, alias="CSPGUARD_PC_CLOUD")
+    pc_tenant_id: str = Field(default="", alias="CSPGUARD_PC_TENANT_ID")
+    pc_client_id: str = Field(default="", alias="CSPGUARD_PC_CLIENT_ID")
+    pc_client_secret: SecretStr | None = Field(default=None, alias="CSPGUARD_PC_CLIENT_SECRET")
+    pc_base_url: str | None = Field(default=None, alias="CSPGUARD_PC_BASE_URL")
+    pc_authority_host: str | None = Field(default=None, alias="CSPGUARD_PC_AUTHORITY_HOST")
+    pc_ca_bundle: Path | None = Field(default=None, alias="CSPGUARD_PC_CA_BUNDLE")
+    pc_rate_per_minute: int = Field(default=400, gt=0, alias="CSPGUARD_PC_RATE_PER_MINUTE")
+    pc_customer_rate_per_minute: int = Field(default=100, gt=0, alias="CSPGUARD_PC_CUSTOMER_RATE_PER_MINUTE")
+    pc_max_concurrency: int = Field(default=8, gt=0, le=64, alias="CSPGUARD_PC_MAX_CONCURRENCY")
+    pc_timeout_seconds: float = Field(default=30.0, gt=0, alias="CSPGUARD_PC_TIMEOUT_SECONDS")
+
+    # Collections
+    policy_file: Path = Field(default=Path("config/collections-policy.yaml"), alias="CSPGUARD_POLICY_FILE")
+    enforcement_enabled: bool = Field(default=False, alias="CSPGUARD_ENFORCEMENT_ENABLED")
+    sweep_schedule: str = Field(default="0 0 1 * * *", alias="SWEEP_SCHEDULE")
+    max_suspensions_per_run: int = Field(default=20, ge=0, alias="CSPGUARD_MAX_SUSPENSIONS_PER_RUN")
+    max_suspension_share: float = Field(default=0.05, ge=0, le=1, alias="CSPGUARD_MAX_SUSPENSION_SHARE")
+    payment_feed_max_silence_hours: float = Field(default=36, gt=0, alias="CSPGUARD_PAYMENT_FEED_MAX_SILENCE_HOURS")
+
+    # Fraud
+    fraud_rules_file: Path = Field(default=Path("config/fraud-rules.yaml"), alias="CSPGUARD_FRAUD_RULES_FILE")
+    fraud_scan_schedule: str = Field(default="0 15 * * * *", alias="FRAUD_SCAN_SCHEDULE")
+
+    # Notifications
+    smtp_host: str = Field(default="127.0.0.1", alias="CSPGUARD_SMTP_HOST")
+    smtp_port: int = Field(default=1025, gt=0, lt=65536, alias="CSPGUARD_SMTP_PORT")
+    smtp_username: str | None = Field(default=None, alias="CSPGUARD_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(default=None, alias="CSPGUARD_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=False, alias="CSPGUARD_SMTP_STARTTLS")
+    mail_from: str = Field(default="collections@partner.example", alias="CSPGUARD_MAIL_FROM")
+    support_address: str = Field(default="support@21vianet.example", alias="CSPGUARD_SUPPORT_ADDRESS")
+    team_webhook_url: str | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_URL")
+
+    # Observability
+    appinsights_connection: SecretStr | None = Field(default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+
+    @model_validator(mode="after")
+    def _storage_is_configured(self) -> Settings:
+        if self.storage_connection is None and not (self.storage_queue_uri and self.storage_table_uri):
+            raise ValueError(
+                "storage is not configured: set AzureWebJobsStorage (a connection string) or both "
+                "AzureWebJobsStorage__queueServiceUri and AzureWebJobsStorage__tableServiceUri"
+            )
+        return self
+
+    def problems(self) -> list[str]:
+        """Configuration that is valid but not usable yet (reported by /api/health)."""
+        out: list[str] = []
+        if not (self.pc_tenant_id and self.pc_client_id and self.pc_client_secret):
+            out.append("Partner Center credentials incomplete: set CSPGUARD_PC_TENANT_ID, "
+                       "CSPGUARD_PC_CLIENT_ID and CSPGUARD_PC_CLIENT_SECRET")
+        if not self.policy_file.is_file():
+            out.append(f"collections policy file not found: {self.policy_file}")
+        return out
+
+
+class SettingsError(RuntimeError):
+    """Settings are missing or invalid; the message lists every problem."""
+
+
+def load_settings() -> Settings:
+    """Read and validate settings from the environment, raising one readable error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"  - {where}: {err['msg']}")
+        raise SettingsError("invalid csp-guard settings:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, validated once."""
+    return load_settings()

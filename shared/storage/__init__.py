@@ -1,0 +1,1 @@
+"""Storage adapters (Azure Queues and Tables). Services depend on these through small interfaces."""

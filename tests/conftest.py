@@ -1,0 +1,31 @@
+"""Shared fixtures. Real parts: Azurite for storage (one per test session, fresh queue names per test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.azurite import Azurite
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """A real Azurite on free loopback ports for the whole test session."""
+    server = Azurite.on_free_ports().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def storage_connection(azurite: Azurite) -> str:
+    return azurite.connection_string
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh lowercase suffix so tests sharing one Azurite never see each other's queues/tables."""
+    return "t" + uuid.uuid4().hex[:10]
