@@ -1,0 +1,82 @@
+"""The composition root: settings and adapters built lazily, once per process.
+
+Functions, the CLI and tests get their collaborators here, so nothing does I/O at import time and
+a cold start pays only for what an invocation uses.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    from shared.messaging.producer import QueueProducer
+    from shared.storage.audit import AuditLog
+    from shared.storage.deadletters import DeadLetterStore
+    from shared.storage.idempotency import IdempotencyStore
+
+
+class AppContext:
+    """Everything an invocation may need, created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def queues(self) -> QueueServiceClient:
+        from shared.storage.clients import queue_service
+
+        return queue_service(self.settings)
+
+    @cached_property
+    def tables(self) -> TableServiceClient:
+        from shared.storage.clients import table_service
+
+        return table_service(self.settings)
+
+    @cached_property
+    def producer(self) -> QueueProducer:
+        from shared.messaging.producer import QueueProducer
+
+        return QueueProducer(self.queues)
+
+    @cached_property
+    def deadletters(self) -> DeadLetterStore:
+        from shared.storage.deadletters import DeadLetterStore
+
+        return DeadLetterStore(self.tables)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        from shared.storage.idempotency import IdempotencyStore
+
+        return IdempotencyStore(self.tables)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from shared.storage.audit import AuditLog
+
+        return AuditLog(self.tables)
+
+
+_context: AppContext | None = None
+
+
+def get_context() -> AppContext:
+    """The process-wide context (settings validated on first call)."""
+    global _context
+    if _context is None:
+        _context = AppContext(get_settings())
+    return _context
+
+
+def reset_context() -> None:
+    """Forget the cached context and settings (tests and the local runner change the environment)."""
+    global _context
+    _context = None
+    get_settings.cache_clear()

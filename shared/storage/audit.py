@@ -1,0 +1,54 @@
+"""Audit log: every enforcement action and operator change, with who, why, when and the evidence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from shared.storage.tables import dumps, safe_key, table
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+
+TABLE = "audit"
+_MAX = 9_999_999_999_999
+
+
+class AuditEntry(BaseModel):
+    customer_id: str
+    action: str  # e.g. "suspend", "reactivate", "exemption.set", "notice.sent"
+    actor: str  # "csp-guard:sweep", "operator:alice@partner", ...
+    reason: str
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    outcome: str = "ok"
+
+
+class AuditLog:
+    """Append-only, newest first per customer (inverted timestamp row keys)."""
+
+    def __init__(self, tables: TableServiceClient) -> None:
+        self._tables = tables
+
+    def record(self, entry: AuditEntry) -> None:
+        inverted = _MAX - int(entry.at.timestamp() * 1000)
+        table(self._tables, TABLE).create_entity({
+            "PartitionKey": safe_key(entry.customer_id), "RowKey": f"{inverted:013d}-{uuid.uuid4().hex[:8]}",
+            "Entry": entry.model_dump_json()})
+
+    def history(self, customer_id: str, limit: int = 100) -> list[AuditEntry]:
+        rows = table(self._tables, TABLE).query_entities(
+            "PartitionKey eq @c", parameters={"c": safe_key(customer_id)}, results_per_page=limit)
+        out: list[AuditEntry] = []
+        for row in rows:
+            out.append(AuditEntry.model_validate_json(row["Entry"]))
+            if len(out) >= limit:
+                break
+        return out
+
+
+__all__ = ["AuditEntry", "AuditLog", "dumps"]

@@ -1,0 +1,102 @@
+"""Dead letters, idempotency and audit against a real Azurite."""
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+from pydantic import BaseModel
+
+from shared.messaging import Envelope, encode_body
+from shared.messaging.handling import parse_or_park
+from shared.storage.audit import AuditEntry, AuditLog
+from shared.storage.deadletters import DeadLetterStore
+from shared.storage.idempotency import AlreadyInProgress, IdempotencyStore
+
+pytestmark = pytest.mark.integration
+
+
+class Ping(BaseModel):
+    n: int
+
+
+def test_invalid_messages_are_parked_with_reason_and_replayable(storage_connection: str, unique_name: str) -> None:
+    tables = TableServiceClient.from_connection_string(storage_connection)
+    queues = QueueServiceClient.from_connection_string(storage_connection)
+    store = DeadLetterStore(tables)
+    models = {"ping": Ping}
+    assert parse_or_park(unique_name, b"not json", models, store) is None
+    bad_kind = Envelope(kind="pong", idempotency_key="k1").model_dump_json()
+    assert parse_or_park(unique_name, bad_kind, models, store) is None
+    bad_payload = Envelope(kind="ping", idempotency_key="k2", payload={"n": "x"}).model_dump_json()
+    assert parse_or_park(unique_name, bad_payload, models, store) is None
+    good = Envelope(kind="ping", idempotency_key="k3", payload={"n": 3})
+    parsed = parse_or_park(unique_name, good.model_dump_json(), models, store)
+    assert parsed is not None and parsed[1] == Ping(n=3)
+
+    letters = store.list(unique_name)
+    reasons = sorted(d.reason for d in letters)
+    assert len(letters) == 3
+    assert any("not JSON" in r for r in reasons)
+    assert any("unknown kind 'pong'" in r for r in reasons)
+    assert any("payload.n" in r or "n:" in r for r in reasons if "invalid ping" in r)
+
+    fixed = Envelope(kind="ping", idempotency_key="k2", payload={"n": 2}).model_dump_json()
+    target = next(d for d in letters if "invalid ping" in d.reason)
+    queues.create_queue(unique_name)
+    store.replay(unique_name, target.id, queues, body=fixed)
+    msg = next(iter(queues.get_queue_client(unique_name).receive_messages()))
+    assert base64.b64decode(msg.content).decode() == fixed
+    assert len(store.list(unique_name)) == 2
+    assert store.get(unique_name, target.id).replayed_at is not None  # type: ignore[union-attr]
+    assert encode_body(Envelope.model_validate_json(fixed)) == msg.content
+
+
+def test_idempotency_runs_once_and_releases_on_failure(storage_connection: str, unique_name: str) -> None:
+    store = IdempotencyStore(TableServiceClient.from_connection_string(storage_connection))
+    calls: list[int] = []
+
+    def work() -> dict[str, int]:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    assert store.run_once(unique_name, "a/b#1", work) == (True, {"n": 1})
+    assert store.run_once(unique_name, "a/b#1", work) == (False, {"n": 1})
+    assert len(calls) == 1
+
+    def boom() -> None:
+        raise RuntimeError("partner center down")
+
+    with pytest.raises(RuntimeError):
+        store.run_once(unique_name, "k2", boom)
+    assert store.status(unique_name, "k2") is None  # claim released: a redelivery may retry
+    assert store.run_once(unique_name, "k2", work)[0] is True
+
+
+def test_in_progress_claim_blocks_then_expires(storage_connection: str, unique_name: str) -> None:
+    tables = TableServiceClient.from_connection_string(storage_connection)
+    holder = IdempotencyStore(tables)
+    inner = IdempotencyStore(tables)
+    with pytest.raises(AlreadyInProgress):
+        holder.run_once(unique_name, "k", lambda: inner.run_once(unique_name, "k", lambda: 1))
+    expired = IdempotencyStore(tables, in_progress_ttl=timedelta(seconds=-1))
+    # an attempt that died leaves an expired claim: the next one takes it over
+    with pytest.raises(RuntimeError):
+        expired.run_once(unique_name, "k3", lambda: (_ for _ in ()).throw(RuntimeError("x")))
+    tables.get_table_client("idempotency").create_entity(
+        {"PartitionKey": unique_name, "RowKey": "k4", "Status": "in_progress", "ExpiresAt": "2000-01-01T00:00:00+00:00",
+         "Result": ""})
+    assert holder.run_once(unique_name, "k4", lambda: 7) == (True, 7)
+
+
+def test_audit_history_is_newest_first(storage_connection: str, unique_name: str) -> None:
+    log = AuditLog(TableServiceClient.from_connection_string(storage_connection))
+    first = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    log.record(AuditEntry(customer_id=unique_name, action="notice.sent", actor="csp-guard:sweep", reason="stage 1",
+                          at=first))
+    log.record(AuditEntry(customer_id=unique_name, action="suspend", actor="operator:ops", reason="manual",
+                          at=first + timedelta(days=7)))
+    hist = log.history(unique_name)
+    assert [e.action for e in hist] == ["suspend", "notice.sent"]
+    assert hist[0].actor == "operator:ops"
