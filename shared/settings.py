@@ -25,7 +25,9 @@ class Cloud(StrEnum):
 class Settings(BaseSettings):
     """Every setting the app reads. Documented in README.md and local.settings.example.json."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=False)
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, case_sensitive=False, env_ignore_empty=True
+    )
 
     # Storage: a connection string locally (Azurite); identity-based URIs in Azure.
     storage_connection: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
