@@ -100,3 +100,36 @@ def test_audit_history_is_newest_first(storage_connection: str, unique_name: str
     hist = log.history(unique_name)
     assert [e.action for e in hist] == ["suspend", "notice.sent"]
     assert hist[0].actor == "operator:ops"
+
+
+class Doc(BaseModel):
+    name: str
+    items: list[int] = []
+
+
+def test_documents_roundtrip_large_and_serialise_concurrent_updates(storage_connection: str,
+                                                                    unique_name: str) -> None:
+    from shared.storage.documents import ConcurrencyConflict, DocumentStore
+
+    store = DocumentStore(TableServiceClient.from_connection_string(storage_connection), unique_name, Doc)
+    big = Doc(name="客户/1#?", items=list(range(60_000)))  # > 64 KiB compressed: several chunks
+    store.put("cust/1", "ledger", big)
+    assert store.get("cust/1", "ledger") == big
+    with pytest.raises(ConcurrencyConflict):
+        store.put("cust/1", "ledger", big)  # insert over an existing document is refused
+
+    found = store.get_with_etag("cust/1", "ledger")
+    assert found is not None
+    _, stale_etag = found
+    store.update("cust/1", "ledger", lambda d: d.model_copy(update={"items": [1]}) if d else None)
+    with pytest.raises(ConcurrencyConflict):
+        store.put("cust/1", "ledger", Doc(name="lost update"), stale_etag)
+
+    def append(d: Doc | None) -> Doc:
+        base = d or Doc(name="x")
+        return base.model_copy(update={"items": [*base.items, len(base.items)]})
+
+    for _ in range(3):
+        store.update("cust/1", "ledger", append)
+    assert store.get("cust/1", "ledger").items == [1, 1, 2, 3]  # type: ignore[union-attr]
+    assert list(store.partition_keys("ledger")) == ["cust/1"]
