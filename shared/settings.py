@@ -14,6 +14,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Marks a setting every Azure deployment must define as an app setting (infra/ sets each one and
+# tests/infra checks it). Fields without a default are required too. Schedules are here because the
+# host resolves %SWEEP_SCHEDULE% from app settings, never from the defaults below.
+DEPLOY: dict[str, str] = {"deploy": "required"}
+
 
 class Cloud(StrEnum):
     """Which Partner Center the app talks to."""
@@ -31,14 +36,20 @@ class Settings(BaseSettings):
 
     # Storage: a connection string locally (Azurite); identity-based URIs in Azure.
     storage_connection: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
-    storage_queue_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__queueServiceUri")
-    storage_table_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__tableServiceUri")
+    storage_queue_uri: str | None = Field(
+        default=None, json_schema_extra=DEPLOY, alias="AzureWebJobsStorage__queueServiceUri"
+    )
+    storage_table_uri: str | None = Field(
+        default=None, json_schema_extra=DEPLOY, alias="AzureWebJobsStorage__tableServiceUri"
+    )
 
     # Partner Center
-    pc_cloud: Cloud = Field(default=Cloud.CHINA, alias="CSPGUARD_PC_CLOUD")
-    pc_tenant_id: str = Field(default="", alias="CSPGUARD_PC_TENANT_ID")
-    pc_client_id: str = Field(default="", alias="CSPGUARD_PC_CLIENT_ID")
-    pc_client_secret: SecretStr | None = Field(default=None, alias="CSPGUARD_PC_CLIENT_SECRET")
+    pc_cloud: Cloud = Field(default=Cloud.CHINA, json_schema_extra=DEPLOY, alias="CSPGUARD_PC_CLOUD")
+    pc_tenant_id: str = Field(default="", json_schema_extra=DEPLOY, alias="CSPGUARD_PC_TENANT_ID")
+    pc_client_id: str = Field(default="", json_schema_extra=DEPLOY, alias="CSPGUARD_PC_CLIENT_ID")
+    pc_client_secret: SecretStr | None = Field(
+        default=None, json_schema_extra=DEPLOY, alias="CSPGUARD_PC_CLIENT_SECRET"
+    )
     pc_base_url: str | None = Field(default=None, alias="CSPGUARD_PC_BASE_URL")
     pc_authority_host: str | None = Field(default=None, alias="CSPGUARD_PC_AUTHORITY_HOST")
     pc_ca_bundle: Path | None = Field(default=None, alias="CSPGUARD_PC_CA_BUNDLE")
@@ -49,28 +60,40 @@ class Settings(BaseSettings):
 
     # Collections
     policy_file: Path = Field(default=Path("config/collections-policy.yaml"), alias="CSPGUARD_POLICY_FILE")
-    enforcement_enabled: bool = Field(default=False, alias="CSPGUARD_ENFORCEMENT_ENABLED")
-    sweep_schedule: str = Field(default="0 0 1 * * *", alias="SWEEP_SCHEDULE")
+    enforcement_enabled: bool = Field(
+        default=False, json_schema_extra=DEPLOY, alias="CSPGUARD_ENFORCEMENT_ENABLED"
+    )
+    sweep_schedule: str = Field(default="0 0 1 * * *", json_schema_extra=DEPLOY, alias="SWEEP_SCHEDULE")
     max_suspensions_per_run: int = Field(default=20, ge=0, alias="CSPGUARD_MAX_SUSPENSIONS_PER_RUN")
     max_suspension_share: float = Field(default=0.05, ge=0, le=1, alias="CSPGUARD_MAX_SUSPENSION_SHARE")
     payment_feed_max_silence_hours: float = Field(default=36, gt=0, alias="CSPGUARD_PAYMENT_FEED_MAX_SILENCE_HOURS")
 
     # Fraud
     fraud_rules_file: Path = Field(default=Path("config/fraud-rules.yaml"), alias="CSPGUARD_FRAUD_RULES_FILE")
-    fraud_scan_schedule: str = Field(default="0 15 * * * *", alias="FRAUD_SCAN_SCHEDULE")
+    fraud_scan_schedule: str = Field(
+        default="0 15 * * * *", json_schema_extra=DEPLOY, alias="FRAUD_SCAN_SCHEDULE"
+    )
 
     # Notifications
-    smtp_host: str = Field(default="127.0.0.1", alias="CSPGUARD_SMTP_HOST")
-    smtp_port: int = Field(default=1025, gt=0, lt=65536, alias="CSPGUARD_SMTP_PORT")
-    smtp_username: str | None = Field(default=None, alias="CSPGUARD_SMTP_USERNAME")
-    smtp_password: SecretStr | None = Field(default=None, alias="CSPGUARD_SMTP_PASSWORD")
-    smtp_starttls: bool = Field(default=False, alias="CSPGUARD_SMTP_STARTTLS")
-    mail_from: str = Field(default="collections@partner.example", alias="CSPGUARD_MAIL_FROM")
-    support_address: str = Field(default="support@21vianet.example", alias="CSPGUARD_SUPPORT_ADDRESS")
+    smtp_host: str = Field(default="127.0.0.1", json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_HOST")
+    smtp_port: int = Field(default=1025, gt=0, lt=65536, json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_PORT")
+    smtp_username: str | None = Field(default=None, json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(
+        default=None, json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_PASSWORD"
+    )
+    smtp_starttls: bool = Field(default=False, json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_STARTTLS")
+    mail_from: str = Field(
+        default="collections@partner.example", json_schema_extra=DEPLOY, alias="CSPGUARD_MAIL_FROM"
+    )
+    support_address: str = Field(
+        default="support@21vianet.example", json_schema_extra=DEPLOY, alias="CSPGUARD_SUPPORT_ADDRESS"
+    )
     team_webhook_url: str | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_URL")
 
     # Observability
-    appinsights_connection: SecretStr | None = Field(default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    appinsights_connection: SecretStr | None = Field(
+        default=None, json_schema_extra=DEPLOY, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
 
     @model_validator(mode="after")
     def _storage_is_configured(self) -> Settings:
