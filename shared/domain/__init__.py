@@ -1,0 +1,40 @@
+"""Domain value objects shared by every area: money, identifiers, payment events. No I/O."""
+
+from shared.domain.events import (
+    CreditLimit,
+    CustomerUpdated,
+    DisputeResolved,
+    InvoiceAdjusted,
+    InvoiceCredited,
+    InvoiceDisputed,
+    InvoiceIssued,
+    InvoiceWrittenOff,
+    PaymentEvent,
+    PaymentInTransit,
+    PaymentReceived,
+    parse_event,
+)
+from shared.domain.ids import CustomerId, EventId, InvoiceId, PaymentId
+from shared.domain.money import Currency, CurrencyMismatch, Money
+
+__all__ = [
+    "CreditLimit",
+    "Currency",
+    "CurrencyMismatch",
+    "CustomerId",
+    "CustomerUpdated",
+    "DisputeResolved",
+    "EventId",
+    "InvoiceAdjusted",
+    "InvoiceCredited",
+    "InvoiceDisputed",
+    "InvoiceId",
+    "InvoiceIssued",
+    "InvoiceWrittenOff",
+    "Money",
+    "PaymentEvent",
+    "PaymentId",
+    "PaymentInTransit",
+    "PaymentReceived",
+    "parse_event",
+]
