@@ -1,0 +1,94 @@
+"""Async client for Partner Center (21Vianet by default, or global), built for csp-guard.
+
+Public surface: ``PartnerCenterClient`` (``from_settings``), cloud profiles, credentials and secret
+stores, resource models, and the error tree below. Everything else is private.
+
+Errors (every one carries ``code`` (str), ``description``, ``status``, ``request_id``,
+``correlation_id``; ``retry_after`` on throttling)::
+
+    PartnerCenterError
+    ├── AuthError                  401, token acquisition refused or misconfigured
+    │   └── PermissionDenied       403 without a restriction code
+    ├── CapabilityNotAvailable     feature absent from this cloud (fraud events in 21Vianet)
+    ├── RequestError               other 4xx: never retried
+    │   ├── NotFound               404
+    │   ├── Conflict               409
+    │   │   └── EtagMismatch       2055 / 412: re-GET and retry once (done by suspend/reactivate)
+    │   └── RestrictionError       800091, 27009, 900115, 2011, 800082 (``code`` says which)
+    ├── Throttled                  429 after every retry
+    ├── ServerError                5xx / 408 after every retry
+    └── TransportError             network failure or timeout after every retry
+"""
+
+from ._auth import AppOnlyCredential, RefreshTokenCredential, TokenProvider
+from ._client import PartnerCenterClient
+from ._clouds import CHINA, CLOUDS, GLOBAL, Capability, CloudProfile, get_profile
+from ._errors import (
+    AuthError,
+    CapabilityNotAvailable,
+    Codes,
+    Conflict,
+    EtagMismatch,
+    NotFound,
+    PartnerCenterError,
+    PermissionDenied,
+    RequestError,
+    RestrictionError,
+    ServerError,
+    Throttled,
+    TransportError,
+)
+from ._models import (
+    AddOn,
+    ChangeResult,
+    Customer,
+    FraudEvent,
+    FraudEventStatus,
+    Invoice,
+    Subscription,
+    SubscriptionStatus,
+    UsageLineItem,
+)
+from ._retry import RetryPolicy
+from ._secrets import FileSecretStore, InMemorySecretStore, SecretStore
+from ._transport import correlation
+
+__all__ = [
+    "CHINA",
+    "CLOUDS",
+    "GLOBAL",
+    "AddOn",
+    "AppOnlyCredential",
+    "AuthError",
+    "Capability",
+    "CapabilityNotAvailable",
+    "ChangeResult",
+    "CloudProfile",
+    "Codes",
+    "Conflict",
+    "Customer",
+    "EtagMismatch",
+    "FileSecretStore",
+    "FraudEvent",
+    "FraudEventStatus",
+    "InMemorySecretStore",
+    "Invoice",
+    "NotFound",
+    "PartnerCenterClient",
+    "PartnerCenterError",
+    "PermissionDenied",
+    "RefreshTokenCredential",
+    "RequestError",
+    "RestrictionError",
+    "RetryPolicy",
+    "SecretStore",
+    "ServerError",
+    "Subscription",
+    "SubscriptionStatus",
+    "Throttled",
+    "TokenProvider",
+    "TransportError",
+    "UsageLineItem",
+    "correlation",
+    "get_profile",
+]

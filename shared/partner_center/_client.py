@@ -1,0 +1,228 @@
+"""``PartnerCenterClient``: the operations csp-guard needs, over one ``Transport``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from ._auth import AppOnlyCredential, TokenProvider
+from ._clouds import Capability, CloudProfile, get_profile
+from ._errors import CapabilityNotAvailable
+from ._lifecycle import addons_to_change, change_status
+from ._models import (
+    AddOn,
+    ChangeResult,
+    Customer,
+    FraudEvent,
+    FraudEventStatus,
+    Invoice,
+    Subscription,
+    SubscriptionStatus,
+    UsageLineItem,
+)
+from ._pacing import Pacer
+from ._retry import RetryPolicy
+from ._transport import Call, Transport, build_call
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+
+class PartnerCenterClient:
+    """Async Partner Center client. Use as ``async with`` or call ``aclose()``."""
+
+    def __init__(self, profile: CloudProfile, transport: Transport) -> None:
+        self.profile = profile
+        self._transport = transport
+
+    @classmethod
+    def create(
+        cls,
+        profile: CloudProfile,
+        credential: TokenProvider,
+        *,
+        rate_per_minute: float = 400,
+        customer_rate_per_minute: float = 100,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+        ca_bundle: Path | None = None,
+        retry: RetryPolicy | None = None,
+        correlation_id: str | None = None,
+        **transport_options: Any,
+    ) -> Self:
+        """Wire a client from parts (tests and the benchmark use this to tune retries)."""
+        transport = Transport(
+            profile.base_url,
+            credential,
+            Pacer(rate_per_minute, customer_rate_per_minute),
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            ca_bundle=ca_bundle,
+            retry=retry,
+            correlation_id=correlation_id,
+            **transport_options,
+        )
+        return cls(profile, transport)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Self:
+        """The app's client: cloud profile, overrides (the sandbox), app-only credentials, limits."""
+        profile = get_profile(settings.pc_cloud).with_overrides(
+            settings.pc_base_url, settings.pc_authority_host
+        )
+        secret = settings.pc_client_secret.get_secret_value() if settings.pc_client_secret else ""
+        credential = options.pop("credential", None) or AppOnlyCredential(
+            profile,
+            settings.pc_tenant_id,
+            settings.pc_client_id,
+            secret,
+            ca_bundle=settings.pc_ca_bundle,
+            timeout=settings.pc_timeout_seconds,
+        )
+        return cls.create(
+            profile,
+            credential,
+            rate_per_minute=settings.pc_rate_per_minute,
+            customer_rate_per_minute=settings.pc_customer_rate_per_minute,
+            max_concurrency=settings.pc_max_concurrency,
+            timeout=settings.pc_timeout_seconds,
+            ca_bundle=settings.pc_ca_bundle,
+            **options,
+        )
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _require(self, capability: Capability) -> None:
+        if not self.profile.supports(capability):
+            raise CapabilityNotAvailable(
+                f"{capability.value} is not available in the {self.profile.name} Partner Center cloud"
+            )
+
+    async def _items(self, call: Call) -> AsyncIterator[dict[str, Any]]:
+        async for page in self._transport.pages(call):
+            for item in page.get("items") or []:
+                yield item
+
+    # Customers -------------------------------------------------------------------------------
+
+    async def iter_customers(self, page_size: int | None = None) -> AsyncIterator[Customer]:
+        """Every customer, page by page."""
+        query = {"size": page_size} if page_size else None
+        async for item in self._items(build_call("GET", "/v1/customers", query=query)):
+            yield Customer.model_validate(item)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        body = await self._transport.json(
+            build_call("GET", "/v1/customers/{customer_id}", {"customer_id": customer_id})
+        )
+        return Customer.model_validate(body)
+
+    # Subscriptions ---------------------------------------------------------------------------
+
+    async def list_subscriptions(self, customer_id: str) -> list[Subscription]:
+        call = build_call("GET", "/v1/customers/{customer_id}/subscriptions", {"customer_id": customer_id})
+        return [Subscription.model_validate(item) async for item in self._items(call)]
+
+    async def list_addons(self, customer_id: str, subscription_id: str) -> list[AddOn]:
+        call = build_call(
+            "GET",
+            "/v1/customers/{customer_id}/subscriptions/{subscription_id}/addons",
+            {"customer_id": customer_id, "subscription_id": subscription_id},
+        )
+        return [AddOn.model_validate(item) async for item in self._items(call)]
+
+    async def get_subscription(self, customer_id: str, subscription_id: str) -> Subscription:
+        call = build_call(
+            "GET",
+            "/v1/customers/{customer_id}/subscriptions/{subscription_id}",
+            {"customer_id": customer_id, "subscription_id": subscription_id},
+        )
+        return Subscription.model_validate(await self._transport.json(call))
+
+    async def suspend(
+        self, customer_id: str, subscription_id: str, *, include_addons: bool = True
+    ) -> list[ChangeResult]:
+        """Suspend the subscription, then its active add-ons explicitly. One result per subscription."""
+        return await self._set_status(
+            customer_id, subscription_id, SubscriptionStatus.SUSPENDED, include_addons
+        )
+
+    async def reactivate(
+        self, customer_id: str, subscription_id: str, *, include_addons: bool = True
+    ) -> list[ChangeResult]:
+        """Reactivate the subscription first (add-ons refuse while it is not active: 27009), then add-ons."""
+        return await self._set_status(customer_id, subscription_id, SubscriptionStatus.ACTIVE, include_addons)
+
+    async def _set_status(
+        self, customer_id: str, subscription_id: str, target: SubscriptionStatus, include_addons: bool
+    ) -> list[ChangeResult]:
+        parent = await change_status(self._transport, customer_id, subscription_id, target)
+        results = [parent]
+        if include_addons and parent.ok and not parent.is_addon:
+            addons = await self.list_addons(customer_id, subscription_id)
+            for addon in addons_to_change(addons, target):
+                results.append(await change_status(self._transport, customer_id, addon.id, target))
+        return results
+
+    # Billing and usage -----------------------------------------------------------------------
+
+    async def unbilled_usage_pages(
+        self, currency: str = "CNY", page_size: int = 2000, period: str = "current"
+    ) -> AsyncIterator[list[UsageLineItem]]:
+        """Partner-wide unbilled daily-rated usage, one page at a time (never all in memory)."""
+        call = build_call(
+            "GET",
+            "/v1/invoices/unbilled/lineitems",
+            query={
+                "provider": "onetime",
+                "invoicelineitemtype": "usagelineitems",
+                "currencycode": currency,
+                "period": period,
+                "size": page_size,
+            },
+        )
+        async for page in self._transport.pages(call):
+            yield [UsageLineItem.model_validate(item) for item in page.get("items") or []]
+
+    async def unbilled_usage(
+        self, currency: str = "CNY", page_size: int = 2000, period: str = "current"
+    ) -> AsyncIterator[UsageLineItem]:
+        async for page in self.unbilled_usage_pages(currency, page_size, period):
+            for item in page:
+                yield item
+
+    async def list_invoices(self) -> list[Invoice]:
+        return [Invoice.model_validate(item) async for item in self._items(build_call("GET", "/v1/invoices"))]
+
+    # Global cloud only -----------------------------------------------------------------------
+
+    async def list_fraud_events(self, status: FraudEventStatus | str | None = None) -> list[FraudEvent]:
+        self._require(Capability.FRAUD_EVENTS)
+        query = {"eventStatus": str(status)} if status else None
+        call = build_call("GET", "/v1/fraudEvents", query=query)
+        return [FraudEvent.model_validate(item) async for item in self._items(call)]
+
+    async def update_fraud_event_status(self, subscription_id: str, status: FraudEventStatus | str) -> Any:
+        self._require(Capability.FRAUD_EVENTS)
+        call = build_call(
+            "POST",
+            "/v1/fraudEvents/subscription/{subscription_id}/status",
+            {"subscription_id": subscription_id},
+            json={"eventStatus": str(FraudEventStatus(status))},
+        )
+        return await self._transport.json(call)

@@ -1,0 +1,253 @@
+"""The imperative shell around every HTTP call: token, pacing, concurrency, retries, logging, errors.
+
+Each call is paced (partner bucket, plus the customer's bucket for customer-scoped paths), bounded
+by a semaphore, retried per ``_retry``, logged once per attempt with its path template (never the
+token), and turned into the ``PartnerCenterError`` tree where httpx or the service fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from ._auth import TokenProvider
+from ._errors import AuthError, PartnerCenterError, TransportError, error_from_response
+from ._pacing import Pacer
+from ._paging import next_page
+from ._retry import RetryPolicy, is_retryable, reuses_request_id, wait_retry_after
+
+log = logging.getLogger("cspguard.partner_center")
+
+_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("pc_correlation_id", default=None)
+
+
+@contextmanager
+def correlation(correlation_id: str) -> Any:
+    """Tag every call made inside the block (one logical job) with ``MS-CorrelationId``."""
+    token = _correlation.set(correlation_id)
+    try:
+        yield correlation_id
+    finally:
+        _correlation.reset(token)
+
+
+@dataclass(slots=True)
+class Call:
+    """One logical API call; ``template`` names it in logs, ``path`` is the concrete path."""
+
+    method: str
+    template: str
+    path: str
+    query: Mapping[str, Any] | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    customer_id: str | None = None
+
+
+def build_call(method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Call:
+    """Fill ``{name}`` placeholders with URL-quoted params; the customer id selects the pacing scope."""
+    params = dict(params or {})
+    path = template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
+    return Call(method, template, path, customer_id=params.get("customer_id"), **kwargs)
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"description": response.text[:500]} if response.text else None
+
+
+class Transport:
+    """Sends ``Call``s to one Partner Center base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: TokenProvider,
+        pacer: Pacer,
+        *,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+        ca_bundle: Path | None = None,
+        retry: RetryPolicy | None = None,
+        correlation_id: str | None = None,
+        application: str = "csp-guard",
+        http: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._credential = credential
+        self._pacer = pacer
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._retry = retry or RetryPolicy()
+        self._default_correlation = correlation_id or str(uuid.uuid4())
+        self._application = application
+        self._sleep = sleep
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout),
+            verify=ssl_context(ca_bundle),
+            trust_env=ca_bundle is None,  # a private CA means a private endpoint: ignore proxy/CA env vars
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+        )
+        self.requests_sent = 0
+        self.throttled_responses = 0
+
+    @property
+    def correlation_id(self) -> str:
+        return _correlation.get() or self._default_correlation
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, call: Call) -> httpx.Response:
+        """Send with retries; return the 2xx response or raise the mapped error."""
+        request_id = str(uuid.uuid4())
+        last: BaseException | None = None
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=wait_retry_after(self._retry),
+            retry=retry_if_exception(is_retryable),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if last is not None and not reuses_request_id(last):
+                    request_id = str(uuid.uuid4())
+                try:
+                    return await self._send_refreshing(call, request_id)
+                except PartnerCenterError as exc:
+                    last = exc
+                    if is_retryable(exc) and attempt.retry_state.attempt_number < self._retry.max_attempts:
+                        log.warning("partner center retry %s %s after %s", call.method, call.template, exc)
+                    raise
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_refreshing(self, call: Call, request_id: str) -> httpx.Response:
+        """One attempt; a 401 gets one more try with a forced token refresh and a new request id."""
+        try:
+            return await self._send_once(call, request_id, force_refresh=False)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            return await self._send_once(call, str(uuid.uuid4()), force_refresh=True)
+
+    async def _send_once(self, call: Call, request_id: str, *, force_refresh: bool) -> httpx.Response:
+        token = await self._credential.token(force_refresh=force_refresh)
+        correlation_id = self.correlation_id
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": request_id,
+            "MS-CorrelationId": correlation_id,
+            "MS-PartnerCenter-Application": self._application,
+            **call.headers,
+        }
+        await self._pacer.acquire(call.customer_id)
+        async with self._semaphore:
+            started = time.perf_counter()
+            self.requests_sent += 1
+            try:
+                response = await self._http.request(
+                    call.method, call.path, params=call.query, json=call.json, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                elapsed = time.perf_counter() - started
+                self._log(logging.WARNING, call, None, elapsed, request_id, correlation_id)
+                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+                raise TransportError(
+                    f"{call.method} {call.template}: {kind}: {exc}".rstrip(": "),
+                    request_id=request_id,
+                    correlation_id=correlation_id,
+                ) from exc
+            # Read the body inside the semaphore so the slot covers the whole exchange.
+            await response.aread()
+        elapsed = time.perf_counter() - started
+        ok = response.is_success
+        if response.status_code == 429:
+            self.throttled_responses += 1
+        self._log(
+            logging.INFO if ok else logging.WARNING,
+            call,
+            response.status_code,
+            elapsed,
+            request_id,
+            correlation_id,
+        )
+        if ok:
+            return response
+        raise error_from_response(
+            response.status_code,
+            _body(response),
+            retry_after_header=response.headers.get("Retry-After"),
+            request_id=response.headers.get("MS-RequestId", request_id),
+            correlation_id=response.headers.get("MS-CorrelationId", correlation_id),
+        )
+
+    @staticmethod
+    def _log(
+        level: int, call: Call, status: int | None, elapsed: float, request_id: str, correlation_id: str
+    ) -> None:
+        if not log.isEnabledFor(level):
+            return
+        log.log(
+            level,
+            "%s %s -> %s in %.0f ms request_id=%s correlation_id=%s",
+            call.method,
+            call.template,
+            status if status is not None else "error",
+            elapsed * 1000,
+            request_id,
+            correlation_id,
+            extra={
+                "pc_method": call.method,
+                "pc_path": call.template,
+                "pc_status": status,
+                "pc_duration_ms": round(elapsed * 1000, 1),
+                "pc_request_id": request_id,
+                "pc_correlation_id": correlation_id,
+            },
+        )
+
+    async def json(self, call: Call) -> Any:
+        response = await self.send(call)
+        return response.json() if response.content else None
+
+    async def pages(self, call: Call) -> AsyncIterator[dict[str, Any]]:
+        """Yield each collection page body, following ``links.next`` with its continuation headers."""
+        current: Call | None = call
+        while current is not None:
+            body = await self.json(current)
+            if not isinstance(body, dict):
+                return
+            yield body
+            nxt = next_page(body)
+            current = (
+                None
+                if nxt is None
+                else Call(
+                    nxt.method,
+                    call.template + " (next page)",
+                    nxt.path,
+                    headers=dict(nxt.headers),
+                    customer_id=call.customer_id,
+                )
+            )
