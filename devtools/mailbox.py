@@ -13,6 +13,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import ssl
@@ -35,8 +36,9 @@ class _Controller(Controller):
     """A Controller that learns the real port when asked to bind port 0."""
 
     def _trigger_server(self) -> None:
-        if self.port == 0 and self.server is not None:
-            self.port = int(self.server.sockets[0].getsockname()[1])
+        server = self.server
+        if self.port == 0 and isinstance(server, asyncio.Server):
+            self.port = int(server.sockets[0].getsockname()[1])
         super()._trigger_server()
 
 
