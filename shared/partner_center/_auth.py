@@ -41,8 +41,8 @@ class AccessToken:
 
 
 def renew_time(now: float, expires_in: float, renew_before: float) -> float:
-    """Renew ``renew_before`` seconds early, but never later than half-way through a short token."""
-    return now + max(0.0, min(expires_in - renew_before, expires_in / 2))
+    """Renew ``renew_before`` seconds early; a token shorter than twice that is renewed half-way."""
+    return now + max(0.0, expires_in - renew_before, expires_in / 2)
 
 
 def http_session(ca_bundle: Path | None) -> requests.Session | None:

@@ -44,7 +44,7 @@ class wait_retry_after(wait_base):
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
         self._expo = wait_exponential_jitter(
-            initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
+            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
         )
 
     def __call__(self, retry_state: RetryCallState) -> float:

@@ -55,13 +55,14 @@ class FileSecretStore:
         return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
     def _write(self, name: str, value: str) -> None:
+        target = self._path(name)
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(value)
             os.chmod(tmp, 0o600)
-            os.replace(tmp, self._path(name))
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

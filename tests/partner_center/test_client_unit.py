@@ -1,0 +1,230 @@
+"""The client over httpx.MockTransport: headers, retries, request ids, paging, 401 refresh, logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from shared.partner_center import (
+    GLOBAL,
+    CapabilityNotAvailable,
+    NotFound,
+    PartnerCenterClient,
+    ServerError,
+    SubscriptionStatus,
+    Throttled,
+    TransportError,
+    correlation,
+)
+from tests.partner_center.conftest import FakeTokens, Sleeps, page
+
+MakeClient = Callable[..., PartnerCenterClient]
+
+
+def customer(i: int) -> dict[str, object]:
+    return {
+        "id": f"c{i}",
+        "companyProfile": {"companyName": f"Co {i}"},
+        "attributes": {"objectType": "Customer"},
+    }
+
+
+async def test_headers_and_paging(make_client: MakeClient) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        token = request.headers.get("MS-ContinuationToken")
+        if token is None:
+            return httpx.Response(200, json=page([customer(0), customer(1)], "/customers?seek=Next", "t1"))
+        if token == "t1":
+            return httpx.Response(200, json=page([customer(2)], "customers?seek=Next", "t2"))
+        return httpx.Response(200, json=page([customer(3)]))
+
+    async with make_client(handler) as client:
+        with correlation("job-1"):
+            ids = [c.id async for c in client.iter_customers(page_size=2)]
+    assert ids == ["c0", "c1", "c2", "c3"]
+    assert [r.url.path for r in seen] == ["/v1/customers"] * 3
+    assert seen[0].url.params["size"] == "2"
+    assert seen[1].url.params["seek"] == "Next"
+    first = seen[0].headers
+    assert first["Authorization"] == "Bearer token-1"
+    assert first["Accept"] == "application/json"
+    assert first["MS-CorrelationId"] == "job-1"
+    uuid.UUID(first["MS-RequestId"])
+    assert len({r.headers["MS-RequestId"] for r in seen}) == 3
+
+
+async def test_5xx_and_timeouts_retry_with_the_same_request_id(
+    make_client: MakeClient, sleeps: Sleeps
+) -> None:
+    ids: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids.append(request.headers["MS-RequestId"])
+        if len(ids) == 1:
+            return httpx.Response(503, json={"code": "x", "description": "busy"})
+        if len(ids) == 2:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(200, json=customer(7))
+
+    async with make_client(handler) as client:
+        assert (await client.get_customer("c7")).name == "Co 7"
+    assert len(ids) == 3 and len(set(ids)) == 1
+    assert len(sleeps.delays) == 2
+
+
+async def test_429_waits_retry_after_with_a_new_request_id(make_client: MakeClient, sleeps: Sleeps) -> None:
+    ids: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids.append(request.headers["MS-RequestId"])
+        if len(ids) == 1:
+            return httpx.Response(429, headers={"Retry-After": "3"}, json={"statusCode": 429, "message": "x"})
+        return httpx.Response(200, json=page([]))
+
+    async with make_client(handler) as client:
+        assert await client.list_subscriptions("c1") == []
+        assert client.transport.throttled_responses == 1
+    assert len(set(ids)) == 2
+    assert 3.0 <= sleeps.delays[0] < 3.2
+
+
+async def test_give_up_after_max_attempts(make_client: MakeClient, sleeps: Sleeps) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"statusCode": 429, "message": "Try again in 1 seconds."})
+
+    async with make_client(handler) as client:
+        with pytest.raises(Throttled) as info:
+            await client.get_customer("c1")
+        assert client.transport.requests_sent == 4
+    assert info.value.retry_after == 1.0
+    assert len(sleeps.delays) == 3
+
+
+async def test_connection_errors_become_transport_errors(make_client: MakeClient) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with make_client(handler) as client:
+        with pytest.raises(TransportError) as info:
+            await client.get_customer("c1")
+    assert info.value.request_id
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409])
+async def test_client_errors_are_not_retried(make_client: MakeClient, status: int) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"code": 1, "description": "no"})
+
+    async with make_client(handler) as client:
+        with pytest.raises(Exception) as info:
+            await client.get_customer("c1")
+    assert calls == 1
+    assert info.value.status == status  # type: ignore[attr-defined]
+
+
+async def test_401_forces_one_token_refresh(make_client: MakeClient, tokens: FakeTokens) -> None:
+    auths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auths.append(request.headers["Authorization"])
+        if request.headers["Authorization"] == "Bearer token-1":
+            return httpx.Response(401, json={"code": "401", "description": "expired"})
+        return httpx.Response(200, json=customer(1))
+
+    async with make_client(handler) as client:
+        await client.get_customer("c1")
+    assert auths == ["Bearer token-1", "Bearer token-2"]
+    assert tokens.forced == 1
+
+
+async def test_persistent_401_is_an_auth_error(make_client: MakeClient, tokens: FakeTokens) -> None:
+    from shared.partner_center import AuthError
+
+    async with make_client(lambda r: httpx.Response(401, json={})) as client:
+        with pytest.raises(AuthError):
+            await client.get_customer("c1")
+    assert tokens.forced == 1
+
+
+async def test_path_params_are_quoted_and_404_maps(make_client: MakeClient) -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(404, json={"code": 600008, "description": "missing"})
+
+    async with make_client(handler) as client:
+        with pytest.raises(NotFound):
+            await client.get_subscription("a/b", "s 1")
+    assert paths == ["/v1/customers/a%2Fb/subscriptions/s%201"]
+
+
+async def test_logs_name_the_template_never_the_token(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with make_client(lambda r: httpx.Response(500, json={})) as client:
+        with caplog.at_level(logging.INFO, logger="cspguard.partner_center"), pytest.raises(ServerError):
+            await client.get_subscription("cust", "sub")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/v1/customers/{customer_id}/subscriptions/{subscription_id}" in text
+    assert "request_id=" in text and "-> 500" in text
+    assert "token-1" not in text and "Bearer" not in text
+    record = caplog.records[0]
+    assert record.pc_status == 500 and record.pc_path.startswith("/v1/customers/")  # type: ignore[attr-defined]
+
+
+async def test_unbilled_usage_streams_pages(make_client: MakeClient) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "MS-ContinuationToken" not in request.headers:
+            assert request.url.params["invoicelineitemtype"] == "usagelineitems"
+            items = [{"subscriptionId": "s1", "quantity": 1.5, "customerId": "c1"}]
+            return httpx.Response(200, json=page(items, "/invoices/unbilled/lineitems?x=1", "n"))
+        return httpx.Response(200, json=page([{"subscriptionId": "s2", "quantity": "2"}]))
+
+    async with make_client(handler) as client:
+        pages = [p async for p in client.unbilled_usage_pages(currency="CNY")]
+        items = [i async for i in client.unbilled_usage()]
+    assert [len(p) for p in pages] == [1, 1]
+    assert [i.subscription_id for i in items] == ["s1", "s2"]
+    assert float(items[0].quantity or 0) == 1.5
+
+
+async def test_fraud_events_only_in_global(make_client: MakeClient) -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            bodies.append(json.loads(request.content))
+            return httpx.Response(200, json={"ok": True})
+        return httpx.Response(200, json=page([{"subscriptionId": "s", "eventStatus": "investigating"}]))
+
+    async with make_client(handler) as china:
+        with pytest.raises(CapabilityNotAvailable):
+            await china.list_fraud_events()
+        with pytest.raises(CapabilityNotAvailable):
+            await china.update_fraud_event_status("s", "Resolved")
+    async with make_client(handler, profile=GLOBAL) as client:
+        events = await client.list_fraud_events()
+        await client.update_fraud_event_status("s", "resolved")
+    assert events[0].event_status == "Investigating"
+    assert bodies == [{"eventStatus": "Resolved"}]
+
+
+async def test_unknown_status_values_pass_through(make_client: MakeClient) -> None:
+    items = [{"id": "s1", "status": "quarantined"}, {"id": "s2", "status": "Expired"}]
+    async with make_client(lambda r: httpx.Response(200, json=page(items))) as client:
+        subs = await client.list_subscriptions("c")
+    assert subs[0].status == "quarantined" and not subs[0].status.is_known
+    assert subs[1].status is SubscriptionStatus.EXPIRED
