@@ -1,0 +1,78 @@
+"""Fraud and misuse detection engine: pure functions over usage history, profiles and a rules document.
+
+Imports only the standard library, pydantic and yaml; no I/O, no environment, no clock
+(``now`` is an argument).
+"""
+
+from shared.fraud.assess import Assessment, RuleHit, assess, assess_customer, peer_baselines
+from shared.fraud.backtest import BacktestReport, RuleFigures, backtest
+from shared.fraud.cases import (
+    Case,
+    CaseChange,
+    CaseError,
+    CaseStatus,
+    ContainmentPlan,
+    ReactivationPlan,
+    add_note,
+    containment_plan,
+    open_or_update,
+    record_action,
+    record_containment,
+    resolve,
+)
+from shared.fraud.evidence import EvidencePack, evidence_pack, render_markdown
+from shared.fraud.models import (
+    CustomerProfile,
+    DailySpend,
+    FraudEvent,
+    History,
+    PeerBaseline,
+    SpendNotice,
+    UsageLine,
+    aggregate,
+    with_fraud_events,
+)
+from shared.fraud.rules import FraudError, Outcome, Rules, RulesError, parse_rules
+from shared.fraud.signals import Detector, Signal
+
+__all__ = [
+    "Assessment",
+    "BacktestReport",
+    "Case",
+    "CaseChange",
+    "CaseError",
+    "CaseStatus",
+    "ContainmentPlan",
+    "CustomerProfile",
+    "DailySpend",
+    "Detector",
+    "EvidencePack",
+    "FraudError",
+    "FraudEvent",
+    "History",
+    "Outcome",
+    "PeerBaseline",
+    "ReactivationPlan",
+    "RuleFigures",
+    "RuleHit",
+    "Rules",
+    "RulesError",
+    "Signal",
+    "SpendNotice",
+    "UsageLine",
+    "add_note",
+    "aggregate",
+    "assess",
+    "assess_customer",
+    "backtest",
+    "containment_plan",
+    "evidence_pack",
+    "open_or_update",
+    "parse_rules",
+    "peer_baselines",
+    "record_action",
+    "record_containment",
+    "render_markdown",
+    "resolve",
+    "with_fraud_events",
+]

@@ -1,0 +1,291 @@
+"""Fraud cases: one per customer per incident, with a timeline, containment and resolution. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.fraud.assess import Assessment, RuleHit
+from shared.fraud.rules import FraudError, Outcome
+from shared.fraud.signals import Figure
+
+FRAUD_SUSPENSION_REASON = "fraud investigation"
+RESPONSE_GUIDANCE = timedelta(hours=1)
+"""Microsoft asks partners to respond to a fraud alert within an hour."""
+
+
+class CaseError(FraudError):
+    """An operation that the case's status does not allow."""
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    RESOLVED_LEGITIMATE = "resolved_legitimate"
+    RESOLVED_FRAUD = "resolved_fraud"
+
+
+class EntryKind(StrEnum):
+    SIGNAL = "signal"
+    ACTION = "action"
+    NOTE = "note"
+    OUTCOME = "outcome"
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    kind: EntryKind
+    text: str
+    by: str = "csp-guard"
+    rule_id: str = ""
+    signal_key: str = ""
+    subscription_ids: tuple[str, ...] = ()
+    figures: dict[str, Figure] = {}
+
+
+class Case(BaseModel):
+    """A fraud/misuse incident for one customer; ``label`` records how it ended (legitimate / fraud)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    customer_id: str
+    status: CaseStatus = CaseStatus.OPEN
+    outcome: Outcome
+    requires_approval: bool
+    rules_version: str
+    opened_at: datetime
+    updated_at: datetime
+    first_signal_at: datetime
+    first_action_at: datetime | None = None
+    contained_at: datetime | None = None
+    resolved_at: datetime | None = None
+    label: Literal["legitimate", "fraud"] | None = None
+    hits: tuple[RuleHit, ...] = ()
+    suspended: tuple[str, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (CaseStatus.OPEN, CaseStatus.INVESTIGATING)
+
+    @property
+    def signal_keys(self) -> frozenset[str]:
+        return frozenset(f"{h.rule_id}|{h.signal.key}" for h in self.hits)
+
+    @property
+    def response_time(self) -> timedelta | None:
+        """From the first signal to the first action (containment or any other recorded action)."""
+        return None if self.first_action_at is None else self.first_action_at - self.first_signal_at
+
+    def within_guidance(self, now: datetime, limit: timedelta = RESPONSE_GUIDANCE) -> bool:
+        """Whether the first action came (or can still come) within Microsoft's one-hour guidance."""
+        elapsed = self.response_time if self.response_time is not None else now - self.first_signal_at
+        return elapsed <= limit
+
+
+class CaseChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["opened", "signal_added", "outcome_raised"]
+    detail: str
+
+
+class SuspendOrder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subscription_id: str
+    reason: Literal["fraud investigation"] = FRAUD_SUSPENSION_REASON
+    lifted_by_payment: Literal[False] = False
+
+
+class ContainmentPlan(BaseModel):
+    """What to suspend for a case; payments never lift these suspensions, only resolving the case does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    customer_id: str
+    orders: tuple[SuspendOrder, ...]
+    customer_wide: bool
+    requires_approval: bool
+    reasons: tuple[str, ...]
+
+
+class ReactivationPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    customer_id: str
+    subscription_ids: tuple[str, ...]
+    reason: str
+
+
+def _actionable(a: Assessment) -> list[RuleHit]:
+    if a.outcome is Outcome.ALLOW:
+        return []
+    return [h for h in a.hits if h.outcome is not Outcome.ALLOW]
+
+
+def _signal_entries(hits: Sequence[RuleHit], now: datetime) -> tuple[TimelineEntry, ...]:
+    return tuple(
+        TimelineEntry(
+            at=now,
+            kind=EntryKind.SIGNAL,
+            text=h.signal.why,
+            rule_id=h.rule_id,
+            signal_key=h.signal.key,
+            subscription_ids=h.signal.subscription_ids,
+            figures=h.signal.figures,
+        )
+        for h in hits
+    )
+
+
+def open_or_update(
+    existing: Case | None, assessment: Assessment, now: datetime
+) -> tuple[Case | None, list[CaseChange]]:
+    """Open a case for an actionable assessment, or let the open case absorb its new signals.
+
+    A resolved case is never reopened; its signals are not raised again, anything new opens a new incident.
+    """
+    hits = _actionable(assessment)
+    block = assessment.listed == "block"
+    if existing is not None and existing.customer_id != assessment.customer_id:
+        raise CaseError(
+            f"case {existing.case_id} belongs to {existing.customer_id}, not {assessment.customer_id}"
+        )
+    known = existing.signal_keys if existing else frozenset()
+    new_hits = [h for h in hits if f"{h.rule_id}|{h.signal.key}" not in known]
+    if existing is not None and existing.is_open:
+        if not new_hits and not (block and existing.outcome is not Outcome.CONTAIN):
+            return existing, []
+        changes = [CaseChange(kind="signal_added", detail=f"{h.rule_id}: {h.signal.why}") for h in new_hits]
+        outcome = existing.outcome
+        if assessment.outcome.rank > existing.outcome.rank:
+            changes.append(
+                CaseChange(kind="outcome_raised", detail=f"{outcome.value} -> {assessment.outcome.value}")
+            )
+            outcome = assessment.outcome
+        case = existing.model_copy(
+            update={
+                "hits": existing.hits + tuple(new_hits),
+                "outcome": outcome,
+                "updated_at": now,
+                "requires_approval": existing.requires_approval or assessment.requires_approval,
+                "timeline": existing.timeline + _signal_entries(new_hits, now),
+            }
+        )
+        return case, changes
+    if not new_hits and not block:
+        return existing, []
+    entries = _signal_entries(new_hits, now)
+    if block:
+        entries = (TimelineEntry(at=now, kind=EntryKind.NOTE, text=assessment.explanations[0]), *entries)
+    case = Case(
+        case_id=f"fraud-{assessment.customer_id}-{now:%Y%m%dT%H%M%S}",
+        customer_id=assessment.customer_id,
+        outcome=assessment.outcome,
+        requires_approval=assessment.requires_approval,
+        rules_version=assessment.rules_version,
+        opened_at=now,
+        updated_at=now,
+        first_signal_at=now,
+        hits=tuple(new_hits),
+        timeline=entries,
+    )
+    return case, [CaseChange(kind="opened", detail=f"{assessment.outcome.value}: {len(new_hits)} signal(s)")]
+
+
+def containment_plan(case: Case, active_subscriptions: Sequence[str]) -> ContainmentPlan:
+    """Subscriptions to suspend: those named by containing signals, else all active ones of the customer."""
+    if not case.is_open:
+        raise CaseError(f"case {case.case_id} is {case.status.value}: nothing to contain")
+    contain = [h for h in case.hits if h.outcome is Outcome.CONTAIN]
+    named = {s for h in contain for s in h.signal.subscription_ids}
+    wide = not contain or any(not h.signal.subscription_ids for h in contain)
+    targets = sorted(
+        (set(active_subscriptions) if wide else named & set(active_subscriptions)) - set(case.suspended)
+    )
+    reasons = tuple(f"{h.rule_id}: {h.signal.why}" for h in (contain or case.hits))
+    return ContainmentPlan(
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        orders=tuple(SuspendOrder(subscription_id=s) for s in targets),
+        customer_wide=wide,
+        requires_approval=case.requires_approval or not contain,
+        reasons=reasons,
+    )
+
+
+def _act(case: Case, now: datetime, entry: TimelineEntry, **update: object) -> Case:
+    if not case.is_open:
+        raise CaseError(f"case {case.case_id} is {case.status.value}")
+    status = CaseStatus.INVESTIGATING if entry.kind is EntryKind.ACTION else case.status
+    return case.model_copy(
+        update={
+            "timeline": (*case.timeline, entry),
+            "updated_at": now,
+            "status": status,
+            "first_action_at": case.first_action_at or (now if entry.kind is EntryKind.ACTION else None),
+            **update,
+        }
+    )
+
+
+def record_containment(
+    case: Case, subscription_ids: Sequence[str], now: datetime, by: str = "csp-guard"
+) -> Case:
+    """Record suspensions actually carried out (read back from Partner Center) for this case."""
+    subs = tuple(sorted(set(case.suspended) | set(subscription_ids)))
+    entry = TimelineEntry(
+        at=now,
+        kind=EntryKind.ACTION,
+        by=by,
+        subscription_ids=tuple(sorted(subscription_ids)),
+        text=f"suspended {len(subscription_ids)} subscription(s): {FRAUD_SUSPENSION_REASON}",
+    )
+    return _act(case, now, entry, suspended=subs, contained_at=case.contained_at or now)
+
+
+def record_action(case: Case, text: str, now: datetime, by: str = "csp-guard") -> Case:
+    """Any other response (credentials reset requested, service request raised, customer contacted)."""
+    return _act(case, now, TimelineEntry(at=now, kind=EntryKind.ACTION, text=text, by=by))
+
+
+def add_note(case: Case, text: str, now: datetime, by: str) -> Case:
+    return _act(case, now, TimelineEntry(at=now, kind=EntryKind.NOTE, text=text, by=by))
+
+
+def resolve(
+    case: Case, label: Literal["legitimate", "fraud"], now: datetime, by: str, note: str = ""
+) -> tuple[Case, ReactivationPlan]:
+    """Close the case with its label: legitimate reactivates what this case suspended, fraud keeps it."""
+    if not case.is_open:
+        raise CaseError(f"case {case.case_id} is already {case.status.value}")
+    status = CaseStatus.RESOLVED_LEGITIMATE if label == "legitimate" else CaseStatus.RESOLVED_FRAUD
+    reactivate = case.suspended if label == "legitimate" else ()
+    text = f"resolved as {label}" + (f": {note}" if note else "")
+    entry = TimelineEntry(at=now, kind=EntryKind.OUTCOME, text=text, by=by, subscription_ids=reactivate)
+    closed = case.model_copy(
+        update={
+            "status": status,
+            "label": label,
+            "resolved_at": now,
+            "updated_at": now,
+            "timeline": (*case.timeline, entry),
+        }
+    )
+    plan = ReactivationPlan(
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        subscription_ids=reactivate,
+        reason=f"fraud case {case.case_id} resolved as {label}",
+    )
+    return closed, plan

@@ -1,0 +1,308 @@
+"""Input models of the fraud engine and the incremental usage aggregator.
+
+Money is kept as ``Decimal`` plus an ISO currency string (``shared.domain`` does not exist yet).
+Everything here is pure: no I/O, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+ZERO = Decimal(0)
+
+
+class _Camel(BaseModel):
+    """Accepts Partner Center camelCase (and snake_case); keeps unknown fields."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True)
+
+
+class UsageLine(_Camel):
+    """One unbilled daily-rated usage line item (``invoicelineitemtype=usagelineitems``)."""
+
+    customer_id: str
+    customer_name: str = ""
+    subscription_id: str
+    meter_category: str = ""
+    meter_sub_category: str = ""
+    meter_name: str = ""
+    resource_location: str = ""
+    usage_date: date
+    quantity: Decimal = ZERO
+    unit_price: Decimal = ZERO
+    billing_pre_tax_total: Decimal
+    pricing_currency: str = Field(
+        default="CNY", validation_alias=AliasChoices("pricingCurrency", "pricing_currency")
+    )
+
+    @field_validator("usage_date", mode="before")
+    @classmethod
+    def _date_part(cls, value: Any) -> Any:
+        """Partner Center sends ``2026-11-23T00:00:00Z``; usage is per day."""
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, str) and len(value) > 10:
+            return value[:10]
+        return value
+
+    @property
+    def meter_key(self) -> str:
+        """Identity of a meter reading within a subscription-day: later reads of it replace earlier ones.
+
+        Uses ``meterId`` (and ``resourceUri`` when present) because one meter can bill several resources
+        and regions on the same day; falls back to the meter's names.
+        """
+        extra = self.model_extra or {}
+        meter = extra.get("meterId") or f"{self.meter_category}|{self.meter_sub_category}|{self.meter_name}"
+        resource = extra.get("resourceUri") or extra.get("instanceName") or ""
+        return f"{meter}|{self.resource_location.lower()}|{resource}"
+
+
+class MeterAmount(BaseModel):
+    """The latest reading of one meter for one subscription-day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    meter_category: str
+    meter_sub_category: str = ""
+    meter_name: str = ""
+    region: str = ""
+    quantity: Decimal = ZERO
+    amount: Decimal
+
+
+class DailySpend(BaseModel):
+    """Spend of one subscription (or, with ``subscription_id=None``, one customer) on one day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    subscription_id: str | None = None
+    day: date
+    currency: str
+    total: Decimal
+    by_category: dict[str, Decimal] = Field(default_factory=dict)
+    by_region: dict[str, Decimal] = Field(default_factory=dict)
+    meters: dict[str, MeterAmount] = Field(default_factory=dict)
+
+
+class SpendNotice(BaseModel):
+    """A spend change the customer declared in advance (e.g. a planned migration)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    valid_from: date
+    valid_to: date
+    expected_daily_spend: Decimal
+    note: str = ""
+
+
+class CustomerProfile(BaseModel):
+    """What the partner knows about a customer besides usage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    name: str = ""
+    segment: str = "default"
+    onboarded_at: date | None = None
+    declared_monthly_spend: Decimal | None = None
+    credit_limit: Decimal | None = None
+    prepayment: Decimal | None = None
+    outstanding_balance: Decimal = ZERO
+    current_period_start: date | None = None
+    next_invoice_date: date | None = None
+    currency: str = "CNY"
+    notices: tuple[SpendNotice, ...] = ()
+
+
+class FraudEvent(_Camel):
+    """A Partner Center fraud event (``/v1/fraudEvents``, global cloud profile only)."""
+
+    event_id: str = ""
+    event_name: str = ""
+    event_type: str = ""
+    event_status: str = "Active"
+    customer_tenant_id: str = Field(
+        validation_alias=AliasChoices("customerTenantId", "customerId", "customer_id")
+    )
+    customer_name: str = ""
+    subscription_id: str = ""
+    service_name: str = ""
+    resource_name: str = ""
+    hit_count: int = 1
+    event_time: datetime
+    first_occurrence: datetime | None = None
+
+
+class PeerBaseline(BaseModel):
+    """Daily spend of established customers of one segment, used for customers without history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    segment: str
+    median_daily: Decimal
+    p90_daily: Decimal
+    customers: int
+
+
+def _series_floats(days: dict[date, DailySpend]) -> tuple[list[date], list[float]]:
+    keys = sorted(days)
+    return keys, [float(days[d].total) for d in keys]
+
+
+class CustomerSeries(BaseModel):
+    """Daily spend of one customer: per subscription and for the whole customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    customer_name: str = ""
+    currency: str = "CNY"
+    subscriptions: dict[str, dict[date, DailySpend]] = Field(default_factory=dict)
+    daily: dict[date, DailySpend] = Field(default_factory=dict)
+
+    @cached_property
+    def floats(self) -> tuple[list[date], list[float]]:
+        """Sorted days and totals as floats: computed once, reused by every detector."""
+        return _series_floats(self.daily)
+
+    @cached_property
+    def by_day(self) -> dict[date, float]:
+        """Daily totals as floats, by day."""
+        return dict(zip(*self.floats, strict=True))
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Per-series cache of derived figures (the series is immutable, so they never go stale)."""
+        return {}
+
+    @cached_property
+    def first_seen(self) -> dict[str, date]:
+        """First usage day of each subscription."""
+        return {sub: min(days) for sub, days in self.subscriptions.items() if days}
+
+
+class History(BaseModel):
+    """Everything the detectors read: daily spend series per customer and fraud events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customers: dict[str, CustomerSeries] = Field(default_factory=dict)
+    fraud_events: tuple[FraudEvent, ...] = ()
+
+
+def _roll_up(
+    customer_id: str, subscription_id: str | None, day: date, currency: str, meters: dict[str, MeterAmount]
+) -> DailySpend:
+    by_category: dict[str, Decimal] = {}
+    by_region: dict[str, Decimal] = {}
+    total = ZERO
+    for m in meters.values():
+        total += m.amount
+        by_category[m.meter_category] = by_category.get(m.meter_category, ZERO) + m.amount
+        by_region[m.region] = by_region.get(m.region, ZERO) + m.amount
+    return DailySpend.model_construct(
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        day=day,
+        currency=currency,
+        total=total,
+        by_category=by_category,
+        by_region=by_region,
+        meters=meters,
+    )
+
+
+def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[DailySpend]) -> DailySpend:
+    by_category: dict[str, Decimal] = {}
+    by_region: dict[str, Decimal] = {}
+    total = ZERO
+    for s in subs:
+        total += s.total
+        for k, v in s.by_category.items():
+            by_category[k] = by_category.get(k, ZERO) + v
+        for k, v in s.by_region.items():
+            by_region[k] = by_region.get(k, ZERO) + v
+    return DailySpend.model_construct(
+        customer_id=customer_id,
+        subscription_id=None,
+        day=day,
+        currency=currency,
+        total=total,
+        by_category=by_category,
+        by_region=by_region,
+        meters={},
+    )
+
+
+def aggregate(lines: Iterable[UsageLine], into: History | None = None) -> History:
+    """Fold usage lines into a new ``History`` (the input is not modified).
+
+    Idempotent under re-delivery: the last read of a (subscription, day, meter) replaces earlier reads,
+    so re-reading a day, or a revised line for it, never double counts.
+    """
+    base = into or History()
+    touched: dict[tuple[str, str, date], dict[str, MeterAmount]] = {}
+    names: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        key = (line.customer_id, line.subscription_id, line.usage_date)
+        meters = touched.get(key)
+        if meters is None:
+            series = base.customers.get(line.customer_id)
+            old = series.subscriptions.get(line.subscription_id, {}).get(line.usage_date) if series else None
+            meters = dict(old.meters) if old else {}
+            touched[key] = meters
+        meters[line.meter_key] = MeterAmount.model_construct(
+            meter_category=line.meter_category,
+            meter_sub_category=line.meter_sub_category,
+            meter_name=line.meter_name,
+            region=line.resource_location.lower(),
+            quantity=line.quantity,
+            amount=line.billing_pre_tax_total,
+        )
+        names[line.customer_id] = (line.customer_name, line.pricing_currency)
+    if not touched:
+        return base
+
+    by_customer: dict[str, list[tuple[str, date, dict[str, MeterAmount]]]] = {}
+    for (cust, sub, day), meters in touched.items():
+        by_customer.setdefault(cust, []).append((sub, day, meters))
+
+    customers = dict(base.customers)
+    for cust, items in by_customer.items():
+        old_series = customers.get(cust)
+        name, currency = names[cust]
+        subs = {k: dict(v) for k, v in old_series.subscriptions.items()} if old_series else {}
+        days_touched: set[date] = set()
+        for sub, day, meters in items:
+            subs.setdefault(sub, {})[day] = _roll_up(cust, sub, day, currency, meters)
+            days_touched.add(day)
+        daily = dict(old_series.daily) if old_series else {}
+        for day in days_touched:
+            daily[day] = _customer_day(cust, day, currency, (s[day] for s in subs.values() if day in s))
+        customers[cust] = CustomerSeries.model_construct(
+            customer_id=cust,
+            customer_name=name or (old_series.customer_name if old_series else ""),
+            currency=currency,
+            subscriptions=subs,
+            daily=daily,
+        )
+    return History.model_construct(customers=customers, fraud_events=base.fraud_events)
+
+
+def with_fraud_events(history: History, events: Iterable[FraudEvent]) -> History:
+    """A new ``History`` with these events added (same event id: the later one wins)."""
+    merged = {
+        (e.event_id or f"{e.subscription_id}|{e.event_time.isoformat()}"): e for e in history.fraud_events
+    }
+    for e in events:
+        merged[e.event_id or f"{e.subscription_id}|{e.event_time.isoformat()}"] = e
+    return History(customers=history.customers, fraud_events=tuple(merged.values()))
