@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from azure.functions.timer import TimerRequest
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 from devtools.runner.invoke import Invocation, invoke
 from devtools.runner.metadata import FunctionSpec, IndexingError, TimerTrigger, parse_timespan
