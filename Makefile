@@ -45,3 +45,19 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+
+.venv-iac/.installed: requirements-iac.txt
+	$(PY) -m venv .venv-iac
+	.venv-iac/bin/python -m pip install --quiet -r requirements-iac.txt
+	touch $@
+
+## iac-check: checkov over infra/ (offline, own venv .venv-iac); fails on a failed check or a file it cannot parse
+iac-check: .venv-iac/.installed
+	@out=$$(.venv-iac/bin/checkov -d infra --framework bicep --skip-download --compact 2>&1); rc=$$?; \
+	echo "$$out"; \
+	if grep -q "Parsing errors: [1-9]" <<<"$$out"; then echo "iac-check: checkov could not parse a template"; exit 1; fi; \
+	exit $$rc
+
+## package: build the zip-deploy package for Linux x86_64 / CPython 3.11 into dist/csp-guard.zip
+package: setup
+	$(BIN)/python -m devtools.package --out dist/csp-guard.zip
