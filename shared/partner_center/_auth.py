@@ -96,14 +96,15 @@ class _CachedCredential(ABC):
     async def _acquire(self) -> tuple[str, float]:
         """One MSAL round trip: (access token, seconds until expiry)."""
 
-    @staticmethod
-    async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any] | None:
+    authority: str = ""
+
+    async def _in_thread(self, fn: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any] | None:
         """Run MSAL off the event loop; translate its transport and configuration failures."""
         try:
             return await asyncio.to_thread(fn)
         except requests.exceptions.RequestException as exc:
             raise TransportError(
-                f"{what}: cannot reach the token authority ({type(exc).__name__}: {exc})"
+                f"{what}: cannot reach the token authority {self.authority} ({type(exc).__name__})"
             ) from exc
         except ValueError as exc:  # MSAL raises ValueError for unreachable/invalid authorities
             raise AuthError(f"{what}: {exc}") from exc
@@ -134,6 +135,7 @@ class AppOnlyCredential(_CachedCredential):
                 "Partner Center credentials incomplete: tenant id, client id and secret are required"
             )
         self._profile = profile
+        self.authority = profile.authority(tenant_id)
         self._scopes = [profile.app_scope]
         self._factory = app_factory or (
             lambda: msal.ConfidentialClientApplication(
@@ -180,6 +182,7 @@ class RefreshTokenCredential(_CachedCredential):
         super().__init__(renew_before=renew_before, clock=clock)
         self._store = store
         self._secret_name = secret_name
+        self.authority = profile.authority(tenant_id)
         self._scopes = [profile.user_scope]
         self._factory = app_factory or (
             lambda: msal.ConfidentialClientApplication(

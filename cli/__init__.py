@@ -1,0 +1,1 @@
+"""The ``cspguard`` command: developer and operator tools over the same code the app runs."""

@@ -1,0 +1,18 @@
+"""``cspguard``: a small composition of sub-apps, one per area (add yours with ``app.add_typer``)."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import pc
+
+app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
+app.add_typer(pc.app, name="pc")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
