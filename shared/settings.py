@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     appinsights_connection: SecretStr | None = Field(
         default=None, json_schema_extra=DEPLOY, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
     )
+    # "ClientId=<managed identity client id>;Authorization=AAD" when the resource has local auth disabled.
+    appinsights_authentication: str | None = Field(default=None, alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
 
     @model_validator(mode="after")
     def _storage_is_configured(self) -> Settings:
