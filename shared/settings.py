@@ -95,7 +95,9 @@ class Settings(BaseSettings):
         default=None, json_schema_extra=DEPLOY, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
     )
     # "ClientId=<managed identity client id>;Authorization=AAD" when the resource has local auth disabled.
-    appinsights_authentication: str | None = Field(default=None, alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+    appinsights_authentication: str | None = Field(
+        default=None, alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+    )
 
     @model_validator(mode="after")
     def _storage_is_configured(self) -> Settings:
