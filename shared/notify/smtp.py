@@ -23,9 +23,12 @@ DEFAULT_TIMEOUT = 30.0
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
-    """Stable RFC 5322 Message-ID for an idempotency key (the key itself may hold any characters)."""
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:40]
-    return f"<cspguard.{digest}@{domain}>"
+    """Stable RFC 5322 Message-ID for an idempotency key (the key itself may hold any characters).
+
+    128 bits of SHA-256 keep the header on one line for domains up to ~30 characters (a folded
+    Message-ID is legal, but some parsers then keep the leading space)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
 
 
 def sender_domain(mail_from: str) -> str:
@@ -56,12 +59,12 @@ def build_email(
         msg["Cc"] = ", ".join(cc)
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(date)
-    msg["Content-Language"] = rendered.language
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies / vacation loops
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    msg["Content-Language"] = rendered.language  # after set_content, which drops Content-* headers
     return msg
 
 

@@ -1,0 +1,71 @@
+"""Sample contexts for every template: realistic figures, the shape callers must produce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.notify import TemplateId
+
+AMOUNT = "CNY 12,345.67"
+AMOUNT_ZH = "人民币 12,345.67 元"
+CUSTOMER_ZH = "北京示例科技有限公司"
+SUBSCRIPTIONS = [
+    {"id": "6f1c2b7e-0d3a-4a8e-9d51-2b7f0c4e9a11", "name": "生产环境 Production"},
+    {"id": "0a9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c", "name": "Dev/Test"},
+]
+INVOICES = [
+    {"number": "G012345678", "amount": "CNY 10,000.00", "due_date": "2025-03-03"},
+    {"number": "G012345679", "amount": "CNY 2,345.67", "due_date": "2025-03-03"},
+]
+CUSTOMER = {"name": CUSTOMER_ZH, "tenant_id": "8d0c4b1a-5e7f-4c2d-9a3b-6e1f0d2c3b4a",
+            "domain": "example.partner.onmschina.cn"}
+SIGNALS = [
+    {"rule_id": "FR-GPU-BURST", "description": "GPU core-hours in 24 h vs 30-day baseline",
+     "figure": "1,920 core-hours (48x baseline)", "threshold": "10x baseline",
+     "observed_at": "2025-03-14T19:05:00+00:00"},
+    {"rule_id": "FR-NEW-REGION", "description": "Deployments in a region never used before",
+     "figure": "3 regions", "threshold": "1 region", "observed_at": "2025-03-14T19:20:00+00:00"},
+]
+ACTIONS = [
+    {"at": "2025-03-14T19:30:00+00:00", "action": "Suspended subscription Dev/Test", "result": "verified"},
+]
+
+
+def _customer_notice(**extra: Any) -> dict[str, Any]:
+    return {"customer_name": CUSTOMER_ZH, "partner_name": "Fabrikam Cloud 合作伙伴",
+            "contact": "billing@fabrikam.example, +86 10 5555 0100", "reference": "COL-2025-0042",
+            "payment_instructions": "Bank transfer to ICBC Beijing\nAccount 0200 0000 0000 0000 000\n\n"
+                                    "Quote reference COL-2025-0042.",
+            **extra}
+
+
+SAMPLES: dict[TemplateId, dict[str, Any]] = {
+    TemplateId.REMINDER_BEFORE_DUE: _customer_notice(amount_due=AMOUNT, due_date="2025-03-03",
+                                                     invoices=INVOICES),
+    TemplateId.OVERDUE_REMINDER: _customer_notice(amount_overdue=AMOUNT, due_date="2025-03-03",
+                                                  days_overdue=7, pay_by="2025-03-17", invoices=INVOICES),
+    TemplateId.FINAL_NOTICE: _customer_notice(amount_overdue=AMOUNT, due_date="2025-03-03",
+                                              deadline="2025-03-20T10:00:00+00:00",
+                                              suspension_at="2025-03-21T02:00:00+00:00",
+                                              subscriptions=SUBSCRIPTIONS, invoices=INVOICES),
+    TemplateId.SUSPENSION_DONE: _customer_notice(amount_overdue=AMOUNT, suspended_at="2025-03-21T02:00:00Z",
+                                                 subscriptions=SUBSCRIPTIONS),
+    TemplateId.REACTIVATED: {"customer_name": CUSTOMER_ZH, "partner_name": "Fabrikam", "contact": "b@f.example",
+                             "reference": "COL-2025-0042", "amount_received": AMOUNT,
+                             "reactivated_at": "2025-03-22T01:15:00Z", "subscriptions": SUBSCRIPTIONS},
+    TemplateId.TEAM_FRAUD_ALERT: {"customer": CUSTOMER, "severity": "high", "detected_at": "2025-03-14T19:25:00Z",
+                                  "exposure": AMOUNT, "case_id": "FRD-0007", "signals": SIGNALS,
+                                  "actions": ACTIONS,
+                                  "recommended_actions": ["Call the customer's admin", "Raise a 21Vianet SR"]},
+    TemplateId.TEAM_ACTION_FAILED: {"customer": CUSTOMER, "action": "suspend", "subscriptions": SUBSCRIPTIONS,
+                                    "attempts": 3, "attempted_at": "2025-03-21T02:05:00Z",
+                                    "error": "Partner Center 409: subscription is in a transitional state",
+                                    "case_id": "COL-2025-0042"},
+    TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
+                                             "contact": "noc@fabrikam.example"},
+                                 "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
+                                                                         for s in SUBSCRIPTIONS],
+                                 "signals": SIGNALS, "actions": ACTIONS, "reference": "FRD-0007",
+                                 "request": "Please investigate possible crypto-mining and confirm whether "
+                                            "the tenant's credentials were compromised."},
+}
