@@ -72,13 +72,14 @@ def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys,
                    admin_run: AdminInvoker) -> Starlette:
     """One catch-all Starlette route that dispatches like the Functions host."""
     functions = http_functions(specs)
-    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    prefix = "/" + route_prefix.strip("/").lower() if route_prefix.strip("/") else ""
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
         if path.startswith("/admin/"):
             return await admin(request, path)
-        if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        lowered = path.lower()
+        if prefix and not (lowered == prefix or lowered.startswith(prefix + "/")):
             return Response(status_code=404)
         sub = path[len(prefix):]
         for f in functions:

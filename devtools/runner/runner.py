@@ -38,7 +38,7 @@ from devtools.runner.metadata import (
 )
 from devtools.runner.queues import OutputWriter, QueueListener, StorageClients
 from devtools.runner.routes import Keys
-from devtools.runner.timers import TimerScheduler
+from devtools.runner.timers import Schedule, TimerScheduler
 
 log = logging.getLogger("devtools.runner")
 
@@ -165,6 +165,9 @@ class LocalRunner:
         resolve = dict(os.environ)
         self.functions = [parse_function(str(f.get_function_name()), f.get_function_json(),
                                          f.get_user_function(), resolve) for f in app.get_functions()]
+        for spec in self.functions:  # a bad schedule fails indexing, as in the host
+            if isinstance(spec.trigger, TimerTrigger):
+                Schedule.parse(spec.trigger.schedule)
 
     # ------------------------------------------------------------------ event loop
 

@@ -71,7 +71,9 @@ class Harness:
 
 
 @pytest.fixture
-def make_runner(storage_connection: str, unique_name: str, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+def make_runner(
+    storage_connection: str, unique_name: str, tmp_path: Path
+) -> Iterator[Callable[..., Harness]]:
     runners: list[LocalRunner] = []
 
     def make(queues: dict[str, Any] | None = None, *, enable_timers: bool = False,
