@@ -1,0 +1,376 @@
+"""Evaluation: (ledger, overrides, policy, calendar, now, notices sent, case) -> Decision. Pure.
+
+The stage is the most severe one whose trigger holds now, recomputed from the inputs every time, and
+``next_review_at`` is the earliest instant at which any input-derived threshold is crossed, so a partial
+payment re-anchors the schedule and can never make the customer skip a stage. A harmful stage acts only
+when every gate passes: overdue undisputed balance above tolerance, no exemption or hold, its notice stage
+*sent* within this case at least N days ago, approval when required, and a safe calendar moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from shared.collections.calendar import Calendar
+from shared.collections.decision import Action, CollectionsCase, Decision, Reason, SentNotice, Snapshot
+from shared.collections.harm import harm_blockers, next_harm_window
+from shared.collections.ledger import CustomerLedger
+from shared.collections.overrides import NO_OVERRIDES, Block, CustomerOverrides, active_blocks
+from shared.collections.policy import NotifyCustomer, NotifyTeam, Policy, PolicyError, Stage, Trigger
+from shared.domain import Money
+
+ZERO = Decimal(0)
+INFINITE = Decimal("Infinity")
+RENOTIFY_WINDOW = timedelta(
+    days=30
+)  # outside a case, a stage without a day trigger is not repeated within it
+
+
+def _r(code: str, text: str) -> Reason:
+    return Reason.model_construct(code=code, text=text)
+
+
+def _midnight(day: date, policy: Policy) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=policy.tz)
+
+
+def _holds(t: Trigger, dpd: int | None, over_tol: dict[str, Decimal], ratio: Decimal | None) -> bool:
+    conds: list[bool] = []
+    if t.days_past_due is not None:
+        conds.append(dpd is not None and dpd >= t.days_past_due)
+    if t.min_overdue:
+        conds.append(any(c in over_tol and over_tol[c] >= m for c, m in t.min_overdue.items()))
+    if t.exposure_ratio is not None:
+        conds.append(ratio is not None and ratio >= t.exposure_ratio)
+    return all(conds) if t.match == "all" else any(conds)
+
+
+def _notifications(stage: Stage, key: str, reason: str) -> list[Action]:
+    out = []
+    for a in stage.actions:
+        if isinstance(a, NotifyCustomer | NotifyTeam):
+            out.append(
+                Action.model_construct(
+                    kind=a.type,
+                    key=f"{key}:{stage.id}:{a.type}",
+                    stage_id=stage.id,
+                    template=a.template,
+                    scope=None,
+                    reason=reason,
+                )
+            )
+    return out
+
+
+def _latest(notices: Iterable[SentNotice], stage_id: str, since: datetime) -> SentNotice | None:
+    best = None
+    for n in notices:
+        if n.stage_id == stage_id and n.sent_at >= since and (best is None or n.sent_at > best.sent_at):
+            best = n
+    return best
+
+
+def _open_case(customer_id: str, policy: Policy, now: datetime) -> CollectionsCase:
+    return CollectionsCase(
+        case_id=f"{customer_id}/{now.astimezone(policy.tz):%Y%m%dT%H%M%S}",
+        customer_id=customer_id,
+        policy_version=policy.version,
+        opened_at=now,
+    )
+
+
+def evaluate(
+    ledger: CustomerLedger,
+    overrides: CustomerOverrides | None,
+    policy: Policy,
+    calendar: Calendar,
+    now: datetime,
+    notices_sent: Sequence[SentNotice] = (),
+    case: CollectionsCase | None = None,
+    *,
+    unbilled: Money | None = None,
+) -> Decision:
+    """Decide what collections should do for one customer at ``now`` (timezone-aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    cid = ledger.customer_id
+    case_in = case
+    if case is not None:
+        if case.customer_id != cid:
+            raise ValueError(f"case {case.case_id} belongs to {case.customer_id}, not {cid}")
+        if not case.is_open:
+            case = None
+        elif case.policy_version != policy.version:
+            raise PolicyError(
+                f"case {case.case_id} runs under policy {case.policy_version}, got {policy.version}"
+            )
+    overrides = overrides or NO_OVERRIDES
+    local = now.astimezone(policy.tz)
+    today = local.date()
+    summary = ledger.summary
+    tol = policy.tolerance
+    overdue = summary.overdue_by_currency(today)
+    over_tol = {c: a for c, a in overdue.items() if a > tol.get(c, ZERO)}
+    anchor = summary.oldest_unpaid_due(tol)
+    dpd = (today - anchor).days if anchor is not None else None
+    collectable = bool(over_tol)
+
+    limit = ledger.profile.credit_limit
+    exposure: Money | None = None
+    ratio: Decimal | None = None
+    if limit is not None:
+        amount = overdue.get(limit.currency, ZERO)
+        if unbilled is not None and unbilled.currency == limit.currency:
+            amount += unbilled.amount
+        exposure = Money.model_construct(amount=amount, currency=limit.currency)
+        ratio = amount / limit.amount if limit.amount > 0 else (INFINITE if amount > 0 else ZERO)
+
+    reasons: list[Reason] = []
+    blocked: list[Reason] = []
+    actions: list[Action] = []
+    pending: list[Action] = []
+    review: list[datetime] = []
+
+    case_change = None
+    if collectable and case is None:
+        case = _open_case(cid, policy, now)
+        case_change = "opened"
+        reasons.append(_r("case_opened", f"overdue undisputed balance above tolerance: {_fmt(over_tol)}"))
+
+    stages = policy.stages
+    target: int | None = None
+    for i, st in enumerate(stages):
+        if _holds(st.trigger, dpd, over_tol, ratio) and (collectable or not st.harmful):
+            target = i
+
+    if overrides is NO_OVERRIDES and not ledger.transit_holds:
+        blocks, notes = [], []
+    else:
+        blocks, notes = active_blocks(overrides, ledger, today, now)
+    reasons.extend(_r("promise_broken", n) for n in notes)
+    exempt = [b for b in blocks if b.kind == "exempt"]
+    holds = [b for b in blocks if b.kind != "exempt"]
+    for b in blocks:
+        review.append(_midnight(b.until + timedelta(days=1), policy))
+
+    harmful_now = target is not None and stages[target].harmful
+    suspended_idx = None
+    if case is not None and case.suspended_by_stage is not None:
+        suspended_idx = next(
+            (i for i, s in enumerate(stages) if s.id == case.suspended_by_stage), len(stages)
+        )
+        if exempt or not harmful_now:
+            why = "customer is exempt" if exempt else "the non-payment reason for the suspension has cleared"
+            actions.append(
+                Action.model_construct(
+                    kind="reactivate",
+                    key=f"{case.case_id}:reactivate",
+                    stage_id=case.suspended_by_stage,
+                    template=None,
+                    scope=None,
+                    reason=why,
+                )
+            )
+            reasons.append(_r("reactivate", why))
+    if case is not None and not collectable and case_change is None:
+        case = case.model_copy(update={"closed_at": now})
+        case_change = "closed"
+        reasons.append(_r("case_closed", "no overdue undisputed balance above tolerance remains"))
+    open_case = case if case is not None and case.closed_at is None else None
+
+    if target is not None:
+        st = stages[target]
+        reasons.append(_r("stage", f"stage {st.id}: {_describe(st.trigger, dpd, over_tol, ratio)}"))
+        if exempt:
+            blocked.extend(_r("exempt", f"{b.detail} until {b.until}") for b in exempt)
+        elif not st.harmful:
+            key = open_case.case_id if open_case else f"{cid}:{anchor}"
+            if open_case is not None:
+                since = open_case.opened_at
+            elif st.trigger.days_past_due is not None and anchor is not None:
+                since = _midnight(anchor + timedelta(days=st.trigger.days_past_due), policy)
+            else:
+                since = now - RENOTIFY_WINDOW
+            if _latest(notices_sent, st.id, since) is None:
+                actions.extend(_notifications(st, key, f"entered stage {st.id}"))
+            else:
+                reasons.append(_r("notice_already_sent", f"the {st.id} notice was already sent"))
+        else:
+            assert open_case is not None  # harmful stages require a collectable balance, hence a case
+            _harmful(
+                st,
+                target,
+                open_case,
+                suspended_idx,
+                holds,
+                ledger,
+                policy,
+                calendar,
+                local,
+                now,
+                notices_sent,
+                actions,
+                pending,
+                blocked,
+                reasons,
+                review,
+            )
+
+    if anchor is not None:
+        for j in range(0 if target is None else target + 1, len(stages)):
+            n = stages[j].trigger.days_past_due
+            if n is not None:
+                review.append(_midnight(anchor + timedelta(days=n), policy))
+    for inv in summary.invoices:
+        if inv.due_date >= today and inv.open > inv.disputed:
+            review.append(_midnight(inv.due_date + timedelta(days=1), policy))
+            break
+    future = [t for t in review if t > now]
+    next_review = min(future) if future else None
+
+    snapshot = Snapshot.model_construct(
+        local_date=today,
+        overdue=overdue,
+        disputed=summary.disputed_by_currency(),
+        unallocated=summary.unallocated,
+        oldest_unpaid_due=anchor,
+        days_past_due=dpd,
+        credit_limit=limit,
+        unbilled=unbilled,
+        exposure=exposure,
+        exposure_ratio=ratio,
+        ledger_digest=summary.digest,
+    )
+    return Decision.model_construct(
+        customer_id=cid,
+        evaluated_at=now,
+        policy_version=policy.version,
+        stage=None if target is None else stages[target].id,
+        severity=0 if target is None else target + 1,
+        actions=tuple(actions),
+        pending_approval=tuple(pending),
+        blocked_by=tuple(blocked),
+        reasons=tuple(reasons),
+        next_review_at=next_review,
+        case=case,
+        case_change=case_change,
+        snapshot=snapshot,
+        fingerprint=_fingerprint(ledger, overrides, policy, calendar, now, notices_sent, case_in, unbilled),
+    )
+
+
+def _harmful(
+    st: Stage,
+    idx: int,
+    case: CollectionsCase,
+    suspended_idx: int | None,
+    holds: list[Block],
+    ledger: CustomerLedger,
+    policy: Policy,
+    calendar: Calendar,
+    local: datetime,
+    now: datetime,
+    notices: Sequence[SentNotice],
+    actions: list[Action],
+    pending: list[Action],
+    blocked: list[Reason],
+    reasons: list[Reason],
+    review: list[datetime],
+) -> None:
+    """Gates of a suspending stage; appends to the caller's lists."""
+    if suspended_idx is not None and suspended_idx >= idx:
+        reasons.append(_r("already_suspended", f"already suspended by stage {case.suspended_by_stage}"))
+        return
+    ok = True
+    notice_stage = policy.stage(st.notice_stage or "")
+    sent = _latest(notices, notice_stage.id, case.opened_at)
+    if sent is None:
+        ok = False
+        blocked.append(_r("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
+        actions.extend(_notifications(notice_stage, case.case_id, f"required notice before {st.id}"))
+    else:
+        ready = sent.sent_at + timedelta(days=st.requires_notice_days)
+        if ready > now:
+            ok = False
+            blocked.append(
+                _r(
+                    "notice_too_recent",
+                    f"the {notice_stage.id} notice was sent {sent.sent_at:%Y-%m-%d %H:%M}; {st.id} needs "
+                    f"{st.requires_notice_days} days' notice, so not before {ready:%Y-%m-%d %H:%M}",
+                )
+            )
+            review.append(ready)
+    for h in holds:
+        ok = False
+        blocked.append(_r(h.kind, f"{h.detail} until {h.until}"))
+    suspend = st.suspend
+    assert suspend is not None
+    action = Action.model_construct(
+        kind="suspend",
+        key=f"{case.case_id}:{st.id}:suspend",
+        stage_id=st.id,
+        template=None,
+        scope=suspend.scope,
+        reason=f"stage {st.id}",
+    )
+    if st.approval_required(ledger.profile.segment) and not any(a.stage_id == st.id for a in case.approvals):
+        ok = False
+        pending.append(action)
+        blocked.append(
+            _r("approval_required", f"stage {st.id} needs approval for {ledger.profile.segment} customers")
+        )
+    cal_blocks = harm_blockers(calendar, policy.calendar, local)
+    if cal_blocks:
+        ok = False
+        blocked.extend(cal_blocks)
+        window = next_harm_window(calendar, policy.calendar, local)
+        if window is not None:
+            review.append(window)
+    if ok:
+        actions.append(action)
+        actions.extend(_notifications(st, case.case_id, f"suspended by stage {st.id}"))
+
+
+def _fmt(amounts: dict[str, Decimal]) -> str:
+    return ", ".join(f"{a} {c}" for c, a in sorted(amounts.items())) or "none"
+
+
+def _describe(t: Trigger, dpd: int | None, over_tol: dict[str, Decimal], ratio: Decimal | None) -> str:
+    parts = []
+    if t.days_past_due is not None:
+        parts.append(f"{dpd} days past due (threshold {t.days_past_due})")
+    if t.min_overdue:
+        parts.append(f"overdue {_fmt(over_tol)} (threshold {_fmt(t.min_overdue)})")
+    if t.exposure_ratio is not None:
+        parts.append(f"exposure ratio {ratio} (threshold {t.exposure_ratio})")
+    return f" {t.match} of ".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _fingerprint(
+    ledger: CustomerLedger,
+    overrides: CustomerOverrides,
+    policy: Policy,
+    calendar: Calendar,
+    now: datetime,
+    notices: Sequence[SentNotice],
+    case: CollectionsCase | None,
+    unbilled: Money | None,
+) -> str:
+    parts = [
+        ledger.summary.digest,
+        policy.digest,
+        calendar.digest,
+        now.isoformat(),
+        str(ledger.profile_stamps),
+    ]
+    if overrides is not NO_OVERRIDES:
+        parts.append(overrides.model_dump_json())
+    parts.extend(f"{n.stage_id}@{n.sent_at.isoformat()}" for n in notices)
+    if case is not None:
+        parts.append(f"{case.case_id}|{case.suspended_by_stage}|{case.approvals}")
+    if unbilled is not None:
+        parts.append(str(unbilled))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
