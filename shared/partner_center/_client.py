@@ -217,7 +217,10 @@ class PartnerCenterClient:
         call = build_call("GET", "/v1/fraudEvents", query=query)
         return [FraudEvent.model_validate(item) async for item in self._items(call)]
 
-    async def update_fraud_event_status(self, subscription_id: str, status: FraudEventStatus | str) -> Any:
+    async def update_fraud_event_status(
+        self, subscription_id: str, status: FraudEventStatus | str
+    ) -> list[FraudEvent]:
+        """Set the status of a subscription's fraud events; returns the events as updated."""
         self._require(Capability.FRAUD_EVENTS)
         call = build_call(
             "POST",
@@ -225,4 +228,6 @@ class PartnerCenterClient:
             {"subscription_id": subscription_id},
             json={"eventStatus": str(FraudEventStatus(status))},
         )
-        return await self._transport.json(call)
+        body = await self._transport.json(call)
+        items = body.get("items", []) if isinstance(body, dict) else body or []
+        return [FraudEvent.model_validate(item) for item in items]

@@ -13,6 +13,7 @@ import pytest
 from shared.partner_center import (
     GLOBAL,
     CapabilityNotAvailable,
+    FraudEventStatus,
     NotFound,
     PartnerCenterClient,
     ServerError,
@@ -207,7 +208,7 @@ async def test_fraud_events_only_in_global(make_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             bodies.append(json.loads(request.content))
-            return httpx.Response(200, json={"ok": True})
+            return httpx.Response(200, json=page([{"subscriptionId": "s", "eventStatus": "Resolved"}]))
         return httpx.Response(200, json=page([{"subscriptionId": "s", "eventStatus": "investigating"}]))
 
     async with make_client(handler) as china:
@@ -217,9 +218,10 @@ async def test_fraud_events_only_in_global(make_client: MakeClient) -> None:
             await china.update_fraud_event_status("s", "Resolved")
     async with make_client(handler, profile=GLOBAL) as client:
         events = await client.list_fraud_events()
-        await client.update_fraud_event_status("s", "resolved")
+        updated = await client.update_fraud_event_status("s", "resolved")
     assert events[0].event_status == "Investigating"
     assert bodies == [{"eventStatus": "Resolved"}]
+    assert updated[0].event_status is FraudEventStatus.RESOLVED
 
 
 async def test_unknown_status_values_pass_through(make_client: MakeClient) -> None:
