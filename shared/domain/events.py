@@ -193,4 +193,3 @@ def parse_event(data: dict[str, Any] | str | bytes) -> PaymentEvent:
     if isinstance(data, str | bytes):
         return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
     return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
-
