@@ -12,12 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Marks a setting every Azure deployment must define as an app setting (infra/ sets each one and
 # tests/infra checks it). Fields without a default are required too. Schedules are here because the
 # host resolves %SWEEP_SCHEDULE% from app settings, never from the defaults below.
-DEPLOY: dict[str, str] = {"deploy": "required"}
+DEPLOY: JsonDict = {"deploy": "required"}
 
 
 class Cloud(StrEnum):
