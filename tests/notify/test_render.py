@@ -42,7 +42,8 @@ def test_renders_every_template_in_both_languages(tid: TemplateId, lang: str) ->
 @pytest.mark.parametrize(
     ("lang", "deadline", "suspension"),
     [
-        ("en", "Thursday 20 March 2025, 18:00 Beijing time (UTC+8)", "Friday 21 March 2025, 10:00 Beijing time"),
+        ("en", "Thursday 20 March 2025, 18:00 Beijing time (UTC+8)",
+         "Friday 21 March 2025, 10:00 Beijing time"),
         ("zh-CN", "2025年3月20日（星期四）18:00（北京时间）", "2025年3月21日（星期五）10:00（北京时间）"),
     ],
 )
