@@ -48,6 +48,7 @@ class PageToken:
     kind: str
     cursor: Any
     size: int
+    page: int  # index of the page this token fetches
 
 
 def _now_iso() -> str:
@@ -193,10 +194,10 @@ class Store:
             return [dict(c) for c in self.calls if c["seq"] > since]
 
     # ---- paging tokens ---------------------------------------------------------------------------
-    def new_page_token(self, kind: str, cursor: Any, size: int) -> str:
+    def new_page_token(self, kind: str, cursor: Any, size: int, page: int) -> str:
         token = secrets.token_urlsafe(96)
         with self.lock:
-            self.page_tokens[token] = PageToken(kind, cursor, size)
+            self.page_tokens[token] = PageToken(kind, cursor, size, page)
             while len(self.page_tokens) > PAGE_TOKEN_LIMIT:
                 self.page_tokens.popitem(last=False)
         return token
