@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
     settings = read_settings_file(args.settings) if args.settings else None
     runner = LocalRunner(args.app, settings, args.host_json, args.port, not args.no_timers)
     done = threading.Event()
