@@ -112,8 +112,9 @@ class Mailbox:
                           auth_require_tls=self._tls_context is not None)
         if self._tls_context is not None:
             kwargs.update(tls_context=self._tls_context, require_starttls=True)
-        controller = _Controller(_Handler(self._deliver), hostname="127.0.0.1",
-                                 port=self._requested_port, **kwargs)
+        # a fixed server_hostname: aiosmtpd would otherwise do a DNS lookup on every connection
+        controller = _Controller(_Handler(self._deliver), hostname="127.0.0.1", port=self._requested_port,
+                                 server_hostname="mailbox.localhost", **kwargs)
         controller.start()
         self._controller = controller
         return self

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 
 from shared.notify.errors import SmtpDeliveryError
 from shared.notify.models import RenderedMessage
@@ -68,6 +70,12 @@ def build_email(
     return msg
 
 
+@lru_cache(maxsize=1)
+def _ehlo_name() -> str:
+    """smtplib looks the FQDN up on every connection (a DNS round trip); once per process is enough."""
+    return socket.getfqdn()
+
+
 def _is_transient(code: int) -> bool:
     return 400 <= code < 500
 
@@ -107,7 +115,8 @@ class SmtpSender:
     def send(self, message: EmailMessage) -> tuple[str, ...]:
         where = f"{self.host}:{self.port}"
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as client:
+            with smtplib.SMTP(self.host, self.port, local_hostname=_ehlo_name(),
+                              timeout=self._timeout) as client:
                 if self._starttls:
                     client.starttls(context=self._ssl_context or ssl.create_default_context())
                 if self._username:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from shared.notify import (
+    Channel,
     NotConfigured,
     Notification,
     RetryPolicy,
@@ -83,7 +84,7 @@ def hook() -> Iterator[Hook]:
 
 
 def _alert(key: str = "alert:fraud:cust-42:FRD-0007", lang: str = "zh-CN") -> Notification:
-    return Notification(idempotency_key=key, channel="webhook", recipient="team",
+    return Notification(idempotency_key=key, channel=Channel.WEBHOOK, recipient="team",
                         template_id=TemplateId.TEAM_FRAUD_ALERT, language=lang,
                         context=SAMPLES[TemplateId.TEAM_FRAUD_ALERT])
 
