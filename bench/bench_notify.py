@@ -37,7 +37,8 @@ def bench_smtp(count: int = 200) -> None:
                                             "CSPGUARD_SMTP_PORT": box.port})
         start = time.perf_counter()
         for i in range(count):
-            n = Notification(idempotency_key=f"bench:{i}", channel=Channel.EMAIL, recipient="ap@customer.example",
+            n = Notification(idempotency_key=f"bench:{i}", channel=Channel.EMAIL,
+                             recipient="ap@customer.example",
                              template_id=TemplateId.FINAL_NOTICE, language="zh-CN",
                              context=SAMPLES[TemplateId.FINAL_NOTICE])
             send_notification(n, settings)
