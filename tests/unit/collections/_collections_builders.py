@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ POLICY_TEXT = POLICY_PATH.read_text(encoding="utf-8")
 POLICY = parse_policy(POLICY_TEXT, str(POLICY_PATH))
 CAL = Calendar("CN")
 SH = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _ids = itertools.count()
 

@@ -72,7 +72,7 @@ def test_policy_errors_name_file_path_and_problem(old: str, new: str, expected: 
 
 
 def test_policy_rejects_non_mapping_and_bad_yaml() -> None:
-    with pytest.raises(PolicyError, match="x.yaml: .*mapping"):
+    with pytest.raises(PolicyError, match=r"x\.yaml: .*mapping"):
         parse_policy("- a\n- b\n", "x.yaml")
     with pytest.raises(PolicyError, match="not valid YAML"):
         parse_policy("version: [unclosed", "x.yaml")
