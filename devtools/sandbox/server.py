@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -75,6 +76,10 @@ class Sandbox:
     @property
     def scope(self) -> str:
         return f"{self.config.audience}/.default"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context trusting only the sandbox CA (for httpx ``verify=``)."""
+        return ssl.create_default_context(cafile=str(self.ca_pem_path))
 
     def set_faults(self, faults: FaultConfig | None = None, **kwargs: Any) -> None:
         """Replace the fault settings (``set_faults(error_rate=0.2, seed=3)``); no arguments clears them."""

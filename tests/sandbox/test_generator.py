@@ -87,8 +87,21 @@ def test_usage_is_streamed_lazily_for_a_big_portfolio() -> None:
     assert first[0][1]["usageDate"].startswith("2025-01-01")
     assert last_day[0][1]["usageDate"].startswith("2025-03-31")
     item = first[0][1]
-    for key in ("customerId", "customerName", "subscriptionId", "meterCategory", "meterSubCategory", "meterName",
-                "resourceLocation", "usageDate", "quantity", "unitPrice", "billingPreTaxTotal", "pricingCurrency",
-                "chargeType", "entitlementId"):
+    for key in (
+        "customerId",
+        "customerName",
+        "subscriptionId",
+        "meterCategory",
+        "meterSubCategory",
+        "meterName",
+        "resourceLocation",
+        "usageDate",
+        "quantity",
+        "unitPrice",
+        "billingPreTaxTotal",
+        "pricingCurrency",
+        "chargeType",
+        "entitlementId",
+    ):
         assert key in item
     assert abs(item["billingPreTaxTotal"] - round(item["quantity"] * item["unitPrice"], 2)) < 0.011

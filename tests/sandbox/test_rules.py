@@ -29,8 +29,11 @@ def test_suspend_and_reactivate_a_whole_resource() -> None:
 
 
 def test_pascal_case_input_is_accepted() -> None:
-    out = plan_patch(view(), {"Status": "suspended", "FriendlyName": "Office", "Quantity": 5,
-                              "AutoRenewEnabled": True}, reset_omitted=True)
+    out = plan_patch(
+        view(),
+        {"Status": "suspended", "FriendlyName": "Office", "Quantity": 5, "AutoRenewEnabled": True},
+        reset_omitted=True,
+    )
     assert isinstance(out, Change) and out.status == "suspended"
 
 
@@ -47,19 +50,27 @@ def test_partial_body_resets_fields_and_is_refused_on_a_suspended_subscription()
 
 
 def test_addon_with_inactive_parent_is_27009() -> None:
-    out = plan_patch(view("suspended", "addon", parent_status="suspended"), whole("active"), reset_omitted=True)
+    out = plan_patch(
+        view("suspended", "addon", parent_status="suspended"), whole("active"), reset_omitted=True
+    )
     assert isinstance(out, Refusal) and (out.status, out.code) == (409, 27009)
 
 
 def test_azure_plan_with_active_azure_subscriptions_is_900115() -> None:
-    out = plan_patch(view("active", "azure_plan", active_entitlements=2), whole("suspended"), reset_omitted=True)
+    out = plan_patch(
+        view("active", "azure_plan", active_entitlements=2), whole("suspended"), reset_omitted=True
+    )
     assert isinstance(out, Refusal) and out.status == 403 and str(out.code) == "900115"
-    ok = plan_patch(view("active", "azure_plan", active_entitlements=0), whole("suspended"), reset_omitted=True)
+    ok = plan_patch(
+        view("active", "azure_plan", active_entitlements=0), whole("suspended"), reset_omitted=True
+    )
     assert isinstance(ok, Change)
 
 
-@given(st.sampled_from(["deleted", "expired", "disabled", "pending", "somethingNew"]),
-       st.sampled_from(["active", "suspended"]))
+@given(
+    st.sampled_from(["deleted", "expired", "disabled", "pending", "somethingNew"]),
+    st.sampled_from(["active", "suspended"]),
+)
 def test_non_writable_statuses_are_always_refused(status: str, wanted: str) -> None:
     out = plan_patch(view(status), whole(wanted), reset_omitted=True)
     assert isinstance(out, Refusal)
