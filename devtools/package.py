@@ -64,7 +64,7 @@ class BuildResult:
 
 def ignore_spec(funcignore_text: str) -> pathspec.PathSpec:
     lines = [*funcignore_text.splitlines(), *ALWAYS_EXCLUDED]
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def select_app_files(relative_paths: Iterable[str], spec: pathspec.PathSpec) -> list[str]:
