@@ -10,8 +10,9 @@ Allocation rules (deterministic):
 2. everything else (no invoice, unknown invoice, other currency, excess) joins the currency's pool;
 3. the pool pays *undisputed* open amounts oldest-due-first (ties by invoice id); what remains is
    unallocated credit.
-Disputes remove only the disputed amount from what is collectable; ``upheld`` credits it, ``rejected``
-makes it payable again, ``partial`` credits the given amount.
+Disputes remove only the disputed amount from what is collectable; open disputes of one invoice add up
+(so a further dispute never makes more collectable) and a resolution settles all of them: ``upheld``
+credits the disputed amount, ``rejected`` makes it payable again, ``partial`` credits the given amount.
 """
 
 from __future__ import annotations
@@ -272,8 +273,9 @@ def _invoice_terms(f: InvoiceFacts, issued: InvoiceIssued) -> tuple[Decimal, Dec
     credited = sum((c.amount for c in f.credits), start=_ZERO)
     dispute: _Dispute = None
     for d in sorted(f.disputes, key=_order):
-        if isinstance(d, InvoiceDisputed):
-            dispute = d.amount if d.amount is not None else "whole"
+        if isinstance(d, InvoiceDisputed):  # open disputes accumulate; a whole-invoice one covers all
+            whole_dispute = d.amount is None or dispute == "whole"
+            dispute = "whole" if whole_dispute else (dispute or _ZERO) + (d.amount or _ZERO)
         elif dispute is not None:
             whole = amount if dispute == "whole" else dispute
             if d.outcome == "upheld":

@@ -87,6 +87,19 @@ def test_disputes_remove_only_the_disputed_amount(
     assert balances(ledger(*events))["jan"] == expected
 
 
+def test_open_disputes_add_up_and_one_resolution_settles_them() -> None:
+    events = [
+        issued("jan", "100", JAN),
+        ev("invoice.disputed", invoice_id="jan", amount="40"),
+        ev("invoice.disputed", invoice_id="jan", amount="30"),
+    ]
+    assert balances(ledger(*events))["jan"] == (D(100), D(70))
+    events.append(
+        ev("dispute.resolved", occurred_at=T0 + timedelta(days=1), invoice_id="jan", outcome="upheld")
+    )
+    assert balances(ledger(*events))["jan"] == (D(30), D(0))
+
+
 def test_pool_never_pays_the_disputed_part() -> None:
     led = ledger(
         issued("jan", "100", JAN), ev("invoice.disputed", invoice_id="jan", amount="40"), paid("p", "100")
