@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -140,15 +141,16 @@ def test_without_a_connection_string_nothing_is_exported_or_imported() -> None:
     assert out.stdout.strip() == "ok"
 
 
-def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, str], float]]]:
+def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], float]]]:
     data = reader.get_metrics_data()
     assert data is not None
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    out: dict[str, list[tuple[dict[str, Any], float]]] = {}
     for rm in data.resource_metrics:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 for p in metric.data.data_points:
-                    out.setdefault(metric.name, []).append((dict(p.attributes or {}), p.value))  # type: ignore[union-attr]
+                    value = getattr(p, "value", None)  # sums and gauges; histograms have none
+                    out.setdefault(metric.name, []).append((dict(p.attributes or {}), value))
     return out
 
 
