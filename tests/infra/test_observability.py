@@ -141,10 +141,10 @@ def test_without_a_connection_string_nothing_is_exported_or_imported() -> None:
     assert out.stdout.strip() == "ok"
 
 
-def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], float]]]:
+def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], Any]]]:
     data = reader.get_metrics_data()
     assert data is not None
-    out: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    out: dict[str, list[tuple[dict[str, Any], Any]]] = {}
     for rm in data.resource_metrics:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
