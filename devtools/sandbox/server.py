@@ -101,7 +101,7 @@ class Sandbox:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=0.5,
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
