@@ -105,6 +105,18 @@ var hostSettings = [
     name: 'ENABLE_ORYX_BUILD'
     value: 'false'
   }
+  // Production overrides of host.json (docs/host-settings.md): host.json keeps the fast local values the
+  // local runner and tests use; in Azure a failed message waits 1 min between attempts (5 attempts span a
+  // short Partner Center outage instead of poisoning everything in a minute) and idle queues are polled
+  // every 10 s instead of 2 s.
+  {
+    name: 'AzureFunctionsJobHost__extensions__queues__visibilityTimeout'
+    value: '00:01:00'
+  }
+  {
+    name: 'AzureFunctionsJobHost__extensions__queues__maxPollingInterval'
+    value: '00:00:10'
+  }
 ]
 
 // Elastic Premium keeps /home on an Azure Files share (see storage.bicep for why keys are allowed).
