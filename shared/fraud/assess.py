@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.fraud.detectors import REGISTRY, Context
+from shared.fraud.detectors import Context
 from shared.fraud.models import CustomerProfile, FraudEvent, History, PeerBaseline
 from shared.fraud.rules import Outcome, Rules
 from shared.fraud.signals import Detector, Signal
@@ -78,12 +78,12 @@ def _fingerprint(
     """Hash of the inputs behind a decision: same inputs, same fingerprint."""
     series = history.customers.get(customer_id)
     cutoff = now.date()
-    days = sorted((d, str(s.total)) for d, s in series.daily.items() if d < cutoff) if series else []
+    days = "".join(series.daily[d].digest for d in series.floats[0] if d < cutoff) if series else ""
     parts = [
         customer_id,
         rules.version,
         cutoff.isoformat(),
-        repr(days),
+        days,
         profile.model_dump_json() if profile else "",
         peer.model_dump_json() if peer else "",
         repr(sorted((e.event_id, e.event_status) for e in events if e.event_time <= now)),
@@ -113,11 +113,7 @@ def assess_customer(
     hits: list[RuleHit] = []
     shadow: list[RuleHit] = []
     notes: list[str] = []
-    for rule in rules.rules:
-        if not rule.applies_to(segment):
-            continue
-        params = rule.params_for(segment)
-        fn = REGISTRY[rule.detector][1]
+    for rule, params, fn in rules.plan_for(segment):
         run_days = days[-1:] if rule.detector is Detector.FRAUD_EVENT else days
         for day in run_days:
             ctx = Context(customer_id, series, profile, day, now, peers, events)

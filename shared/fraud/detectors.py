@@ -9,15 +9,17 @@ from __future__ import annotations
 import calendar
 import fnmatch
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.fraud.models import CustomerProfile, CustomerSeries, FraudEvent, PeerBaseline
+from shared.fraud.models import CustomerProfile, CustomerSeries, DailySpend, FraudEvent, PeerBaseline
 from shared.fraud.signals import Detector, Signal
 from shared.fraud.stats import median, money, robust_center_scale
 
@@ -37,7 +39,7 @@ class SpikeParams(Params):
     min_ratio: float = Field(2.5, gt=1)
     min_amount: Decimal = Field(Decimal(500), ge=0)
     rel_scale_floor: float = Field(0.1, ge=0)
-    month_end_tolerance: float = Field(1.3, gt=0)
+    month_end_tolerance: float = Field(2.0, gt=0)
     notice_tolerance: float = Field(1.5, gt=0)
 
 
@@ -67,6 +69,7 @@ class RiskyMeterParams(Params):
     )
     """Shell-style, case-insensitive, matched against meter category, sub-category and name."""
     baseline_days: int = Field(28, ge=1)
+    min_history_days: int = Field(7, ge=0)
     min_ratio: float = Field(3.0, gt=1)
     min_amount: Decimal = Field(Decimal(200), ge=0)
 
@@ -129,7 +132,7 @@ def _days_to_month_end(d: date) -> int:
 
 
 def _month_position_refs(by_day: Mapping[date, float], day: date, months: int = 2) -> list[float]:
-    """Peak spend at the same distance from month end (±1 day) in earlier months."""
+    """Peak spend at the same distance from month end (±1 day, same month) in earlier months."""
     refs: list[float] = []
     pos = _days_to_month_end(day)
     year, month = day.year, day.month
@@ -139,9 +142,8 @@ def _month_position_refs(by_day: Mapping[date, float], day: date, months: int = 
             year, month = year - 1, 12
         last = calendar.monthrange(year, month)[1]
         centre = date(year, month, max(1, last - pos))
-        window = [
-            by_day[centre + timedelta(days=k)] for k in (-1, 0, 1) if centre + timedelta(days=k) in by_day
-        ]
+        near = (centre + timedelta(days=k) for k in (-1, 0, 1))
+        window = [by_day[d] for d in near if d.month == month and d in by_day]
         if window:
             refs.append(max(window))
     return refs
@@ -177,7 +179,7 @@ def detect_spend_spike(ctx: Context, p: SpikeParams) -> list[Signal]:
     if x - m < float(p.min_amount) or z < p.z_threshold or ratio < p.min_ratio:
         return []
     refs = _month_position_refs(by_day, ctx.day)
-    if refs and x <= p.month_end_tolerance * median(refs):
+    if refs and x <= p.month_end_tolerance * max(refs):
         return []
     return [_spike_signal(ctx, x, m, z, basis, ratio)]
 
@@ -280,7 +282,11 @@ def detect_velocity(ctx: Context, p: VelocityParams) -> list[Signal]:
     by_day = ctx.series.by_day
     days, vals = ctx.series.floats
     accrued = sum(v for d, v in zip(days, vals, strict=True) if start <= d <= ctx.day)
-    burn = sum(by_day.get(ctx.day - timedelta(days=k), 0.0) for k in range(p.burn_days)) / p.burn_days
+    # burn rate within the current period only: last period's month-end peak says little about this one
+    burn_span = [
+        ctx.day - timedelta(days=k) for k in range(p.burn_days) if ctx.day - timedelta(days=k) >= start
+    ]
+    burn = sum(by_day.get(d, 0.0) for d in burn_span) / max(len(burn_span), 1)
     days_left = max((invoice - ctx.day).days - 1, 0)
     projected = float(prof.outstanding_balance) + accrued + burn * days_left
     if projected < p.max_utilisation * limit or projected - limit < float(p.min_amount):
@@ -310,69 +316,73 @@ def detect_velocity(ctx: Context, p: VelocityParams) -> list[Signal]:
     ]
 
 
-def _risky_by_day(series: CustomerSeries, patterns: tuple[str, ...]) -> dict[date, dict[str, float]]:
-    """Risky spend per day and subscription (memoised per series and pattern set)."""
-    key = ("risky", patterns)
-    if key in series.memo:
-        return series.memo[key]  # type: ignore[no-any-return]
+@lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Compiled, memoised test of a meter label ``category|sub-category|name`` against shell patterns."""
     rx = re.compile("|".join(fnmatch.translate(pt) for pt in patterns), re.IGNORECASE)
-    hits: dict[str, bool] = {}
-    out: dict[date, dict[str, float]] = {}
-    for sub, days in series.subscriptions.items():
-        for d, spend in days.items():
-            amount = 0.0
-            for m in spend.meters.values():
-                label = f"{m.meter_category}|{m.meter_sub_category}|{m.meter_name}"
-                hit = hits.get(label)
-                if hit is None:
-                    hit = hits[label] = any(rx.match(part) for part in label.split("|"))
-                if hit:
-                    amount += float(m.amount)
-            if amount:
-                out.setdefault(d, {})[sub] = amount
-    series.memo[key] = out
-    return out
+
+    @lru_cache(maxsize=4096)
+    def match(label: str) -> bool:
+        return any(rx.match(part) for part in label.split("|"))
+
+    return match
+
+
+def _risky_amount(spend: DailySpend, patterns: tuple[str, ...]) -> float:
+    """Risky spend of one customer- or subscription-day, memoised on the (immutable) day object."""
+    key = ("risky", patterns)
+    value = spend.memo.get(key)
+    if value is None:
+        match = _matcher(patterns)
+        value = spend.memo[key] = sum(float(a) for label, a in spend.by_meter.items() if match(label))
+    return value  # type: ignore[no-any-return]
 
 
 def detect_risky_meter(ctx: Context, p: RiskyMeterParams) -> list[Signal]:
     """GPU / HPC / ML spend well above the customer's own recent use of such meters."""
-    if _today(ctx) is None or ctx.series is None:
+    if _today(ctx) is None or ctx.series is None or _age_days(ctx) < p.min_history_days:
         return []
-    risky = _risky_by_day(ctx.series, p.patterns)
-    today = risky.get(ctx.day)
-    if not today:
+    daily = ctx.series.daily
+    amount = _risky_amount(daily[ctx.day], p.patterns)
+    if amount < float(p.min_amount):
         return []
-    amount = sum(today.values())
-    prior = [sum(risky.get(ctx.day - timedelta(days=k), {}).values()) for k in range(1, p.baseline_days + 1)]
-    base = max(prior) if prior else 0.0
-    if amount < float(p.min_amount) or amount < p.min_ratio * base:
+    prior = [daily.get(ctx.day - timedelta(days=k)) for k in range(1, p.baseline_days + 1)]
+    base = max((_risky_amount(d, p.patterns) for d in prior if d is not None), default=0.0)
+    if amount < p.min_ratio * base:
         return []
+    subs = tuple(
+        sorted(
+            s
+            for s, days in ctx.series.subscriptions.items()
+            if ctx.day in days and _risky_amount(days[ctx.day], p.patterns) > 0
+        )
+    )
     return [
         Signal(
             detector=Detector.RISKY_METER,
             customer_id=ctx.customer_id,
             day=ctx.day,
-            subscription_ids=tuple(sorted(today)),
+            subscription_ids=subs,
             why=(
                 f"why flagged: GPU/HPC/ML meters billed {money(amount)} on {ctx.day}; the highest day in the "
                 f"previous {p.baseline_days} days was {money(base)}"
             ),
-            figures={"risky_spend": money(amount), "previous_max": money(base), "subscriptions": len(today)},
+            figures={"risky_spend": money(amount), "previous_max": money(base), "subscriptions": len(subs)},
             amount_at_risk=money(amount - base),
         )
     ]
 
 
-def _region_first_seen(series: CustomerSeries) -> dict[str, date]:
-    key = "region_first_seen"
-    if key not in series.memo:
-        first: dict[str, date] = {}
-        for d, spend in series.daily.items():
-            for region, amount in spend.by_region.items():
-                if amount > 0 and (region not in first or d < first[region]):
-                    first[region] = d
-        series.memo[key] = first
-    return series.memo[key]  # type: ignore[no-any-return]
+def _new_regions(series: CustomerSeries, day: date) -> dict[str, float]:
+    """Regions billed on ``day`` and on no earlier day (scans back only until each region is found)."""
+    pending = {r: float(a) for r, a in series.daily[day].by_region.items() if a > 0}
+    days, _ = series.floats
+    i = bisect_left(days, day)
+    while pending and i > 0:
+        i -= 1
+        for r in series.daily[days[i]].by_region:
+            pending.pop(r, None)
+    return pending
 
 
 def detect_new_region(ctx: Context, p: NewRegionParams) -> list[Signal]:
@@ -380,9 +390,14 @@ def detect_new_region(ctx: Context, p: NewRegionParams) -> list[Signal]:
     x = _today(ctx)
     if x is None or ctx.series is None or _age_days(ctx) < p.min_history_days:
         return []
-    first = _region_first_seen(ctx.series)
-    spend = ctx.series.daily[ctx.day]
-    new = {r: float(a) for r, a in spend.by_region.items() if first.get(r) == ctx.day}
+    new = _new_regions(ctx.series, ctx.day)
+    declared = {
+        r.lower()
+        for n in (ctx.profile.notices if ctx.profile else ())
+        for r in n.regions
+        if n.valid_from <= ctx.day <= n.valid_to
+    }
+    new = {r: a for r, a in new.items() if r not in declared}
     amount = sum(new.values())
     if not new or amount < float(p.min_amount) or amount < p.min_share * x:
         return []

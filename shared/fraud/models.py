@@ -6,16 +6,48 @@ Everything here is pure: no I/O, no clock, no environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 ZERO = Decimal(0)
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class lazy(Generic[_T]):
+    """``cached_property`` without its per-access lock (Python 3.11): computed once, then a plain
+    instance attribute. Only for derived values of immutable models."""
+
+    def __init__(self, fn: Callable[[Any], _T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> _T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
+def _new(cls: type[_M], **values: Any) -> _M:
+    """Build a model from already-valid values, much faster than ``model_construct`` (the aggregator's hot
+    path builds one object per usage line); relies on pydantic v2's documented instance attributes."""
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 class _Camel(BaseModel):
@@ -68,7 +100,7 @@ class UsageLine(_Camel):
 class MeterAmount(BaseModel):
     """The latest reading of one meter for one subscription-day."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     meter_category: str
     meter_sub_category: str = ""
@@ -81,7 +113,7 @@ class MeterAmount(BaseModel):
 class DailySpend(BaseModel):
     """Spend of one subscription (or, with ``subscription_id=None``, one customer) on one day."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customer_id: str
     subscription_id: str | None = None
@@ -90,24 +122,40 @@ class DailySpend(BaseModel):
     total: Decimal
     by_category: dict[str, Decimal] = Field(default_factory=dict)
     by_region: dict[str, Decimal] = Field(default_factory=dict)
+    by_meter: dict[str, Decimal] = Field(default_factory=dict)
+    """Spend per meter label ``category|sub-category|name`` (regions and resources summed)."""
     meters: dict[str, MeterAmount] = Field(default_factory=dict)
+    """Subscription level only: the latest reading of each meter (the unit of idempotent replacement)."""
+
+    @lazy
+    def memo(self) -> dict[Any, Any]:
+        """Per-object cache of derived figures (the object is immutable)."""
+        return {}
+
+    @lazy
+    def digest(self) -> str:
+        """Short hash of the figures, for input fingerprints."""
+        text = f"{self.day}|{self.total}|{sorted(self.by_meter.items())}|{sorted(self.by_region.items())}"
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 class SpendNotice(BaseModel):
     """A spend change the customer declared in advance (e.g. a planned migration)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     valid_from: date
     valid_to: date
     expected_daily_spend: Decimal
+    regions: tuple[str, ...] = ()
+    """Regions the change will use, so first use of them is expected."""
     note: str = ""
 
 
 class CustomerProfile(BaseModel):
     """What the partner knows about a customer besides usage."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customer_id: str
     name: str = ""
@@ -145,7 +193,7 @@ class FraudEvent(_Camel):
 class PeerBaseline(BaseModel):
     """Daily spend of established customers of one segment, used for customers without history."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     segment: str
     median_daily: Decimal
@@ -161,7 +209,7 @@ def _series_floats(days: dict[date, DailySpend]) -> tuple[list[date], list[float
 class CustomerSeries(BaseModel):
     """Daily spend of one customer: per subscription and for the whole customer."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customer_id: str
     customer_name: str = ""
@@ -169,22 +217,22 @@ class CustomerSeries(BaseModel):
     subscriptions: dict[str, dict[date, DailySpend]] = Field(default_factory=dict)
     daily: dict[date, DailySpend] = Field(default_factory=dict)
 
-    @cached_property
+    @lazy
     def floats(self) -> tuple[list[date], list[float]]:
         """Sorted days and totals as floats: computed once, reused by every detector."""
         return _series_floats(self.daily)
 
-    @cached_property
+    @lazy
     def by_day(self) -> dict[date, float]:
         """Daily totals as floats, by day."""
         return dict(zip(*self.floats, strict=True))
 
-    @cached_property
+    @lazy
     def memo(self) -> dict[Any, Any]:
         """Per-series cache of derived figures (the series is immutable, so they never go stale)."""
         return {}
 
-    @cached_property
+    @lazy
     def first_seen(self) -> dict[str, date]:
         """First usage day of each subscription."""
         return {sub: min(days) for sub, days in self.subscriptions.items() if days}
@@ -193,7 +241,7 @@ class CustomerSeries(BaseModel):
 class History(BaseModel):
     """Everything the detectors read: daily spend series per customer and fraud events."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customers: dict[str, CustomerSeries] = Field(default_factory=dict)
     fraud_events: tuple[FraudEvent, ...] = ()
@@ -204,12 +252,16 @@ def _roll_up(
 ) -> DailySpend:
     by_category: dict[str, Decimal] = {}
     by_region: dict[str, Decimal] = {}
+    by_meter: dict[str, Decimal] = {}
     total = ZERO
     for m in meters.values():
         total += m.amount
         by_category[m.meter_category] = by_category.get(m.meter_category, ZERO) + m.amount
         by_region[m.region] = by_region.get(m.region, ZERO) + m.amount
-    return DailySpend.model_construct(
+        label = f"{m.meter_category}|{m.meter_sub_category}|{m.meter_name}"
+        by_meter[label] = by_meter.get(label, ZERO) + m.amount
+    return _new(
+        DailySpend,
         customer_id=customer_id,
         subscription_id=subscription_id,
         day=day,
@@ -217,6 +269,7 @@ def _roll_up(
         total=total,
         by_category=by_category,
         by_region=by_region,
+        by_meter=by_meter,
         meters=meters,
     )
 
@@ -224,6 +277,7 @@ def _roll_up(
 def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[DailySpend]) -> DailySpend:
     by_category: dict[str, Decimal] = {}
     by_region: dict[str, Decimal] = {}
+    by_meter: dict[str, Decimal] = {}
     total = ZERO
     for s in subs:
         total += s.total
@@ -231,7 +285,10 @@ def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[Dai
             by_category[k] = by_category.get(k, ZERO) + v
         for k, v in s.by_region.items():
             by_region[k] = by_region.get(k, ZERO) + v
-    return DailySpend.model_construct(
+        for k, v in s.by_meter.items():
+            by_meter[k] = by_meter.get(k, ZERO) + v
+    return _new(
+        DailySpend,
         customer_id=customer_id,
         subscription_id=None,
         day=day,
@@ -239,6 +296,7 @@ def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[Dai
         total=total,
         by_category=by_category,
         by_region=by_region,
+        by_meter=by_meter,
         meters={},
     )
 
@@ -260,7 +318,8 @@ def aggregate(lines: Iterable[UsageLine], into: History | None = None) -> Histor
             old = series.subscriptions.get(line.subscription_id, {}).get(line.usage_date) if series else None
             meters = dict(old.meters) if old else {}
             touched[key] = meters
-        meters[line.meter_key] = MeterAmount.model_construct(
+        meters[line.meter_key] = _new(
+            MeterAmount,
             meter_category=line.meter_category,
             meter_sub_category=line.meter_sub_category,
             meter_name=line.meter_name,
@@ -288,14 +347,15 @@ def aggregate(lines: Iterable[UsageLine], into: History | None = None) -> Histor
         daily = dict(old_series.daily) if old_series else {}
         for day in days_touched:
             daily[day] = _customer_day(cust, day, currency, (s[day] for s in subs.values() if day in s))
-        customers[cust] = CustomerSeries.model_construct(
+        customers[cust] = _new(
+            CustomerSeries,
             customer_id=cust,
             customer_name=name or (old_series.customer_name if old_series else ""),
             currency=currency,
             subscriptions=subs,
             daily=daily,
         )
-    return History.model_construct(customers=customers, fraud_events=base.fraud_events)
+    return _new(History, customers=customers, fraud_events=base.fraud_events)
 
 
 def with_fraud_events(history: History, events: Iterable[FraudEvent]) -> History:

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from shared.fraud.detectors import REGISTRY, Params
+from shared.fraud.detectors import REGISTRY, DetectorFn, Params
+from shared.fraud.models import lazy
 from shared.fraud.signals import Detector
 
 
@@ -114,13 +115,28 @@ class Lists(BaseModel):
 class Rules(BaseModel):
     """The whole rules document."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(lazy,))
 
     version: str = Field(min_length=1)
     default_segment: str = "default"
     evaluate_last_days: int = Field(1, ge=1, le=14)
     lists: Lists = Lists()
     rules: tuple[Rule, ...] = Field(min_length=1)
+
+    @lazy
+    def _plans(self) -> dict[str, tuple[tuple[Rule, Params, DetectorFn], ...]]:
+        return {}
+
+    def plan_for(self, segment: str) -> tuple[tuple[Rule, Params, DetectorFn], ...]:
+        """The rules that apply to a segment, with their resolved parameters and detector (memoised)."""
+        plan = self._plans.get(segment)
+        if plan is None:
+            plan = self._plans[segment] = tuple(
+                (r, r.params_for(segment), REGISTRY[r.detector][1])
+                for r in self.rules
+                if r.applies_to(segment)
+            )
+        return plan
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Rules:
