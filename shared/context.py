@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
     from shared.messaging.producer import QueueProducer
+    from shared.partner_center import PartnerCenterClient
+    from shared.services.state import Stores
     from shared.storage.audit import AuditLog
     from shared.storage.deadletters import DeadLetterStore
     from shared.storage.idempotency import IdempotencyStore
@@ -26,6 +28,7 @@ class AppContext:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._pc_clients: dict[int, PartnerCenterClient] = {}
 
     @cached_property
     def queues(self) -> QueueServiceClient:
@@ -42,6 +45,8 @@ class AppContext:
     @cached_property
     def producer(self) -> QueueProducer:
         from shared.messaging.producer import QueueProducer
+    from shared.partner_center import PartnerCenterClient
+    from shared.services.state import Stores
 
         return QueueProducer(self.queues)
 
@@ -56,6 +61,25 @@ class AppContext:
         from shared.storage.idempotency import IdempotencyStore
 
         return IdempotencyStore(self.tables)
+
+    @cached_property
+    def stores(self) -> Stores:
+        from shared.services.state import Stores
+
+        return Stores(self.tables)
+
+    def partner_center(self) -> PartnerCenterClient:
+        """One client per event loop (httpx async clients are bound to the loop that made them)."""
+        import asyncio
+
+        from shared.partner_center import PartnerCenterClient
+
+        loop = asyncio.get_running_loop()
+        client = self._pc_clients.get(id(loop))
+        if client is None:
+            client = PartnerCenterClient.from_settings(self.settings)
+            self._pc_clients[id(loop)] = client
+        return client
 
     @cached_property
     def audit(self) -> AuditLog:

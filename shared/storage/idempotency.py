@@ -9,7 +9,7 @@ A record is claimed with an insert-if-absent (the table's own uniqueness is the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,20 +42,43 @@ class IdempotencyStore:
     def run_once(self, scope: str, key: str, work: Callable[[], T],
                  encode: Callable[[T], Any] = lambda r: r) -> tuple[bool, Any]:
         """Return (ran_now, result). A completed duplicate returns (False, stored result) without running."""
+        done, stored = self.claim(scope, key)
+        if done:
+            return False, stored
+        try:
+            result = work()
+        except BaseException:
+            self.release(scope, key)
+            raise
+        return True, self.complete(scope, key, encode(result))
+
+    async def run_once_async(self, scope: str, key: str, work: Callable[[], Awaitable[T]],
+                             encode: Callable[[T], Any] = lambda r: r) -> tuple[bool, Any]:
+        """``run_once`` for coroutines (the Partner Center client is async)."""
+        done, stored = self.claim(scope, key)
+        if done:
+            return False, stored
+        try:
+            result = await work()
+        except BaseException:
+            self.release(scope, key)
+            raise
+        return True, self.complete(scope, key, encode(result))
+
+    def claim(self, scope: str, key: str) -> tuple[bool, Any]:
+        """Claim (scope, key). Returns (True, result) if it was already completed, (False, None) if claimed."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
         client = table(self._tables, TABLE)
-        pk, rk = safe_key(scope), safe_key(key)
         now = datetime.now(UTC)
-        claim = {"PartitionKey": pk, "RowKey": rk, "Status": RecordStatus.IN_PROGRESS.value,
-                 "ExpiresAt": (now + self._ttl).isoformat(), "Result": "", "Key": key}
+        claim = self._claim_entity(scope, key, now)
         try:
             client.create_entity(claim)
         except ResourceExistsError:
-            existing = client.get_entity(pk, rk)
+            existing = client.get_entity(claim["PartitionKey"], claim["RowKey"])
             if existing["Status"] == RecordStatus.COMPLETED.value:
-                return False, json.loads(existing["Result"]) if existing["Result"] else None
+                return True, json.loads(existing["Result"]) if existing["Result"] else None
             if datetime.fromisoformat(existing["ExpiresAt"]) > now:
                 raise AlreadyInProgress(f"{scope}/{key} is being processed by another attempt") from None
             try:  # the previous attempt died: take over its expired claim
@@ -63,16 +86,23 @@ class IdempotencyStore:
                                      match_condition=MatchConditions.IfNotModified)
             except ResourceModifiedError:
                 raise AlreadyInProgress(f"{scope}/{key} was taken over by another attempt") from None
-        try:
-            result = work()
-        except BaseException:
-            client.delete_entity(pk, rk)  # release the claim so a redelivery can try again
-            raise
-        encoded = encode(result)
-        client.upsert_entity({**claim, "Status": RecordStatus.COMPLETED.value,
-                              "Result": json.dumps(encoded, default=str, ensure_ascii=False),
-                              "CompletedAt": datetime.now(UTC).isoformat()})
-        return True, encoded
+        return False, None
+
+    def complete(self, scope: str, key: str, result: Any) -> Any:
+        entity = self._claim_entity(scope, key, datetime.now(UTC))
+        table(self._tables, TABLE).upsert_entity({
+            **entity, "Status": RecordStatus.COMPLETED.value,
+            "Result": json.dumps(result, default=str, ensure_ascii=False),
+            "CompletedAt": datetime.now(UTC).isoformat()})
+        return result
+
+    def release(self, scope: str, key: str) -> None:
+        """Give the claim up so a redelivery can try again."""
+        table(self._tables, TABLE).delete_entity(safe_key(scope), safe_key(key))
+
+    def _claim_entity(self, scope: str, key: str, now: datetime) -> dict[str, Any]:
+        return {"PartitionKey": safe_key(scope), "RowKey": safe_key(key), "Status": RecordStatus.IN_PROGRESS.value,
+                "ExpiresAt": (now + self._ttl).isoformat(), "Result": "", "Key": key}
 
     def status(self, scope: str, key: str) -> RecordStatus | None:
         from azure.core.exceptions import ResourceNotFoundError

@@ -1,0 +1,132 @@
+"""Evaluate one customer against the collections policy and turn the decision into queued work.
+
+Evaluation itself is the pure engine (shared.collections.evaluate); this module loads its inputs,
+persists case changes with ETag checks (a payment and a sweep racing on one customer serialise here),
+and publishes the decision's actions. Suspensions are only published by the sweep (after its
+blast-radius check) or an approval; every other caller gets them back as "planned".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.collections import Decision, evaluate
+from shared.messaging import Queue
+from shared.services.messages import CollectionsNotice, EnforcementRequest
+from shared.services.policies import calendar, policy_set
+from shared.services.state import ApprovalRequest, CollectionsState, Stores
+from shared.storage.documents import ConcurrencyConflict
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+    from shared.settings import Settings
+
+log = logging.getLogger("cspguard.collections")
+
+
+@dataclass
+class Dispatched:
+    """What publishing a decision did."""
+
+    notices: list[str] = field(default_factory=list)
+    enforcement: list[EnforcementRequest] = field(default_factory=list)
+    planned_suspensions: list[EnforcementRequest] = field(default_factory=list)
+    approvals: list[str] = field(default_factory=list)
+
+
+def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
+           *, persist: bool = True) -> Decision | None:
+    """Evaluate one customer from stored state; persist a case opening/closing when ``persist``."""
+    for _ in range(5):
+        ledger = stores.ledger(customer_id)
+        if ledger is None:
+            return None
+        found = stores.cases.get_with_etag(customer_id, "collections")
+        state, etag = found if found else (CollectionsState(customer_id=customer_id), None)
+        policies = policy_set(settings)
+        case = state.case if state.case is not None and state.case.is_open else None
+        policy = policies.for_version(case.policy_version if case else None)
+        decision = evaluate(ledger, stores.overrides_for(customer_id), policy, calendar(settings, policy), now,
+                            state.notices, case, unbilled=stores.unbilled(customer_id))
+        if not persist or decision.case_change is None:
+            return decision
+        if decision.case_change == "opened":
+            new_state = state.model_copy(update={"case": decision.case})
+        else:
+            closed = decision.case.case_id if decision.case else ""
+            new_state = state.model_copy(update={"case": None, "closed_cases": [*state.closed_cases, closed][-50:]})
+        try:
+            stores.cases.put(customer_id, "collections", new_state, etag)
+            return decision
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"collections state of {customer_id} kept changing; will retry")
+
+
+def _reactivation_needed(stores: Stores, decision: Decision) -> bool:
+    """A safety net beyond the engine's own action: our non-payment suspensions with no harmful stage."""
+    if any(a.kind in ("suspend", "reactivate") for a in decision.actions) or decision.pending_approval:
+        return False
+    records = [r for r in stores.suspended_by_us(decision.customer_id) if r.reason == "nonpayment"]
+    if not records:
+        return False
+    open_case = decision.case if decision.case is not None and decision.case.is_open else None
+    return open_case is None or open_case.suspended_by_stage is None and decision.severity == 0
+
+
+def generation(stores: Stores, customer_id: str) -> int:
+    """How many times this customer's non-payment suspensions were lifted: part of enforcement keys,
+    so a second suspension in the same case is a new action rather than a duplicate of the first."""
+    return stores.collections_state(customer_id).lifts
+
+
+def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime, *,
+             allow_suspend: bool, actor: str, run_id: str | None = None,
+             correlation_id: str | None = None) -> Dispatched:
+    """Publish a decision's actions: notices, reactivations, approvals; suspensions if allowed."""
+    out = Dispatched()
+    cid = decision.customer_id
+    case_id = decision.case.case_id if decision.case else None
+    gen = generation(stores, cid)
+    harmful_stages = {a.stage_id for a in decision.actions if a.kind == "suspend"}
+    held: list[CollectionsNotice] = []
+    for action in decision.actions:
+        if action.kind in ("notify_customer", "notify_team"):
+            notice = CollectionsNotice(customer_id=cid, key=action.key, stage_id=action.stage_id or "",
+                                       template=action.template or "", case_id=case_id,
+                                       audience="customer" if action.kind == "notify_customer" else "team",
+                                       reason=action.reason)
+            if action.stage_id in harmful_stages:
+                held.append(notice)  # "we suspended..." goes out only once the suspension is verified
+                continue
+            ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id))
+            out.notices.append(action.key)
+    for action in decision.actions:
+        if action.kind in ("suspend", "reactivate"):
+            request = EnforcementRequest(
+                action=action.kind, customer_id=cid, reason="nonpayment", key=f"{action.key}:g{gen}",
+                detail=f"{action.reason} (policy {decision.policy_version})", actor=actor, case_id=case_id,
+                stage_id=action.stage_id, scope=action.scope, run_id=run_id, requested_at=now,
+                then_notify=tuple(n for n in held if n.stage_id == action.stage_id))
+            if action.kind == "suspend" and not allow_suspend:
+                out.planned_suspensions.append(request)
+                continue
+            ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
+            out.enforcement.append(request)
+    if _reactivation_needed(stores, decision):
+        request = EnforcementRequest(
+            action="reactivate", customer_id=cid, reason="nonpayment", key=f"{cid}:reactivate:g{gen}",
+            detail="no harmful collections stage applies any more", actor=actor, requested_at=now)
+        ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
+        out.enforcement.append(request)
+    for action in decision.pending_approval:
+        why = "; ".join(r.text for r in decision.blocked_by if r.code == "approval_required") or "approval required"
+        request_ = ApprovalRequest(key=f"{action.key}:g{gen}", customer_id=cid, action=action, requested_at=now,
+                                   why=why, run_id=run_id)
+        if stores.approvals.get("pending", request_.key) is None and stores.approvals.get("decided", request_.key) is None:
+            stores.approvals.upsert("pending", request_.key, request_)
+            out.approvals.append(request_.key)
+    return out

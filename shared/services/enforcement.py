@@ -1,0 +1,204 @@
+"""The enforcement worker: suspend and reactivate subscriptions in Partner Center, safely.
+
+Before a non-payment suspension it re-checks everything (payment feed freshness, a fresh evaluation of
+the ledger) because suspending a paying customer is the worst failure this product can have. Every
+request runs at most once per business key, is verified by reading the subscription back, and is
+recorded (which subscriptions csp-guard suspended, why, by whom) in the suspensions table and audit log.
+Reactivation touches only subscriptions csp-guard itself suspended, parents before add-ons.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.messaging import Queue
+from shared.partner_center import PartnerCenterError, RestrictionError, ServerError, Throttled, TransportError
+from shared.services.collections import decide
+from shared.services.messages import CollectionsNotice, EnforcementRequest
+from shared.services.payments import feed_age_hours
+from shared.services.state import Stores, SuspensionRecord
+from shared.services.subscriptions import describe, select
+from shared.storage.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+
+log = logging.getLogger("cspguard.enforcement")
+TRANSIENT = (ServerError, Throttled, TransportError)
+
+
+class Outcome(BaseModel):
+    """What one enforcement request did (returned, audited, and shown to operators)."""
+
+    key: str
+    status: Literal["done", "partial", "failed", "skipped", "blocked", "dry_run", "duplicate"]
+    detail: str
+    changed: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+def _base_key(key: str) -> str:
+    return key.rsplit(":g", 1)[0]
+
+
+def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
+    """Reasons not to act now, or None. Non-payment suspensions need fresh data and a still-due decision."""
+    settings = ctx.settings
+    if req.action == "suspend" and req.reason == "nonpayment":
+        age = feed_age_hours(stores, now)
+        if age is None or age > settings.payment_feed_max_silence_hours:
+            seen = "never received" if age is None else f"silent for {age:.1f} h"
+            return Outcome(key=req.key, status="blocked",
+                           detail=f"payment feed {seen} (limit {settings.payment_feed_max_silence_hours} h): "
+                                  "not suspending on stale data")
+        decision = decide(stores, settings, req.customer_id, now)
+        due = decision is not None and any(
+            a.kind == "suspend" and a.key == _base_key(req.key) for a in decision.actions)
+        if not due:
+            why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
+            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {why}")
+    if req.action == "reactivate" and req.reason == "nonpayment" and req.actor.startswith("csp-guard"):
+        decision = decide(stores, settings, req.customer_id, now)
+        if decision is not None and decision.suspends:
+            return Outcome(key=req.key, status="skipped", detail="a suspension stage still applies")
+    if not settings.enforcement_enabled:
+        return Outcome(key=req.key, status="dry_run",
+                       detail=f"would {req.action} ({req.detail}); CSPGUARD_ENFORCEMENT_ENABLED is false")
+    return None
+
+
+async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
+    pc = ctx.partner_center()
+    subs = await pc.list_subscriptions(req.customer_id)
+    targets = select(subs, req.scope, req.subscription_ids)
+    names = {s.id: describe(s)["name"] for s in subs}
+    out = Outcome(key=req.key, status="done", detail=req.detail)
+    for sub in targets:
+        try:
+            results = await pc.suspend(req.customer_id, sub.id)
+        except TRANSIENT:
+            raise
+        except PartnerCenterError as exc:
+            out.failed[sub.id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
+            continue
+        for r in results:
+            if not r.ok:
+                out.failed[r.subscription_id] = f"read back {r.after}, expected {r.target}"
+            elif r.changed:
+                stores.suspensions.upsert(req.customer_id, r.subscription_id, SuspensionRecord(
+                    customer_id=req.customer_id, subscription_id=r.subscription_id, reason=req.reason,
+                    detail=req.detail, action_key=req.key, suspended_at=now, suspended_by=req.actor,
+                    case_id=req.case_id, is_addon=r.is_addon,
+                    parent_subscription_id=None if not r.is_addon else sub.id,
+                    name=names.get(r.subscription_id, r.subscription_id)))
+                out.changed.append(r.subscription_id)
+    if out.failed:
+        out.status = "partial" if out.changed else "failed"
+    if not targets:
+        out.status, out.detail = "skipped", f"no active subscription in scope ({req.detail})"
+    return out
+
+
+async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
+    pc = ctx.partner_center()
+    records = [r for r in stores.suspended_by_us(req.customer_id)
+               if (r.subscription_id in req.subscription_ids if req.subscription_ids else r.reason == req.reason)]
+    records.sort(key=lambda r: r.is_addon)  # parents first: add-ons refuse while the parent is suspended
+    out = Outcome(key=req.key, status="done", detail=req.detail)
+    for rec in records:
+        try:
+            results = await pc.reactivate(req.customer_id, rec.subscription_id, include_addons=False)
+        except TRANSIENT:
+            raise
+        except RestrictionError as exc:
+            out.failed[rec.subscription_id] = f"{exc.code}: {exc.description}"
+            continue
+        except PartnerCenterError as exc:
+            out.failed[rec.subscription_id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
+            continue
+        if results and results[0].ok:
+            stores.suspensions.delete(req.customer_id, rec.subscription_id)
+            out.changed.append(rec.subscription_id)
+        else:
+            out.failed[rec.subscription_id] = "read back did not show active"
+    if out.failed:
+        out.status = "partial" if out.changed else "failed"
+    if not records:
+        out.status, out.detail = "skipped", "nothing csp-guard suspended for this reason"
+    return out
+
+
+async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | None = None,
+                  correlation_id: str = "") -> Outcome:
+    """Run one enforcement request at most once; transient Partner Center errors propagate (retry)."""
+    now = now or datetime.now(UTC)
+    stores = ctx.stores
+    early = precheck(ctx, stores, req, now)
+    if early is not None:
+        _audit(ctx, req, early, now, correlation_id)
+        if early.status == "blocked":
+            _alert_team(ctx, req, early)
+        return early
+
+    async def work() -> dict[str, Any]:
+        if req.action == "suspend":
+            outcome = await _suspend(ctx, stores, req, now)
+        else:
+            outcome = await _reactivate(ctx, stores, req)
+        return outcome.model_dump()
+
+    ran, result = await ctx.idempotency.run_once_async("enforcement", req.key, work)
+    outcome = Outcome.model_validate(result)
+    if not ran:
+        return outcome.model_copy(update={"status": "duplicate"})
+    _after(ctx, stores, req, outcome, now, correlation_id)
+    return outcome
+
+
+def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
+           correlation_id: str) -> None:
+    _audit(ctx, req, out, now, correlation_id)
+    if out.failed:
+        _alert_team(ctx, req, out)
+    if req.reason != "nonpayment" or not out.changed:
+        return
+    from shared.services.state import CollectionsState
+
+    def mark(state: CollectionsState | None) -> CollectionsState:
+        state = state or CollectionsState(customer_id=req.customer_id)
+        case = state.case
+        if req.action == "suspend":
+            if case is not None and case.case_id == req.case_id:
+                case = case.model_copy(update={"suspended_by_stage": req.stage_id})
+            return state.model_copy(update={"case": case})
+        if case is not None:
+            case = case.model_copy(update={"suspended_by_stage": None})
+        return state.model_copy(update={"case": case, "lifts": state.lifts + 1})
+
+    stores.cases.update(req.customer_id, "collections", mark)
+    notices = list(req.then_notify) if req.action == "suspend" else [CollectionsNotice(
+        customer_id=req.customer_id, key=f"{req.key}:reactivated", stage_id=req.stage_id or "reactivation",
+        template="reactivated", case_id=req.case_id, reason=req.detail)]
+    for notice in notices:
+        ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
+
+
+def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
+    ctx.audit.record(AuditEntry(
+        customer_id=req.customer_id, action=req.action, actor=req.actor, reason=f"{req.reason}: {req.detail}",
+        at=now, correlation_id=correlation_id, outcome=out.status,
+        evidence={"key": req.key, "case_id": req.case_id, "stage_id": req.stage_id, "run_id": req.run_id,
+                  "changed": out.changed, "failed": out.failed, "detail": out.detail,
+                  "scope": req.scope.model_dump() if req.scope else None}))
+
+
+def _alert_team(ctx: AppContext, req: EnforcementRequest, out: Outcome) -> None:
+    notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:alert:{out.status}",
+                               stage_id=req.stage_id or req.action, template="team_action_failed",
+                               case_id=req.case_id, audience="team",
+                               reason=f"{req.action} {out.status}: {out.detail} {out.failed or ''}".strip())
+    ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope())

@@ -1,0 +1,83 @@
+"""Payload schemas of the app's own queue messages (kinds are listed in docs/architecture.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.collections.policy import SuspendScope
+from shared.messaging import Envelope
+from shared.services.state import SuspensionReason
+
+ENFORCEMENT_KIND = "enforcement.action"
+SWEEP_SHARD_KIND = "collections.sweep_shard"
+NOTICE_KIND = "collections.notice"
+EVALUATE_KIND = "collections.evaluate"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CollectionsNotice(_Payload):
+    """Send the notice of a stage to a customer (context is built when sending, from fresh state)."""
+
+    customer_id: str
+    key: str
+    stage_id: str
+    template: str
+    case_id: str | None = None
+    audience: Literal["customer", "team"] = "customer"
+    reason: str = ""
+
+    def envelope(self, correlation_id: str | None = None) -> Envelope:
+        extra = {"correlation_id": correlation_id} if correlation_id else {}
+        return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"), **extra)
+
+
+class EnforcementRequest(_Payload):
+    """Suspend or reactivate subscriptions of one customer. ``key`` is the business idempotency key."""
+
+    action: Literal["suspend", "reactivate"]
+    customer_id: str = Field(min_length=1)
+    reason: SuspensionReason
+    key: str = Field(min_length=1, max_length=300)
+    detail: str = Field(min_length=1, max_length=500)
+    actor: str = Field(default="csp-guard", min_length=1)
+    case_id: str | None = None
+    stage_id: str | None = None
+    scope: SuspendScope | None = None  # suspend: which subscriptions (None = all)
+    subscription_ids: tuple[str, ...] = ()  # explicit subscriptions (manual and fraud actions)
+    run_id: str | None = None
+    requested_at: datetime
+    then_notify: tuple[CollectionsNotice, ...] = ()  # sent only after a verified suspension
+
+    def envelope(self, correlation_id: str | None = None) -> Envelope:
+        extra = {"correlation_id": correlation_id} if correlation_id else {}
+        return Envelope(kind=ENFORCEMENT_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),
+                        **extra)
+
+
+class SweepShard(_Payload):
+    run_id: str
+    shard: int = Field(ge=0)
+    shards: int = Field(gt=0)
+    customer_ids: tuple[str, ...]
+    as_of: datetime
+
+    def envelope(self) -> Envelope:
+        return Envelope(kind=SWEEP_SHARD_KIND, idempotency_key=f"{self.run_id}:{self.shard}",
+                        correlation_id=self.run_id, payload=self.model_dump(mode="json"))
+
+
+class EvaluateCustomer(_Payload):
+    """Re-evaluate one customer now (after a payment event or an operator change)."""
+
+    customer_id: str
+    cause: str
+
+    def envelope(self, key: str, correlation_id: str | None = None) -> Envelope:
+        extra = {"correlation_id": correlation_id} if correlation_id else {}
+        return Envelope(kind=EVALUATE_KIND, idempotency_key=key, payload=self.model_dump(mode="json"), **extra)

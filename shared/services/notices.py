@@ -1,0 +1,175 @@
+"""The notifications worker: build a notice from fresh state, send it once, record that it was sent.
+
+A customer notice's figures (amounts, invoices, the subscriptions a suspension will touch and when) are
+read when sending, not when the sweep queued it, so a payment in between is reflected or the notice is
+dropped. "Sent" is recorded on the case only after the relay accepted the message: the engine's
+"notice before harm" gate counts real deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from shared.collections import CustomerLedger, Policy, SentNotice
+from shared.messaging import Envelope
+from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
+from shared.services.collections import decide
+from shared.services.messages import CollectionsNotice
+from shared.services.policies import policy_set
+from shared.services.state import CollectionsState, Stores
+from shared.services.subscriptions import describe, select
+from shared.storage.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+
+log = logging.getLogger("cspguard.notices")
+POST_ACTION = {"suspension_done", "reactivated", "team_action_failed"}
+
+
+def _amounts(values: dict[str, Decimal], lang: str) -> str:
+    return ", ".join(format_amount(a, c, lang) for c, a in sorted(values.items())) or format_amount(0, "CNY", lang)
+
+
+def _invoices(ledger: CustomerLedger, lang: str) -> list[dict[str, str]]:
+    return [{"number": i.invoice_id, "amount": format_amount(i.open - i.disputed, i.currency, lang),
+             "due_date": i.due_date.isoformat()} for i in ledger.summary.open_items() if i.open > i.disputed]
+
+
+def _suspension_plan(policy: Policy, notice_stage: str, anchor: Any, now: datetime) -> tuple[Any, datetime] | None:
+    """The harmful stage this notice announces, and the earliest moment it may run."""
+    for stage in policy.stages:
+        if stage.harmful and stage.notice_stage == notice_stage and stage.trigger.days_past_due is not None:
+            day = anchor + timedelta(days=stage.trigger.days_past_due) if anchor else now.astimezone(policy.tz).date()
+            start = datetime.combine(day, policy.calendar.harm_window_start, tzinfo=policy.tz)
+            return stage, max(start, now + timedelta(days=stage.requires_notice_days))
+    return None
+
+
+async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNotice, ledger: CustomerLedger,
+                        now: datetime) -> dict[str, Any]:
+    settings = ctx.settings
+    lang = ledger.profile.language
+    summary = ledger.summary
+    overdue = summary.overdue_by_currency(now.date())
+    open_items = [i for i in summary.open_items() if i.open > i.disputed]
+    oldest_due = open_items[0].due_date if open_items else now.date()
+    base: dict[str, Any] = {
+        "customer_name": ledger.profile.name or notice.customer_id, "partner_name": settings.partner_name,
+        "payment_instructions": settings.payment_instructions, "contact": settings.collections_contact,
+        "reference": notice.case_id or notice.key, "invoices": _invoices(ledger, lang),
+        "due_date": oldest_due.isoformat(), "amount_overdue": _amounts(overdue, lang),
+    }
+    template = notice.template
+    if template == "reminder_before_due":
+        due: dict[str, Decimal] = {}
+        for inv in open_items:
+            due[inv.currency] = due.get(inv.currency, Decimal(0)) + inv.open - inv.disputed
+        base["amount_due"] = _amounts(due, lang)
+    elif template == "overdue_reminder":
+        base["days_overdue"] = max((now.date() - oldest_due).days, 0)
+        base["pay_by"] = (now + timedelta(days=7)).date().isoformat()
+    elif template == "final_notice":
+        policy = policy_set(settings).for_version(None)
+        plan = _suspension_plan(policy, notice.stage_id, summary.oldest_unpaid_due(policy.tolerance), now)
+        stage, when = plan if plan else (None, now + timedelta(days=7))
+        subs = await ctx.partner_center().list_subscriptions(notice.customer_id)
+        scope = stage.suspend.scope if stage is not None and stage.suspend else None
+        base["subscriptions"] = [describe(s) for s in select(subs, scope)]
+        base["suspension_at"] = when.isoformat()
+        base["deadline"] = (when - timedelta(hours=1)).isoformat()
+    elif template in ("suspension_done", "reactivated"):
+        records = stores.suspended_by_us(notice.customer_id)
+        if template == "suspension_done":
+            mine = [r for r in records if r.action_key.startswith(notice.key.split(":suspend")[0])] or records
+            base["subscriptions"] = [{"id": r.subscription_id, "name": r.name or r.subscription_id} for r in mine]
+            base["suspended_at"] = now.isoformat()
+        else:
+            audit = [e for e in ctx.audit.history(notice.customer_id, 20) if e.action == "reactivate"]
+            changed = audit[0].evidence.get("changed", []) if audit else []
+            base["subscriptions"] = [{"id": s, "name": s} for s in changed]
+            base["reactivated_at"] = now.isoformat()
+            paid = summary.payments[-1] if summary.payments else None
+            base["amount_received"] = format_amount(paid[2], paid[1], lang) if paid else _amounts({}, lang)
+    elif template == "team_action_failed":
+        verb = "suspend" if "suspend" in notice.reason else "reactivate"
+        base.update({"action": verb, "verb": verb, "attempts": 1, "attempted_at": now.isoformat(),
+                     "case_id": notice.case_id or "-", "error": notice.reason,
+                     "customer": {"name": ledger.profile.name or notice.customer_id,
+                                  "tenant_id": notice.customer_id},
+                     "subscriptions": [{"id": r.subscription_id, "name": r.name}
+                                       for r in stores.suspended_by_us(notice.customer_id)]})
+    return base
+
+
+def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, now: datetime) -> str | None:
+    """Why a reminder should no longer go out (the customer paid meanwhile), or None."""
+    if notice.template in POST_ACTION or notice.audience == "team":
+        return None
+    decision = decide(stores, ctx.settings, notice.customer_id, now, persist=False)
+    if decision is None or decision.stage is None:
+        return "no collections stage applies any more"
+    policy = policy_set(ctx.settings).for_version(decision.policy_version)
+    order = [s.id for s in policy.stages]
+    if notice.stage_id in order and order.index(notice.stage_id) + 1 > decision.severity:
+        return f"customer is now at stage {decision.stage}, below {notice.stage_id}"
+    return None
+
+
+async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime | None = None,
+                  correlation_id: str = "") -> str:
+    """Send one collections notice at most once; returns what happened (for logs and tests)."""
+    now = now or datetime.now(UTC)
+    stores = ctx.stores
+    ledger = stores.ledger(notice.customer_id)
+    if ledger is None:
+        return "skipped: no ledger"
+    stale = _still_relevant(stores, ctx, notice, now)
+    if stale:
+        ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.skipped", actor="csp-guard",
+                                    reason=f"{notice.template}: {stale}", correlation_id=correlation_id))
+        return f"skipped: {stale}"
+    context = await build_context(ctx, stores, notice, ledger, now)
+    team = notice.audience == "team"
+    if team and ctx.settings.team_webhook_url:
+        channel, recipient = Channel.WEBHOOK, "team"
+    else:
+        channel, recipient = Channel.EMAIL, (ctx.settings.collections_contact if team else ledger.profile.contact_email)
+    if not recipient:
+        ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.failed", actor="csp-guard",
+                                    reason=f"{notice.template}: no contact e-mail on file", outcome="failed"))
+        return "failed: no contact e-mail"
+    template = notice.template if notice.template in {t.value for t in TemplateId} else "team_action_failed"
+    if template == "team_action_failed" and notice.template != template:
+        context = await build_context(ctx, stores, notice.model_copy(update={"template": template}), ledger, now)
+    notification = Notification(idempotency_key=notice.key, channel=channel, recipient=recipient,
+                                template_id=TemplateId(template), language=ledger.profile.language, context=context)
+
+    def send() -> dict[str, Any]:
+        return send_notification(notification, ctx.settings).model_dump(mode="json")
+
+    ran, result = await ctx.idempotency.run_once_async("notice", notice.key, lambda: asyncio.to_thread(send))
+    if not ran:
+        return "duplicate"
+    if not team and notice.template not in POST_ACTION:
+        sent = SentNotice(stage_id=notice.stage_id, sent_at=now, case_id=notice.case_id)
+
+        def add(state: CollectionsState | None) -> CollectionsState:
+            state = state or CollectionsState(customer_id=notice.customer_id)
+            return state.model_copy(update={"notices": [*state.notices, sent][-100:]})
+
+        stores.cases.update(notice.customer_id, "collections", add)
+    ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.sent", actor="csp-guard",
+                                reason=f"{template} to {'team' if team else 'customer'}", at=now,
+                                correlation_id=correlation_id,
+                                evidence={"key": notice.key, "message_id": result.get("message_id"),
+                                          "stage_id": notice.stage_id, "subject": result.get("subject")}))
+    return "sent"
+
+
+def notice_from(envelope: Envelope) -> CollectionsNotice:
+    return CollectionsNotice.model_validate(envelope.payload)

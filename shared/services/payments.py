@@ -1,0 +1,100 @@
+"""Payment events in: the partner's billing system is the source of truth, csp-guard keeps a ledger of it.
+
+Events arrive on the payment-events queue (or over HTTP, which enqueues them, so every event takes the
+same path). Each is applied to the customer's ledger with an ETag check; duplicates are harmless (the
+ledger remembers event ids) and order does not matter. The customer is then re-evaluated at once, so a
+payment reactivates without waiting for the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared.collections import CustomerLedger, LedgerError, apply_event
+from shared.domain import PaymentEvent
+from shared.messaging import Envelope, Queue
+from shared.messaging.handling import validation_reason
+from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.state import FeedStatus, Stores
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+
+log = logging.getLogger("cspguard.payments")
+FEED = "payment-events"
+_EVENT = TypeAdapter(PaymentEvent)
+EVENT_KINDS = ("invoice.issued", "invoice.adjusted", "invoice.credited", "payment.received",
+               "payment.in_transit", "invoice.disputed", "dispute.resolved", "invoice.written_off",
+               "customer.updated")
+
+
+class InvalidEvent(ValueError):
+    """An event that can never be applied; the reason names the field or rule."""
+
+
+def parse_payment_event(kind: str, payload: dict[str, Any]) -> PaymentEvent:
+    """Validate an event; the envelope's kind is the event type (``type`` may be omitted in the payload)."""
+    if kind not in EVENT_KINDS:
+        raise InvalidEvent(f"unknown payment event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+    if payload.get("type", kind) != kind:
+        raise InvalidEvent(f"payload type {payload.get('type')!r} does not match envelope kind {kind!r}")
+    try:
+        return _EVENT.validate_python({**payload, "type": kind})
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid {kind} event: {validation_reason(exc)}") from None
+
+
+def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None = None) -> Envelope:
+    """The envelope a producer sends for one event (the event id is the idempotency key)."""
+    extra = {"correlation_id": correlation_id} if correlation_id else {}
+    payload = event.model_dump(mode="json")
+    return Envelope(kind=payload["type"], idempotency_key=event.event_id, source=source, payload=payload, **extra)
+
+
+def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bool, CustomerLedger]:
+    """Apply one event to its ledger. Returns (changed, ledger); LedgerError if it can never apply."""
+    cid = event.customer_id
+    before = stores.ledger(cid)
+    if before is not None and event.event_id in before.seen_event_ids:
+        return False, before
+    ledger = stores.ledgers.update(cid, "ledger", lambda cur: apply_event(cur or CustomerLedger.empty(cid), event))
+    assert ledger is not None
+    stores.feeds.upsert("feed", FEED, FeedStatus(name=FEED, last_event_at=now, events=0))
+    return True, ledger
+
+
+def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
+           correlation_id: str | None = None) -> tuple[bool, Dispatched | None]:
+    """Record the event, then re-evaluate the customer and publish notices and reactivations."""
+    now = now or datetime.now(UTC)
+    changed, _ = record_event(stores, event, now)
+    if not changed:
+        log.info("duplicate payment event %s ignored", event.event_id)
+        return False, None
+    decision = decide(stores, ctx.settings, event.customer_id, now)
+    if decision is None:
+        return True, None
+    return True, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
+                          correlation_id=correlation_id)
+
+
+def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,
+                   correlation_id: str | None = None) -> list[str]:
+    """Put validated events on the payment-events queue (the HTTP ingress and the AR import use this)."""
+    for event in events:
+        ctx.producer.send(Queue.PAYMENT_EVENTS, event_envelope(event, source, correlation_id))
+    return [e.event_id for e in events]
+
+
+def feed_age_hours(stores: Stores, now: datetime) -> float | None:
+    """Hours since the last payment event, or None if none was ever received."""
+    status = stores.feeds.get("feed", FEED)
+    return None if status is None else (now - status.last_event_at).total_seconds() / 3600
+
+
+__all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
+           "ingest", "parse_payment_event", "record_event"]

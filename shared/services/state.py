@@ -1,0 +1,115 @@
+"""Collections state kept by csp-guard, and where each piece lives in Table storage.
+
+| table        | partition   | row                | document                                   |
+|--------------|-------------|--------------------|--------------------------------------------|
+| ledger       | customer id | "ledger"           | CustomerLedger (payment events applied)    |
+| overrides    | customer id | "overrides"        | CustomerOverrides (exemptions, promises)   |
+| cases        | customer id | "collections"      | CollectionsState (case, notices sent)      |
+| suspensions  | customer id | subscription id    | SuspensionRecord (what *we* suspended)     |
+| approvals    | "pending"/"decided" | action key | ApprovalRequest                            |
+| runs         | run id      | "run" / "shard-N"  | SweepRun / ShardResult                     |
+| feeds        | "feed"      | feed name          | FeedStatus (stale-data guard)              |
+| exposure     | customer id | "unbilled"         | UnbilledExposure (from the usage scan)     |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.collections import Action, CollectionsCase, CustomerLedger, CustomerOverrides, SentNotice
+from shared.domain import Money
+from shared.storage.documents import DocumentStore
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+
+SuspensionReason = Literal["nonpayment", "fraud", "manual"]
+
+
+class CollectionsState(BaseModel):
+    """The current case and every notice actually delivered (evaluation needs both)."""
+
+    customer_id: str
+    case: CollectionsCase | None = None
+    notices: list[SentNotice] = Field(default_factory=list)
+    closed_cases: list[str] = Field(default_factory=list)
+    lifts: int = 0  # non-payment suspensions lifted so far: makes each new suspension a new action key
+
+
+class SuspensionRecord(BaseModel):
+    """One subscription csp-guard suspended: only these are ever reactivated by csp-guard."""
+
+    customer_id: str
+    subscription_id: str
+    reason: SuspensionReason
+    detail: str
+    action_key: str
+    suspended_at: datetime
+    suspended_by: str
+    case_id: str | None = None
+    is_addon: bool = False
+    parent_subscription_id: str | None = None
+    name: str = ""
+
+
+class ApprovalRequest(BaseModel):
+    """A harmful action waiting for a person; keyed by the action key so it is stored once."""
+
+    key: str
+    customer_id: str
+    action: Action
+    requested_at: datetime
+    why: str
+    status: Literal["pending", "approved", "rejected"] = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    run_id: str | None = None  # set when a halted sweep run asks for approval as a whole
+
+
+class FeedStatus(BaseModel):
+    name: str
+    last_event_at: datetime
+    events: int = 0
+
+
+class UnbilledExposure(BaseModel):
+    customer_id: str
+    unbilled: Money
+    as_of: datetime
+
+
+class Stores:
+    """Typed stores over one TableServiceClient."""
+
+    def __init__(self, tables: TableServiceClient) -> None:
+        self.ledgers = DocumentStore(tables, "ledger", CustomerLedger)
+        self.overrides = DocumentStore(tables, "overrides", CustomerOverrides)
+        self.cases = DocumentStore(tables, "cases", CollectionsState)
+        self.suspensions = DocumentStore(tables, "suspensions", SuspensionRecord)
+        self.approvals = DocumentStore(tables, "approvals", ApprovalRequest)
+        self.feeds = DocumentStore(tables, "feeds", FeedStatus)
+        self.exposure = DocumentStore(tables, "exposure", UnbilledExposure)
+
+    def ledger(self, customer_id: str) -> CustomerLedger | None:
+        return self.ledgers.get(customer_id, "ledger")
+
+    def overrides_for(self, customer_id: str) -> CustomerOverrides | None:
+        return self.overrides.get(customer_id, "overrides")
+
+    def collections_state(self, customer_id: str) -> CollectionsState:
+        return self.cases.get(customer_id, "collections") or CollectionsState(customer_id=customer_id)
+
+    def suspended_by_us(self, customer_id: str) -> list[SuspensionRecord]:
+        return list(self.suspensions.partition(customer_id))
+
+    def customers(self) -> list[str]:
+        """Every customer with a ledger (the portfolio the sweep evaluates)."""
+        return sorted(self.ledgers.partition_keys("ledger"))
+
+    def unbilled(self, customer_id: str) -> Money | None:
+        found = self.exposure.get(customer_id, "unbilled")
+        return found.unbilled if found else None
