@@ -24,8 +24,14 @@ def test_tables_are_the_agreed_list() -> None:
 
 
 def test_every_table_the_code_declares_is_created() -> None:
-    constant = re.compile(r'^\s*TABLE(?:_NAME)?\s*(?::\s*str\s*)?=\s*"([^"]+)"', re.MULTILINE)
-    declared = {m.group(1) for path in SHARED.rglob("*.py") for m in constant.finditer(path.read_text())}
+    """Scans shared/ so a new table cannot ship without the template creating it."""
+    # `TABLE = "name"` constants and `DocumentStore(tables, "name", Model)` stores.
+    constant = re.compile(
+        r'^\s*TABLE(?:_NAME)?\s*(?::\s*str\s*)?=\s*"([^"]+)"|DocumentStore\(\s*\w+,\s*"([^"]+)"', re.MULTILINE
+    )
+    declared = {
+        m.group(1) or m.group(2) for path in SHARED.rglob("*.py") for m in constant.finditer(path.read_text())
+    }
     assert {"audit", "idempotency", "deadletters"} <= declared, "the scan finds the TABLE constants"
     missing = sorted(declared - set(names()["tables"]))
     assert not missing, f"add to infra/names.json: {missing}"
