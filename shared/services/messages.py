@@ -11,9 +11,11 @@ from shared.collections.policy import SuspendScope
 from shared.messaging import Envelope
 from shared.services.state import SuspensionReason
 
-ENFORCEMENT_KIND = "enforcement.action"
-SWEEP_SHARD_KIND = "collections.sweep_shard"
-NOTICE_KIND = "collections.notice"
+from shared.messaging import kinds
+
+ENFORCEMENT_KIND = kinds.ENFORCEMENT
+SWEEP_SHARD_KIND = kinds.SWEEP_SHARD
+NOTICE_KIND = kinds.NOTICE
 EVALUATE_KIND = "collections.evaluate"
 
 

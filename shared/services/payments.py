@@ -12,10 +12,21 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.collections import CustomerLedger, LedgerError, apply_event
-from shared.domain import PaymentEvent
+from shared.domain import (
+    CustomerUpdated,
+    DisputeResolved,
+    InvoiceAdjusted,
+    InvoiceCredited,
+    InvoiceDisputed,
+    InvoiceIssued,
+    InvoiceWrittenOff,
+    PaymentEvent,
+    PaymentInTransit,
+    PaymentReceived,
+)
 from shared.messaging import Envelope, Queue
 from shared.messaging.handling import validation_reason
 from shared.services.collections import Dispatched, decide, dispatch
@@ -26,10 +37,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.payments")
 FEED = "payment-events"
-_EVENT = TypeAdapter(PaymentEvent)
-EVENT_KINDS = ("invoice.issued", "invoice.adjusted", "invoice.credited", "payment.received",
-               "payment.in_transit", "invoice.disputed", "dispute.resolved", "invoice.written_off",
-               "customer.updated")
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    m.model_fields["type"].default: m
+    for m in (InvoiceIssued, InvoiceAdjusted, InvoiceCredited, PaymentReceived, PaymentInTransit, InvoiceDisputed,
+              DisputeResolved, InvoiceWrittenOff, CustomerUpdated)
+}
+EVENT_KINDS = tuple(EVENT_MODELS)
 
 
 class InvalidEvent(ValueError):
@@ -43,7 +56,7 @@ def parse_payment_event(kind: str, payload: dict[str, Any]) -> PaymentEvent:
     if payload.get("type", kind) != kind:
         raise InvalidEvent(f"payload type {payload.get('type')!r} does not match envelope kind {kind!r}")
     try:
-        return _EVENT.validate_python({**payload, "type": kind})
+        return EVENT_MODELS[kind].model_validate({**payload, "type": kind})  # type: ignore[return-value]
     except ValidationError as exc:
         raise InvalidEvent(f"invalid {kind} event: {validation_reason(exc)}") from None
 

@@ -60,7 +60,7 @@ class ApprovalRequest(BaseModel):
 
     key: str
     customer_id: str
-    action: Action
+    action: Action | None  # None for a halted sweep run (approving it releases all its suspensions)
     requested_at: datetime
     why: str
     status: Literal["pending", "approved", "rejected"] = "pending"
@@ -68,6 +68,37 @@ class ApprovalRequest(BaseModel):
     decided_at: datetime | None = None
     note: str | None = None
     run_id: str | None = None  # set when a halted sweep run asks for approval as a whole
+
+
+class SweepRun(BaseModel):
+    """One collections sweep. Suspensions are released only when every shard is in and the blast-radius
+    check passes; otherwise the run halts and waits for a person."""
+
+    run_id: str
+    as_of: datetime
+    shards: int
+    customers: int
+    shards_done: int = 0
+    status: Literal["running", "completed", "halted", "approved", "rejected"] = "running"
+    planned_suspensions: int = 0
+    customers_to_suspend: int = 0
+    notices: int = 0
+    reactivations: int = 0
+    approvals: int = 0
+    errors: list[str] = Field(default_factory=list)
+    finished_at: datetime | None = None
+    detail: str = ""
+
+
+class ShardResult(BaseModel):
+    run_id: str
+    shard: int
+    evaluated: int
+    planned: list[dict[str, object]] = Field(default_factory=list)  # EnforcementRequest dumps
+    notices: int = 0
+    reactivations: int = 0
+    approvals: int = 0
+    errors: list[str] = Field(default_factory=list)
 
 
 class FeedStatus(BaseModel):
@@ -93,6 +124,8 @@ class Stores:
         self.approvals = DocumentStore(tables, "approvals", ApprovalRequest)
         self.feeds = DocumentStore(tables, "feeds", FeedStatus)
         self.exposure = DocumentStore(tables, "exposure", UnbilledExposure)
+        self.runs = DocumentStore(tables, "runs", SweepRun)
+        self.shards = DocumentStore(tables, "runs", ShardResult)
 
     def ledger(self, customer_id: str) -> CustomerLedger | None:
         return self.ledgers.get(customer_id, "ledger")

@@ -1,0 +1,86 @@
+"""Collections flow: the sweep timer, its shards, the enforcement worker and the notifications worker."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from functions._queue import receive
+from shared.messaging import Queue
+from shared.messaging.kinds import ENFORCEMENT as ENFORCEMENT_KIND
+from shared.messaging.kinds import NOTICE as NOTICE_KIND
+from shared.messaging.kinds import SWEEP_SHARD as SWEEP_SHARD_KIND
+
+bp = func.Blueprint()
+log = logging.getLogger("cspguard.functions.collections")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
+def collections_sweep(timer: func.TimerRequest) -> None:
+    from shared.context import get_context
+    from shared.services.sweep import start_sweep
+
+    if timer.past_due:
+        log.warning("collections sweep is running late")
+    run = start_sweep(get_context())
+    log.info("sweep %s: %d customers in %d shards", run.run_id, run.customers, run.shards)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.SWEEP_SHARDS.value, connection="AzureWebJobsStorage")
+def collections_sweep_shard(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.observability import correlation_scope
+    from shared.services.messages import SweepShard
+    from shared.services.sweep import process_shard
+
+    parsed = receive(Queue.SWEEP_SHARDS, msg, {SWEEP_SHARD_KIND: SweepShard})
+    if parsed is None:
+        return
+    envelope, shard = parsed
+    with correlation_scope(envelope.correlation_id):
+        process_shard(get_context(), shard)  # type: ignore[arg-type]
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.ENFORCEMENT.value, connection="AzureWebJobsStorage")
+async def enforcement_action(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.observability import correlation_scope
+    from shared.services.enforcement import execute
+    from shared.services.messages import EnforcementRequest
+
+    parsed = receive(Queue.ENFORCEMENT, msg, {ENFORCEMENT_KIND: EnforcementRequest})
+    if parsed is None:
+        return
+    envelope, request = parsed
+    with correlation_scope(envelope.correlation_id) as cid:
+        outcome = await execute(get_context(), request, correlation_id=cid)  # type: ignore[arg-type]
+        log.info("enforcement %s: %s (%s)", outcome.key, outcome.status, outcome.detail)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.NOTIFICATIONS.value, connection="AzureWebJobsStorage")
+async def notification(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.notify import NotifyError, TemplateError
+    from shared.notify.errors import DeliveryError
+    from shared.observability import correlation_scope
+    from shared.services.messages import CollectionsNotice
+    from shared.services.notices import deliver
+
+    parsed = receive(Queue.NOTIFICATIONS, msg, {NOTICE_KIND: CollectionsNotice})
+    if parsed is None:
+        return
+    envelope, notice = parsed
+    ctx = get_context()
+    with correlation_scope(envelope.correlation_id) as cid:
+        try:
+            result = await deliver(ctx, notice, correlation_id=cid)  # type: ignore[arg-type]
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            ctx.deadletters.put(Queue.NOTIFICATIONS, msg.get_body().decode(), f"not deliverable: {exc}")
+            return
+        except (TemplateError, NotifyError) as exc:
+            ctx.deadletters.put(Queue.NOTIFICATIONS, msg.get_body().decode(), f"cannot render: {exc}")
+            return
+        log.info("notice %s: %s", notice.key, result)  # type: ignore[attr-defined]

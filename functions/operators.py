@@ -1,0 +1,181 @@
+"""Operator HTTP actions (function-key protected). Every change names its actor: the App Service
+authentication principal when present, else the ``X-Actor`` header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from functions._http import actor, error, json_body, json_response
+
+bp = func.Blueprint()
+
+
+def _who(req: func.HttpRequest) -> tuple[str | None, func.HttpResponse | None]:
+    who = actor(req)
+    if not who:
+        return None, error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+    return who, None
+
+
+def _handle(run: Any) -> func.HttpResponse:
+    """Map service errors to readable 4xx answers."""
+    from pydantic import ValidationError
+
+    from shared.collections import PolicyError
+    from shared.messaging.handling import validation_reason
+    from shared.services.operators import ConflictError, NotFoundError
+    from shared.storage.documents import ConcurrencyConflict
+
+    try:
+        return run()
+    except ValidationError as exc:
+        return error(400, f"invalid request: {validation_reason(exc)}")
+    except NotFoundError as exc:
+        return error(404, str(exc.args[0]))
+    except (ConflictError, ConcurrencyConflict) as exc:
+        return error(409, str(exc))
+    except PolicyError as exc:
+        return error(500, f"policy problem: {exc}")
+
+
+@bp.route(route="customers/{customer_id}/status", methods=["GET"])
+def customer_status(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.context import get_context
+    from shared.services.operators import customer_status as status
+
+    return _handle(lambda: json_response(status(get_context(), req.route_params["customer_id"])))
+
+
+@bp.route(route="customers/{customer_id}/{action:regex(^(suspend|reactivate)$)}", methods=["POST"])
+def manual_action(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"reason": "...", "subscription_ids": [...], "request_id": "..."} (request_id makes retries safe)."""
+    from shared.context import get_context
+    from shared.services.operators import ManualAction, manual_enforcement
+
+    who, bad = _who(req)
+    data, bad_json = json_body(req)
+    if bad or bad_json:
+        return bad or bad_json  # type: ignore[return-value]
+
+    def run() -> func.HttpResponse:
+        body = ManualAction.model_validate(data if isinstance(data, dict) else {})
+        request = manual_enforcement(get_context(), req.route_params["customer_id"],
+                                     req.route_params["action"], body, who or "")  # type: ignore[arg-type]
+        return json_response({"queued": request.model_dump(mode="json")}, 202)
+
+    return _handle(run)
+
+
+@bp.route(route="customers/{customer_id}/{kind:regex(^(exemption|promise|hold)$)}", methods=["POST", "DELETE"])
+def override(req: func.HttpRequest) -> func.HttpResponse:
+    """POST sets (exemption: reason, approver, expires_on; promise: amount {amount, currency},
+    promised_date; hold: reason, until); DELETE lifts (query ``reason``)."""
+    from shared.context import get_context
+    from shared.services.operators import lift_override, set_override
+
+    who, bad = _who(req)
+    if bad:
+        return bad
+    cid, kind = req.route_params["customer_id"], req.route_params["kind"]
+    if req.method == "DELETE":
+        reason = req.params.get("reason")
+        if not reason:
+            return error(400, "say why: add ?reason=... to lift an override")
+        return _handle(lambda: json_response(
+            lift_override(get_context(), cid, kind, who or "", reason).model_dump(mode="json")))  # type: ignore[arg-type]
+    data, bad_json = json_body(req)
+    if bad_json:
+        return bad_json
+    if not isinstance(data, dict):
+        return error(400, "expected a JSON object")
+    return _handle(lambda: json_response(
+        set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))  # type: ignore[arg-type]
+
+
+@bp.route(route="customers/{customer_id}/disputes", methods=["POST"])
+def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"invoice_id": "...", "amount": "123.00" (omit for the whole invoice), "reason": "...",
+    "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from shared.context import get_context
+    from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
+
+    who, bad = _who(req)
+    data, bad_json = json_body(req)
+    if bad or bad_json:
+        return bad or bad_json  # type: ignore[return-value]
+    if not isinstance(data, dict):
+        return error(400, "expected a JSON object")
+    payload = {"event_id": data.pop("event_id", None) or f"dispute-{uuid.uuid4().hex}",
+               "customer_id": req.route_params["customer_id"], "occurred_at": datetime.now(UTC).isoformat(), **data}
+    try:
+        event = parse_payment_event("invoice.disputed", payload)
+    except InvalidEvent as exc:
+        return error(400, str(exc))
+    ids = enqueue_events(get_context(), [event], source=who or "operator")
+    return json_response({"accepted": ids}, 202)
+
+
+@bp.route(route="collections/preview", methods=["GET"])
+def preview(req: func.HttpRequest) -> func.HttpResponse:
+    """What a sweep would do now, or at ``?at=YYYY-MM-DD``; nothing is stored or sent."""
+    from shared.context import get_context
+    from shared.services.operators import decision_row, parse_day, portfolio_preview
+
+    try:
+        at = parse_day(req.params.get("at"))
+    except ValueError:
+        return error(400, "at must be YYYY-MM-DD or an ISO timestamp")
+    decisions = portfolio_preview(get_context(), at)
+    rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
+    return json_response({"at": at.isoformat() if at else None, "customers": len(decisions), "items": rows})
+
+
+@bp.route(route="collections/sweep", methods=["POST"])
+def run_sweep(req: func.HttpRequest) -> func.HttpResponse:
+    """Start a sweep now (the timer does this on SWEEP_SCHEDULE)."""
+    from shared.context import get_context
+    from shared.services.sweep import start_sweep
+
+    run = start_sweep(get_context())
+    return json_response(run.model_dump(mode="json"), 202)
+
+
+@bp.route(route="collections/runs/{run_id}", methods=["GET"])
+def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.context import get_context
+
+    run = get_context().stores.runs.get(req.route_params["run_id"], "run")
+    return json_response(run.model_dump(mode="json")) if run else error(404, "no such run")
+
+
+@bp.route(route="approvals", methods=["GET"])
+def approvals(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.context import get_context
+    from shared.services.operators import list_approvals
+
+    status = req.params.get("status", "pending")
+    if status not in ("pending", "decided"):
+        return error(400, "status must be pending or decided")
+    items = list_approvals(get_context(), status)  # type: ignore[arg-type]
+    return json_response({"items": [a.model_dump(mode="json") for a in items]})
+
+
+@bp.route(route="approvals/decide", methods=["POST"])
+def decide_approval(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"key": "<approval key>", "decision": "approve" | "reject", "note": "..."}."""
+    from shared.context import get_context
+    from shared.services.operators import decide_approval as decide
+
+    who, bad = _who(req)
+    data, bad_json = json_body(req)
+    if bad or bad_json:
+        return bad or bad_json  # type: ignore[return-value]
+    if not isinstance(data, dict) or not data.get("key") or data.get("decision") not in ("approve", "reject"):
+        return error(400, 'expected {"key": "...", "decision": "approve" | "reject", "note": "..."}')
+    return _handle(lambda: json_response(decide(get_context(), str(data["key"]), data["decision"] == "approve",
+                                                who or "", str(data.get("note", ""))).model_dump(mode="json")))

@@ -1,0 +1,59 @@
+"""Payment events in: the payment-events queue, and the same events over HTTP for systems without queues."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import error, json_body, json_response
+from functions._queue import receive
+from shared.messaging import Queue
+
+bp = func.Blueprint()
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.PAYMENT_EVENTS.value, connection="AzureWebJobsStorage")
+def payment_event(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.observability import correlation_scope
+    from shared.services.payments import EVENT_MODELS, LedgerError, ingest
+
+    parsed = receive(Queue.PAYMENT_EVENTS, msg, EVENT_MODELS)
+    if parsed is None:
+        return
+    envelope, event = parsed
+    ctx = get_context()
+    with correlation_scope(envelope.correlation_id) as cid:
+        try:
+            ingest(ctx, ctx.stores, event, correlation_id=cid)  # type: ignore[arg-type]
+        except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
+            ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
+                                f"cannot apply {envelope.kind}: {exc}", msg.dequeue_count or 1)
+
+
+@bp.route(route="payment-events", methods=["POST"])
+def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
+    """One event object or a JSON array of them (at most 500). All are validated before any is accepted."""
+    from shared.context import get_context
+    from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
+
+    data, bad = json_body(req)
+    if bad:
+        return bad
+    items = data if isinstance(data, list) else [data]
+    if not items or len(items) > 500:
+        return error(400, "send one event object or an array of 1 to 500 events")
+    events, problems = [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append({"index": i, "error": "an event must be a JSON object"})
+            continue
+        try:
+            events.append(parse_payment_event(str(item.get("type", "")), item))
+        except InvalidEvent as exc:
+            problems.append({"index": i, "event_id": item.get("event_id"), "error": str(exc)})
+    if problems:
+        return error(400, f"{len(problems)} of {len(items)} events are invalid; none was accepted",
+                     problems=problems)
+    source = req.headers.get("x-source-system") or "http"
+    ids = enqueue_events(get_context(), events, source, req.headers.get("x-correlation-id"))
+    return json_response({"accepted": ids}, 202)

@@ -1,0 +1,252 @@
+"""What operators do by hand (HTTP functions and the cspguard CLI share these): look, hold, approve, act.
+
+Every change is audited with the operator's identity and reason, and is followed by a fresh evaluation
+of the customer so its effect (a reactivation after an exemption, say) is immediate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.collections import (
+    Approval,
+    CustomerOverrides,
+    Decision,
+    Exemption,
+    ManualHold,
+    Policy,
+    PromiseToPay,
+    diff_decisions,
+    preview,
+)
+from shared.collections.preview import DecisionChange
+from shared.messaging import Queue
+from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.messages import EnforcementRequest
+from shared.services.policies import calendar, policy_set
+from shared.services.state import ApprovalRequest, CollectionsState, Stores
+from shared.storage.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+
+
+class NotFoundError(KeyError):
+    """The customer, approval or run does not exist (HTTP 404)."""
+
+
+class ConflictError(ValueError):
+    """The request contradicts the current state (HTTP 409)."""
+
+
+class ManualAction(BaseModel):
+    """Body of a manual suspend or reactivate."""
+
+    reason: str = Field(min_length=3, max_length=500)
+    subscription_ids: tuple[str, ...] = ()
+    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=100)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _require_ledger(stores: Stores, customer_id: str) -> None:
+    if stores.ledger(customer_id) is None:
+        raise NotFoundError(f"customer {customer_id} has no ledger (no payment events received)")
+
+
+def reevaluate(ctx: AppContext, customer_id: str, actor: str, now: datetime | None = None) -> Dispatched | None:
+    now = _now(now)
+    decision = decide(ctx.stores, ctx.settings, customer_id, now)
+    if decision is None:
+        return None
+    return dispatch(ctx, ctx.stores, decision, now, allow_suspend=False, actor=actor)
+
+
+def customer_status(ctx: AppContext, customer_id: str, now: datetime | None = None,
+                    history: int = 50) -> dict[str, Any]:
+    """Everything an operator needs about one customer, including what a sweep would do right now."""
+    now = _now(now)
+    stores = ctx.stores
+    ledger = stores.ledger(customer_id)
+    if ledger is None:
+        raise NotFoundError(f"customer {customer_id} has no ledger (no payment events received)")
+    decision = decide(stores, ctx.settings, customer_id, now, persist=False)
+    state = stores.collections_state(customer_id)
+    return {
+        "customer_id": customer_id,
+        "profile": ledger.profile.model_dump(mode="json"),
+        "invoices": [i.model_dump(mode="json") for i in ledger.summary.invoices],
+        "unallocated": {c: str(a) for c, a in ledger.summary.unallocated.items()},
+        "overrides": (stores.overrides_for(customer_id) or CustomerOverrides()).model_dump(mode="json"),
+        "case": state.case.model_dump(mode="json") if state.case else None,
+        "notices_sent": [n.model_dump(mode="json") for n in state.notices],
+        "suspended_by_csp_guard": [r.model_dump(mode="json") for r in stores.suspended_by_us(customer_id)],
+        "decision": decision.model_dump(mode="json") if decision else None,
+        "history": [e.model_dump(mode="json") for e in ctx.audit.history(customer_id, history)],
+    }
+
+
+OverrideKind = Literal["exemption", "promise", "hold"]
+
+
+def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: dict[str, Any], actor: str,
+                 now: datetime | None = None) -> CustomerOverrides:
+    """Add an exemption, promise to pay or manual hold (validated; raises pydantic.ValidationError)."""
+    now = _now(now)
+    stores = ctx.stores
+    _require_ledger(stores, customer_id)
+    item: Exemption | PromiseToPay | ManualHold
+    if kind == "exemption":
+        item = Exemption.model_validate({"starts_on": now.date().isoformat(), **data})
+        field = "exemptions"
+    elif kind == "promise":
+        item = PromiseToPay.model_validate({"promise_id": uuid.uuid4().hex[:12], "made_at": now.isoformat(),
+                                            "recorded_by": actor, **data})
+        field = "promises"
+    else:
+        item = ManualHold.model_validate({"set_by": actor, **data})
+        field = "holds"
+
+    def add(cur: CustomerOverrides | None) -> CustomerOverrides:
+        cur = cur or CustomerOverrides()
+        return cur.model_copy(update={field: (*getattr(cur, field), item)})
+
+    result = stores.overrides.update(customer_id, "overrides", add)
+    assert result is not None
+    ctx.audit.record(AuditEntry(customer_id=customer_id, action=f"{kind}.set", actor=actor,
+                                reason=str(data.get("reason") or data.get("note") or kind), at=now,
+                                evidence=item.model_dump(mode="json")))
+    reevaluate(ctx, customer_id, actor, now)
+    return result
+
+
+def lift_override(ctx: AppContext, customer_id: str, kind: OverrideKind, actor: str, reason: str,
+                  now: datetime | None = None) -> CustomerOverrides:
+    """Remove every override of ``kind`` (exemptions end today; the history stays in the audit log)."""
+    now = _now(now)
+    stores = ctx.stores
+    _require_ledger(stores, customer_id)
+    field = {"exemption": "exemptions", "promise": "promises", "hold": "holds"}[kind]
+
+    def drop(cur: CustomerOverrides | None) -> CustomerOverrides:
+        return (cur or CustomerOverrides()).model_copy(update={field: ()})
+
+    result = stores.overrides.update(customer_id, "overrides", drop)
+    assert result is not None
+    ctx.audit.record(AuditEntry(customer_id=customer_id, action=f"{kind}.lifted", actor=actor, reason=reason,
+                                at=now))
+    reevaluate(ctx, customer_id, actor, now)
+    return result
+
+
+def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspend", "reactivate"],
+                       body: ManualAction, actor: str, now: datetime | None = None) -> EnforcementRequest:
+    """Queue a manual suspend/reactivate. Manual suspensions are never lifted by a payment."""
+    now = _now(now)
+    stores = ctx.stores
+    if action == "reactivate" and not body.subscription_ids:
+        if not stores.suspended_by_us(customer_id):
+            raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
+    request = EnforcementRequest(
+        action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
+        detail=body.reason, actor=actor, subscription_ids=body.subscription_ids, requested_at=now)
+    if action == "reactivate" and not body.subscription_ids:
+        ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id))
+        request = request.model_copy(update={"subscription_ids": ids})
+    ctx.producer.send(Queue.ENFORCEMENT, request.envelope())
+    return request
+
+
+def list_approvals(ctx: AppContext, status: Literal["pending", "decided"] = "pending") -> list[ApprovalRequest]:
+    return sorted(ctx.stores.approvals.partition(status), key=lambda a: a.requested_at)
+
+
+def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: str = "",
+                    now: datetime | None = None) -> ApprovalRequest:
+    """Approve or reject a pending action. Approval records the approver on the case and re-evaluates, so
+    the action runs through the normal checks exactly once (its key is unchanged)."""
+    now = _now(now)
+    stores = ctx.stores
+    if key.startswith("run:"):
+        from shared.services.sweep import decide_run
+
+        decide_run(ctx, key.removeprefix("run:"), actor, approve, note, now)
+        found = stores.approvals.get("decided", key)
+        if found is None:
+            raise NotFoundError(f"no approval {key}")
+        return found
+    request = stores.approvals.get("pending", key)
+    if request is None:
+        if stores.approvals.get("decided", key) is not None:
+            raise ConflictError(f"approval {key} was already decided")
+        raise NotFoundError(f"no pending approval {key}")
+    decided = request.model_copy(update={"status": "approved" if approve else "rejected", "decided_by": actor,
+                                         "decided_at": now, "note": note})
+    stores.approvals.put("decided", key, decided)  # ConcurrencyConflict if decided concurrently
+    stores.approvals.delete("pending", key)
+    ctx.audit.record(AuditEntry(customer_id=request.customer_id, action=f"approval.{decided.status}", actor=actor,
+                                reason=note or request.why, at=now, evidence={"key": key}))
+    if approve and request.action is not None and request.action.stage_id:
+        approval = Approval(stage_id=request.action.stage_id, approver=actor, approved_at=now)
+
+        def add(state: CollectionsState | None) -> CollectionsState | None:
+            if state is None or state.case is None:
+                return None
+            case = state.case.model_copy(update={"approvals": (*state.case.approvals, approval)})
+            return state.model_copy(update={"case": case})
+
+        stores.cases.update(request.customer_id, "collections", add)
+        decision = decide(stores, ctx.settings, request.customer_id, now)
+        if decision is not None:
+            dispatch(ctx, stores, decision, now, allow_suspend=True, actor=actor)
+    return decided
+
+
+def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None) -> list[Decision]:
+    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent."""
+    now = _now(now)
+    stores = ctx.stores
+    policy = policy or policy_set(ctx.settings).for_version(None)
+    ledgers = list(stores.ledgers.query("RowKey eq 'ledger'"))
+    states = {s.customer_id: s for s in stores.cases.query("RowKey eq 'collections'")}
+    overrides = {}
+    for cid in stores.overrides.partition_keys("overrides"):
+        found = stores.overrides_for(cid)
+        if found is not None:
+            overrides[cid] = found
+    unbilled = {e.customer_id: e.unbilled for e in stores.exposure.query("RowKey eq 'unbilled'")}
+    cases = {cid: s.case for cid, s in states.items() if s.case is not None}
+    notices = {cid: s.notices for cid, s in states.items()}
+    return preview(ledgers, policy, calendar(ctx.settings, policy), now, overrides=overrides, notices=notices,
+                   cases=cases, unbilled=unbilled)
+
+
+def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None) -> list[DecisionChange]:
+    now = _now(now)
+    return diff_decisions(portfolio_preview(ctx, now, old), portfolio_preview(ctx, now, new))
+
+
+def decision_row(d: Decision) -> dict[str, Any]:
+    """One line of a preview table."""
+    return {"customer_id": d.customer_id, "stage": d.stage, "actions": [f"{a.kind}:{a.stage_id}" for a in d.actions],
+            "pending_approval": [a.stage_id for a in d.pending_approval],
+            "blocked_by": [r.code for r in d.blocked_by], "overdue": {c: str(a) for c, a in d.snapshot.overdue.items()},
+            "days_past_due": d.snapshot.days_past_due,
+            "next_review_at": d.next_review_at.isoformat() if d.next_review_at else None,
+            "explanation": "; ".join(r.text for r in (*d.reasons, *d.blocked_by))}
+
+
+def parse_day(value: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` or an ISO timestamp -> aware datetime (a date means 10:00 UTC that day)."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC).replace(hour=10)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
