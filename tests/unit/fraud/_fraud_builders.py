@@ -65,16 +65,37 @@ def morning_after(n: int) -> datetime:
     return datetime.combine(d(n + 1), datetime.min.time()).replace(hour=6)
 
 
-def line(customer: str, sub: str, day: int, amount: float | str, meter: tuple[str, str, str] = VM,
-         region: str = "chinanorth2", **extra: str) -> UsageLine:
-    return UsageLine.model_validate({
-        "customerId": customer, "customerName": customer.upper(), "subscriptionId": sub,
-        "meterCategory": meter[0], "meterSubCategory": meter[1], "meterName": meter[2],
-        "resourceLocation": region, "usageDate": f"{d(day).isoformat()}T00:00:00Z", "quantity": "1",
-        "unitPrice": str(amount), "billingPreTaxTotal": str(amount), "pricingCurrency": "CNY", **extra})
+def line(
+    customer: str,
+    sub: str,
+    day: int,
+    amount: float | str,
+    meter: tuple[str, str, str] = VM,
+    region: str = "chinanorth2",
+    **extra: str,
+) -> UsageLine:
+    return UsageLine.model_validate(
+        {
+            "customerId": customer,
+            "customerName": customer.upper(),
+            "subscriptionId": sub,
+            "meterCategory": meter[0],
+            "meterSubCategory": meter[1],
+            "meterName": meter[2],
+            "resourceLocation": region,
+            "usageDate": f"{d(day).isoformat()}T00:00:00Z",
+            "quantity": "1",
+            "unitPrice": str(amount),
+            "billingPreTaxTotal": str(amount),
+            "pricingCurrency": "CNY",
+            **extra,
+        }
+    )
 
 
-def steady(customer: str, days: Iterable[int], amount: float = 100.0, sub: str | None = None) -> list[UsageLine]:
+def steady(
+    customer: str, days: Iterable[int], amount: float = 100.0, sub: str | None = None
+) -> list[UsageLine]:
     """A customer spending the same amount every day (a flat, clean baseline)."""
     return [line(customer, sub or f"{customer}-s1", n, amount) for n in days]
 

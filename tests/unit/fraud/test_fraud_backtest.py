@@ -9,10 +9,13 @@ from shared.fraud import backtest
 
 def _portfolio():
     return history(
-        steady("bad1", range(50)), [line("bad1", "bad1-s1", 45, 2000)],       # spike on day 45
-        steady("bad2", range(50)), [line("bad2", "bad2-s1", 47, 150)],        # too small to see
+        steady("bad1", range(50)),
+        [line("bad1", "bad1-s1", 45, 2000)],  # spike on day 45
+        steady("bad2", range(50)),
+        [line("bad2", "bad2-s1", 47, 150)],  # too small to see
         steady("good", range(50), amount=300),
-        steady("gpu", range(50)), [line("gpu", "gpu-s1", 46, 900, meter=GPU)],  # new GPU use, labelled legit
+        steady("gpu", range(50)),
+        [line("gpu", "gpu-s1", 46, 900, meter=GPU)],  # new GPU use, labelled legit
     )
 
 

@@ -23,7 +23,11 @@ from shared.fraud import (
 
 
 def _assessment(spike: float, day: int = 42, gpu_day: int | None = None):
-    lines = [*steady("c1", range(day)), line("c1", "c1-s1", day, spike), *steady("c1", range(day), 50, "c1-s2")]
+    lines = [
+        *steady("c1", range(day)),
+        line("c1", "c1-s1", day, spike),
+        *steady("c1", range(day), 50, "c1-s2"),
+    ]
     if gpu_day is not None:
         lines.append(line("c1", "c1-s2", gpu_day, 900, meter=GPU))
     h = history(lines)
@@ -101,8 +105,12 @@ def test_evidence_pack_lists_signals_with_figures_and_timestamped_actions() -> N
     case, _ = open_or_update(None, _assessment(6000), now)
     assert case is not None
     case = record_containment(case, ["c1-s1"], now + timedelta(minutes=30), by="ops@partner")
-    case = record_action(case, "asked the customer's admins to reset credentials and enforce MFA",
-                         now + timedelta(minutes=35), by="ops@partner")
+    case = record_action(
+        case,
+        "asked the customer's admins to reset credentials and enforce MFA",
+        now + timedelta(minutes=35),
+        by="ops@partner",
+    )
     pack = evidence_pack(case, now + timedelta(hours=1), customer_name="Contoso")
     assert pack.suspended == ("c1-s1",) and pack.response_time_minutes == 30.0
     assert {s.detector.value for s in pack.signals} == {"spend_spike"} and len(pack.actions) == 2

@@ -29,8 +29,15 @@ from shared.fraud.signals import Detector
 
 
 def ctx(h, customer: str, day: int, prof=None, peers=None, now=None, events=()) -> Context:
-    return Context(customer, h.customers.get(customer), prof, d(day), now or morning_after(day), peers or {},
-                   tuple(events))
+    return Context(
+        customer,
+        h.customers.get(customer),
+        prof,
+        d(day),
+        now or morning_after(day),
+        peers or {},
+        tuple(events),
+    )
 
 
 def test_spike_flags_a_jump_over_the_same_weekday_baseline_with_figures() -> None:
@@ -65,7 +72,10 @@ def test_spike_ignores_a_repeat_of_last_months_month_end_peak_and_a_declared_mig
 
 def test_spike_does_not_use_usage_of_today_or_later() -> None:
     h = history(steady("c1", range(42)), [line("c1", "c1-s1", 42, 2000)])
-    assert detect_spend_spike(ctx(h, "c1", 42, now=datetime.combine(d(42), datetime.min.time())), SpikeParams()) == []
+    assert (
+        detect_spend_spike(ctx(h, "c1", 42, now=datetime.combine(d(42), datetime.min.time())), SpikeParams())
+        == []
+    )
 
 
 def test_new_customer_is_judged_against_declared_spend_then_peers() -> None:
@@ -75,12 +85,15 @@ def test_new_customer_is_judged_against_declared_spend_then_peers() -> None:
     assert "declared onboarding spend" in sig.why and sig.figures["days_of_usage"] == 2
     big = profile("n1", declared_monthly_spend=Decimal(30000), onboarded_at=d(0))
     assert detect_new_customer(ctx(h, "n1", 1, big), NewCustomerParams()) == []
-    peers = {"smb": PeerBaseline(segment="smb", median_daily=Decimal(50), p90_daily=Decimal(150), customers=80)}
+    peers = {
+        "smb": PeerBaseline(segment="smb", median_daily=Decimal(50), p90_daily=Decimal(150), customers=80)
+    }
     undeclared = profile("n1", segment="smb", onboarded_at=d(0))
     [peer_sig] = detect_new_customer(ctx(h, "n1", 1, undeclared, peers), NewCustomerParams())
     assert "peers in segment smb" in peer_sig.why
-    rich_peers = {"smb": PeerBaseline(segment="smb", median_daily=Decimal(500), p90_daily=Decimal(1500),
-                                      customers=80)}
+    rich_peers = {
+        "smb": PeerBaseline(segment="smb", median_daily=Decimal(500), p90_daily=Decimal(1500), customers=80)
+    }
     assert detect_new_customer(ctx(h, "n1", 1, undeclared, rich_peers), NewCustomerParams()) == []
     # an established customer is not "new", whatever it spends
     old = history(steady("o", range(30)), [line("o", "o-s1", 30, 5000)])
@@ -96,7 +109,9 @@ def test_velocity_projects_exposure_to_the_next_invoice() -> None:
     assert sig.amount_at_risk == Decimal("11000.00")
     roomy = prof.model_copy(update={"credit_limit": Decimal(50000)})
     assert detect_velocity(ctx(h, "c1", 12, roomy), VelocityParams()) == []
-    assert detect_velocity(ctx(h, "c1", 12, profile("c1")), VelocityParams()) == []  # no limit: nothing to test
+    assert (
+        detect_velocity(ctx(h, "c1", 12, profile("c1")), VelocityParams()) == []
+    )  # no limit: nothing to test
 
 
 def test_risky_meter_flags_new_gpu_use_but_not_a_steady_gpu_user() -> None:
@@ -107,19 +122,26 @@ def test_risky_meter_flags_new_gpu_use_but_not_a_steady_gpu_user() -> None:
     gpu_user = history([line("g", "g-s1", n, 800, meter=GPU) for n in range(31)])
     assert detect_risky_meter(ctx(gpu_user, "g", 30), RiskyMeterParams()) == []
     ml = ("Machine Learning", "Compute", "Standard")
-    assert detect_risky_meter(ctx(history(base, [line("c1", "c1-s1", 30, 800, meter=ml)]), "c1", 30),
-                              RiskyMeterParams()) != []
+    assert (
+        detect_risky_meter(
+            ctx(history(base, [line("c1", "c1-s1", 30, 800, meter=ml)]), "c1", 30), RiskyMeterParams()
+        )
+        != []
+    )
 
 
 def test_new_region_flags_first_use_of_a_region_unless_declared() -> None:
     h = history(steady("c1", range(30)), [line("c1", "c1-s2", 30, 600, region="chinaeast3")])
     [sig] = detect_new_region(ctx(h, "c1", 30), NewRegionParams())
     assert sig.figures["regions"] == "chinaeast3" and sig.subscription_ids == ("c1-s2",)
-    notice = SpendNotice(valid_from=d(29), valid_to=d(40), expected_daily_spend=Decimal(700),
-                         regions=("ChinaEast3",))
+    notice = SpendNotice(
+        valid_from=d(29), valid_to=d(40), expected_daily_spend=Decimal(700), regions=("ChinaEast3",)
+    )
     assert detect_new_region(ctx(h, "c1", 30, profile("c1", notices=(notice,))), NewRegionParams()) == []
     # the day after, the region is no longer new
-    h2 = history(steady("c1", range(30)), [line("c1", "c1-s2", n, 600, region="chinaeast3") for n in (30, 31)])
+    h2 = history(
+        steady("c1", range(30)), [line("c1", "c1-s2", n, 600, region="chinaeast3") for n in (30, 31)]
+    )
     assert detect_new_region(ctx(h2, "c1", 31), NewRegionParams()) == []
 
 
@@ -135,12 +157,23 @@ def test_subscription_burst_counts_subscriptions_starting_within_the_window() ->
 
 def test_fraud_events_map_to_signals_only_while_active() -> None:
     h = history(steady("c1", range(3)))
-    ev = FraudEvent.model_validate({"eventId": "e1", "eventName": "CryptoMining", "eventStatus": "Active",
-                                    "customerTenantId": "c1", "subscriptionId": "c1-s1", "hitCount": 3,
-                                    "eventTime": "2026-09-03T10:00:00Z"})
+    ev = FraudEvent.model_validate(
+        {
+            "eventId": "e1",
+            "eventName": "CryptoMining",
+            "eventStatus": "Active",
+            "customerTenantId": "c1",
+            "subscriptionId": "c1-s1",
+            "hitCount": 3,
+            "eventTime": "2026-09-03T10:00:00Z",
+        }
+    )
     now = datetime.fromisoformat("2026-09-03T11:00:00+00:00")
     [sig] = detect_fraud_event(ctx(h, "c1", 2, now=now, events=[ev]), FraudEventParams())
     assert sig.ref == "e1" and "CryptoMining" in sig.why and sig.subscription_ids == ("c1-s1",)
     resolved = ev.model_copy(update={"event_status": "Resolved"})
     assert detect_fraud_event(ctx(h, "c1", 2, now=now, events=[resolved]), FraudEventParams()) == []
-    assert detect_fraud_event(ctx(h, "c1", 2, now=now - timedelta(hours=2), events=[ev]), FraudEventParams()) == []
+    assert (
+        detect_fraud_event(ctx(h, "c1", 2, now=now - timedelta(hours=2), events=[ev]), FraudEventParams())
+        == []
+    )

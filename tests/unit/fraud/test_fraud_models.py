@@ -13,10 +13,19 @@ from shared.fraud import History, UsageLine, aggregate
 
 
 def test_usage_line_accepts_partner_center_camel_case_and_keeps_extra_fields() -> None:
-    u = UsageLine.model_validate({
-        "customerId": "c1", "subscriptionId": "s1", "meterCategory": "Virtual Machines", "meterId": "m-42",
-        "resourceLocation": "ChinaNorth2", "usageDate": "2026-09-03T00:00:00Z", "billingPreTaxTotal": "12.50",
-        "pricingCurrency": "CNY", "unitOfMeasure": "1 Hour"})
+    u = UsageLine.model_validate(
+        {
+            "customerId": "c1",
+            "subscriptionId": "s1",
+            "meterCategory": "Virtual Machines",
+            "meterId": "m-42",
+            "resourceLocation": "ChinaNorth2",
+            "usageDate": "2026-09-03T00:00:00Z",
+            "billingPreTaxTotal": "12.50",
+            "pricingCurrency": "CNY",
+            "unitOfMeasure": "1 Hour",
+        }
+    )
     assert u.usage_date == date(2026, 9, 3)
     assert u.billing_pre_tax_total == Decimal("12.50")
     assert u.model_extra == {"meterId": "m-42", "unitOfMeasure": "1 Hour"}
@@ -24,8 +33,13 @@ def test_usage_line_accepts_partner_center_camel_case_and_keeps_extra_fields() -
 
 
 def test_aggregate_breaks_down_by_category_and_region_per_subscription_and_customer() -> None:
-    h = aggregate([line("c1", "s1", 0, 10), line("c1", "s1", 0, 5, meter=GPU, region="chinaeast2"),
-                   line("c1", "s2", 0, 7)])
+    h = aggregate(
+        [
+            line("c1", "s1", 0, 10),
+            line("c1", "s1", 0, 5, meter=GPU, region="chinaeast2"),
+            line("c1", "s2", 0, 7),
+        ]
+    )
     series = h.customers["c1"]
     day = series.daily[d(0)]
     assert day.total == Decimal(22)
@@ -45,9 +59,14 @@ def test_a_revised_line_replaces_the_earlier_read_and_the_input_history_is_untou
 lines_strategy = st.lists(
     st.builds(
         lambda c, s, n, a, gpu: line(f"c{c}", f"c{c}-s{s}", n, a, meter=GPU if gpu else ("VM", "D", "D4")),
-        st.integers(0, 2), st.integers(0, 2), st.integers(0, 4),
-        st.decimals(min_value=0, max_value=1000, places=2), st.booleans()),
-    max_size=30)
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.integers(0, 4),
+        st.decimals(min_value=0, max_value=1000, places=2),
+        st.booleans(),
+    ),
+    max_size=30,
+)
 
 
 def _totals(h: History) -> dict[tuple[str, date], Decimal]:

@@ -16,24 +16,48 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_shipped_rules_file_is_valid() -> None:
     rules = parse_rules((ROOT / "config" / "fraud-rules.yaml").read_text())
     assert rules.version and {r.detector.value for r in rules.rules} >= {
-        "spend_spike", "new_customer", "velocity", "risky_meter", "new_region", "subscription_burst", "fraud_event"}
+        "spend_spike",
+        "new_customer",
+        "velocity",
+        "risky_meter",
+        "new_region",
+        "subscription_burst",
+        "fraud_event",
+    }
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("version: v\nrules:\n - {id: a, detector: spend_spike, outcome: review, params: {z_treshold: 3}}",
-     "rules.0 (a): Value error, spend_spike parameters: params.z_treshold: Extra inputs are not permitted"),
-    ("version: v\nrules:\n - {id: a, detector: spend_spike, outcome: block}", "rules.0 (a).outcome"),
-    ("version: v\nrules:\n - {id: a, detector: teleport, outcome: review}", "rules.0 (a).detector"),
-    ("version: v\nrules:\n - {id: a, detector: velocity, outcome: review, requires_approval: true}",
-     "requires_approval applies only to outcome 'contain'"),
-    ("version: v\nrules:\n - {id: a, detector: velocity, outcome: review}\n - {id: a, detector: velocity, "
-     "outcome: review}", "duplicate rule ids: ['a']"),
-    ("version: v\nlists: {allow: {customers: [x]}, block: {customers: [x]}}\nrules:\n"
-     " - {id: a, detector: velocity, outcome: review}", "on both the allow and the block list"),
-    ("version: v\nrules:\n - {id: a, detector: spend_spike, outcome: review, segments: {big: {min_ratio: 0.5}}}",
-     "segments.big.min_ratio: Input should be greater than 1"),
-    ("- just a list", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "version: v\nrules:\n - {id: a, detector: spend_spike, outcome: review, params: {z_treshold: 3}}",
+            "rules.0 (a): Value error, spend_spike parameters: params.z_treshold: Extra inputs are not "
+            "permitted",
+        ),
+        ("version: v\nrules:\n - {id: a, detector: spend_spike, outcome: block}", "rules.0 (a).outcome"),
+        ("version: v\nrules:\n - {id: a, detector: teleport, outcome: review}", "rules.0 (a).detector"),
+        (
+            "version: v\nrules:\n - {id: a, detector: velocity, outcome: review, requires_approval: true}",
+            "requires_approval applies only to outcome 'contain'",
+        ),
+        (
+            "version: v\nrules:\n - {id: a, detector: velocity, outcome: review}\n"
+            " - {id: a, detector: velocity, outcome: review}",
+            "duplicate rule ids: ['a']",
+        ),
+        (
+            "version: v\nlists: {allow: {customers: [x]}, block: {customers: [x]}}\nrules:\n"
+            " - {id: a, detector: velocity, outcome: review}",
+            "on both the allow and the block list",
+        ),
+        (
+            "version: v\nrules:\n - {id: a, detector: spend_spike, outcome: review,"
+            " segments: {big: {min_ratio: 0.5}}}",
+            "segments.big.min_ratio: Input should be greater than 1",
+        ),
+        ("- just a list", "must be a mapping"),
+    ],
+)
 def test_invalid_documents_are_rejected_with_the_offending_field(text: str, message: str) -> None:
     with pytest.raises(RulesError) as err:
         parse_rules(text)
@@ -66,8 +90,12 @@ def test_thresholds_follow_the_customer_segment() -> None:
 
 
 def test_allow_and_block_lists() -> None:
-    h = history(_spiky("allowed", 5000), steady("blocked", range(43)),
-                steady("c9", range(31)), [line("c9", "sub-allowed", 30, 300, meter=GPU)])
+    h = history(
+        _spiky("allowed", 5000),
+        steady("blocked", range(43)),
+        steady("c9", range(31)),
+        [line("c9", "sub-allowed", 30, 300, meter=GPU)],
+    )
     got = {a.customer_id: a for a in assess(h, {}, RULES, morning_after(42))}
     assert got["allowed"].outcome is Outcome.ALLOW and got["allowed"].listed == "allow"
     assert got["allowed"].hits  # still evaluated and explained
