@@ -51,6 +51,12 @@ param smtpPassword string = ''
 param smtpStarttls bool = true
 param mailFrom string
 param supportAddress string
+@description('Shown to customers in every notice.')
+param partnerName string
+@description('How customers pay (bank account, portal); shown in payment reminders.')
+param paymentInstructions string
+@description('Where customers reply about collections.')
+param collectionsContact string
 @secure()
 param teamWebhookUrl string = ''
 
@@ -158,6 +164,9 @@ module app 'modules/functionapp.bicep' = {
       smtpStarttls: smtpStarttls
       mailFrom: mailFrom
       supportAddress: supportAddress
+      partnerName: partnerName
+      paymentInstructions: paymentInstructions
+      collectionsContact: collectionsContact
     }
   }
 }

@@ -64,10 +64,14 @@ class Settings(BaseSettings):
     policy_archive_dir: Path = Field(default=Path("config/policy-archive"), alias="CSPGUARD_POLICY_ARCHIVE_DIR")
     calendar_overrides_file: Path | None = Field(default=None, alias="CSPGUARD_CALENDAR_OVERRIDES_FILE")
     sweep_shard_size: int = Field(default=200, gt=0, le=5000, alias="CSPGUARD_SWEEP_SHARD_SIZE")
-    partner_name: str = Field(default="Your CSP partner", alias="CSPGUARD_PARTNER_NAME")
+    partner_name: str = Field(
+        default="Your CSP partner", json_schema_extra=DEPLOY, alias="CSPGUARD_PARTNER_NAME"
+    )
     payment_instructions: str = Field(default="Pay by bank transfer quoting your invoice number.",
-                                      alias="CSPGUARD_PAYMENT_INSTRUCTIONS")
-    collections_contact: str = Field(default="collections@partner.example", alias="CSPGUARD_COLLECTIONS_CONTACT")
+                                      json_schema_extra=DEPLOY, alias="CSPGUARD_PAYMENT_INSTRUCTIONS")
+    collections_contact: str = Field(
+        default="collections@partner.example", json_schema_extra=DEPLOY, alias="CSPGUARD_COLLECTIONS_CONTACT"
+    )
     enforcement_enabled: bool = Field(
         default=False, json_schema_extra=DEPLOY, alias="CSPGUARD_ENFORCEMENT_ENABLED"
     )

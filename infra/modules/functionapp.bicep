@@ -197,6 +197,18 @@ var cspguardSettings = [
     name: 'CSPGUARD_SUPPORT_ADDRESS'
     value: appSettings.supportAddress
   }
+  {
+    name: 'CSPGUARD_PARTNER_NAME'
+    value: appSettings.partnerName
+  }
+  {
+    name: 'CSPGUARD_PAYMENT_INSTRUCTIONS'
+    value: appSettings.paymentInstructions
+  }
+  {
+    name: 'CSPGUARD_COLLECTIONS_CONTACT'
+    value: appSettings.collectionsContact
+  }
 ]
 
 var webhookSettings = hasTeamWebhook ? [

@@ -135,3 +135,15 @@ def test_storage_hardening() -> None:
     main = read("main.bicep")
     assert "needsContentShare: isElastic" in main
     assert "'Consumption'" not in main and "'FlexConsumption'" not in main
+
+
+def test_sample_parameters_fill_every_parameter_without_a_default() -> None:
+    import json
+
+    main = strip_comments(read("main.bicep"))
+    declared = dict(re.findall(r"^param (\w+) \w+(.*)$", main, re.MULTILINE))
+    needed = {name for name, rest in declared.items() if "=" not in rest}
+    sample = json.loads(read("main.parameters.sample.json"))["parameters"]
+    assert needed and needed <= set(sample), sorted(needed - set(sample))
+    assert set(sample) <= set(declared), sorted(set(sample) - set(declared))
+    assert sample["location"]["value"].startswith("china")
