@@ -13,7 +13,7 @@ from shared.fraud.assess import Assessment, RuleHit
 from shared.fraud.rules import FraudError, Outcome
 from shared.fraud.signals import Figure
 
-FRAUD_SUSPENSION_REASON = "fraud investigation"
+FRAUD_SUSPENSION_REASON: Literal["fraud investigation"] = "fraud investigation"
 RESPONSE_GUIDANCE = timedelta(hours=1)
 """Microsoft asks partners to respond to a fraud alert within an hour."""
 

@@ -17,78 +17,19 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.fraud.models import CustomerProfile, CustomerSeries, DailySpend, FraudEvent, PeerBaseline
+from shared.fraud.params import (
+    FraudEventParams,
+    NewCustomerParams,
+    NewRegionParams,
+    Params,
+    RiskyMeterParams,
+    SpikeParams,
+    SubscriptionBurstParams,
+    VelocityParams,
+)
 from shared.fraud.signals import Detector, Signal
-from shared.fraud.stats import median, money, robust_center_scale
-
-
-class Params(BaseModel):
-    """Base of detector parameters: unknown keys are errors, so typos in the rules file surface."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SpikeParams(Params):
-    min_history_days: int = Field(14, ge=1)
-    lookback_weeks: int = Field(6, ge=1)
-    min_same_weekday: int = Field(3, ge=1)
-    fallback_days: int = Field(28, ge=3)
-    z_threshold: float = Field(6.0, gt=0)
-    min_ratio: float = Field(2.5, gt=1)
-    min_amount: Decimal = Field(Decimal(500), ge=0)
-    rel_scale_floor: float = Field(0.1, ge=0)
-    month_end_tolerance: float = Field(2.0, gt=0)
-    notice_tolerance: float = Field(1.5, gt=0)
-
-
-class NewCustomerParams(Params):
-    max_history_days: int = Field(14, ge=1)
-    min_ratio: float = Field(3.0, gt=1)
-    cumulative_ratio: float = Field(2.0, gt=1)
-    min_amount: Decimal = Field(Decimal(300), ge=0)
-    peer_statistic: str = Field("p90", pattern="^(median|p90)$")
-    fallback_daily: Decimal | None = Field(None, ge=0)
-
-
-class VelocityParams(Params):
-    burn_days: int = Field(3, ge=1)
-    max_utilisation: float = Field(1.0, gt=0)
-    min_amount: Decimal = Field(Decimal(0), ge=0)
-
-
-class RiskyMeterParams(Params):
-    patterns: tuple[str, ...] = (
-        "*gpu*",
-        "*hpc*",
-        "*machine learning*",
-        "batch",
-        "n[cdv]*series",
-        "h[bc]*series",
-    )
-    """Shell-style, case-insensitive, matched against meter category, sub-category and name."""
-    baseline_days: int = Field(28, ge=1)
-    min_history_days: int = Field(7, ge=0)
-    min_ratio: float = Field(3.0, gt=1)
-    min_amount: Decimal = Field(Decimal(200), ge=0)
-
-
-class NewRegionParams(Params):
-    min_history_days: int = Field(14, ge=1)
-    min_amount: Decimal = Field(Decimal(200), ge=0)
-    min_share: float = Field(0.2, ge=0, le=1)
-
-
-class SubscriptionBurstParams(Params):
-    window_days: int = Field(3, ge=1)
-    max_new: int = Field(3, ge=1)
-    include_first_days: bool = False
-
-
-class FraudEventParams(Params):
-    statuses: tuple[str, ...] = ("active", "investigating")
-    event_types: tuple[str, ...] = ()
+from shared.fraud.stats import money, robust_center_scale
 
 
 @dataclass(frozen=True)
@@ -335,7 +276,7 @@ def _risky_amount(spend: DailySpend, patterns: tuple[str, ...]) -> float:
     if value is None:
         match = _matcher(patterns)
         value = spend.memo[key] = sum(float(a) for label, a in spend.by_meter.items() if match(label))
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def detect_risky_meter(ctx: Context, p: RiskyMeterParams) -> list[Signal]:
