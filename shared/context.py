@@ -45,8 +45,6 @@ class AppContext:
     @cached_property
     def producer(self) -> QueueProducer:
         from shared.messaging.producer import QueueProducer
-    from shared.partner_center import PartnerCenterClient
-    from shared.services.state import Stores
 
         return QueueProducer(self.queues)
 
@@ -89,18 +87,28 @@ class AppContext:
 
 
 _context: AppContext | None = None
+_context_key: tuple[str | None, ...] = ()
+
+
+def _environment_key() -> tuple[str | None, ...]:
+    import os
+
+    return tuple(os.environ.get(f.alias or name) for name, f in Settings.model_fields.items())
 
 
 def get_context() -> AppContext:
-    """The process-wide context (settings validated on first call)."""
-    global _context
-    if _context is None:
-        _context = AppContext(get_settings())
+    """The process-wide context (settings validated on first call, rebuilt if the app settings change,
+    as they do when the local runner or a test starts the app again with other settings)."""
+    global _context, _context_key
+    key = _environment_key()
+    if _context is None or key != _context_key:
+        get_settings.cache_clear()
+        _context, _context_key = AppContext(get_settings()), key
     return _context
 
 
 def reset_context() -> None:
-    """Forget the cached context and settings (tests and the local runner change the environment)."""
+    """Forget the cached context and settings."""
     global _context
     _context = None
     get_settings.cache_clear()
