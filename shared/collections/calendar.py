@@ -12,6 +12,7 @@ A ``Calendar`` is built from data once and answers per day from a cache: no I/O,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import lru_cache
 from typing import Any
 
@@ -91,12 +92,10 @@ class Calendar:
             holidays.country_holidays(self.country, years=[])
         except NotImplementedError as exc:
             raise CalendarError(f"no holiday data for country {country!r}") from exc
-
-    @property
-    def digest(self) -> str:
-        """Identifies the calendar data for decision fingerprints."""
         o = self.overrides
-        return f"{self.country}:{len(o.holidays)}:{len(o.workdays)}:{sorted(o.confirmed_years)}"
+        data = f"{sorted(o.holidays)}{sorted(o.workdays)}{sorted(o.confirmed_years)}"
+        self.digest = f"{self.country}:{hashlib.blake2b(data.encode(), digest_size=8).hexdigest()}"
+        """Identifies the calendar data for decision fingerprints."""
 
     def day(self, day: dt.date) -> DayInfo:
         info = self._days.get(day)

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
+from shared.collections._fast import build, replace
 from shared.collections.calendar import Calendar
 from shared.collections.decision import Action, CollectionsCase, Decision, Reason, SentNotice, Snapshot
 from shared.collections.harm import harm_blockers, next_harm_window
 from shared.collections.ledger import CustomerLedger
 from shared.collections.overrides import NO_OVERRIDES, Block, CustomerOverrides, active_blocks
-from shared.collections.policy import NotifyCustomer, NotifyTeam, Policy, PolicyError, Stage, Trigger
+from shared.collections.policy import (
+    NotifyCustomer,
+    NotifyTeam,
+    Policy,
+    PolicyError,
+    Stage,
+    StagePlan,
+    Trigger,
+)
 from shared.domain import Money
 
 ZERO = Decimal(0)
@@ -30,22 +40,29 @@ RENOTIFY_WINDOW = timedelta(
 
 
 def _r(code: str, text: str) -> Reason:
-    return Reason.model_construct(code=code, text=text)
+    return build(Reason, code=code, text=text)
+
+
+@lru_cache(maxsize=4096)
+def _midnight_in(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
 
 
 def _midnight(day: date, policy: Policy) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=policy.tz)
+    """Local midnight starting ``day`` (cached: evaluations of one run share a handful of dates)."""
+    return _midnight_in(day, policy.tz)
 
 
-def _holds(t: Trigger, dpd: int | None, over_tol: dict[str, Decimal], ratio: Decimal | None) -> bool:
+def _holds(plan: StagePlan, dpd: int | None, over_tol: dict[str, Decimal], ratio: Decimal | None) -> bool:
+    days, minimums, exposure, match_all, _ = plan
     conds: list[bool] = []
-    if t.days_past_due is not None:
-        conds.append(dpd is not None and dpd >= t.days_past_due)
-    if t.min_overdue:
-        conds.append(any(c in over_tol and over_tol[c] >= m for c, m in t.min_overdue.items()))
-    if t.exposure_ratio is not None:
-        conds.append(ratio is not None and ratio >= t.exposure_ratio)
-    return all(conds) if t.match == "all" else any(conds)
+    if days is not None:
+        conds.append(dpd is not None and dpd >= days)
+    if minimums:
+        conds.append(any(c in over_tol and over_tol[c] >= m for c, m in minimums))
+    if exposure is not None:
+        conds.append(ratio is not None and ratio >= exposure)
+    return all(conds) if match_all else any(conds)
 
 
 def _notifications(stage: Stage, key: str, reason: str) -> list[Action]:
@@ -53,7 +70,8 @@ def _notifications(stage: Stage, key: str, reason: str) -> list[Action]:
     for a in stage.actions:
         if isinstance(a, NotifyCustomer | NotifyTeam):
             out.append(
-                Action.model_construct(
+                build(
+                    Action,
                     kind=a.type,
                     key=f"{key}:{stage.id}:{a.type}",
                     stage_id=stage.id,
@@ -74,11 +92,15 @@ def _latest(notices: Iterable[SentNotice], stage_id: str, since: datetime) -> Se
 
 
 def _open_case(customer_id: str, policy: Policy, now: datetime) -> CollectionsCase:
-    return CollectionsCase(
+    return build(
+        CollectionsCase,
         case_id=f"{customer_id}/{now.astimezone(policy.tz):%Y%m%dT%H%M%S}",
         customer_id=customer_id,
         policy_version=policy.version,
         opened_at=now,
+        closed_at=None,
+        suspended_by_stage=None,
+        approvals=(),
     )
 
 
@@ -125,7 +147,7 @@ def evaluate(
         amount = overdue.get(limit.currency, ZERO)
         if unbilled is not None and unbilled.currency == limit.currency:
             amount += unbilled.amount
-        exposure = Money.model_construct(amount=amount, currency=limit.currency)
+        exposure = build(Money, amount=amount, currency=limit.currency)
         ratio = amount / limit.amount if limit.amount > 0 else (INFINITE if amount > 0 else ZERO)
 
     reasons: list[Reason] = []
@@ -142,9 +164,11 @@ def evaluate(
 
     stages = policy.stages
     target: int | None = None
-    for i, st in enumerate(stages):
-        if _holds(st.trigger, dpd, over_tol, ratio) and (collectable or not st.harmful):
+    plans = policy.plan
+    for i in range(len(plans) - 1, -1, -1):  # most severe first: stop at the first that holds
+        if (collectable or not plans[i][4]) and _holds(plans[i], dpd, over_tol, ratio):
             target = i
+            break
 
     if overrides is NO_OVERRIDES and not ledger.transit_holds:
         blocks, notes = [], []
@@ -165,7 +189,8 @@ def evaluate(
         if exempt or not harmful_now:
             why = "customer is exempt" if exempt else "the non-payment reason for the suspension has cleared"
             actions.append(
-                Action.model_construct(
+                build(
+                    Action,
                     kind="reactivate",
                     key=f"{case.case_id}:reactivate",
                     stage_id=case.suspended_by_stage,
@@ -176,7 +201,7 @@ def evaluate(
             )
             reasons.append(_r("reactivate", why))
     if case is not None and not collectable and case_change is None:
-        case = case.model_copy(update={"closed_at": now})
+        case = replace(case, closed_at=now)
         case_change = "closed"
         reasons.append(_r("case_closed", "no overdue undisputed balance above tolerance remains"))
     open_case = case if case is not None and case.closed_at is None else None
@@ -224,17 +249,18 @@ def evaluate(
             n = stages[j].trigger.days_past_due
             if n is not None:
                 review.append(_midnight(anchor + timedelta(days=n), policy))
-    for inv in summary.invoices:
-        if inv.due_date >= today and inv.open > inv.disputed:
-            review.append(_midnight(inv.due_date + timedelta(days=1), policy))
+    for due, _, _ in summary.rows:
+        if due >= today:
+            review.append(_midnight(due + timedelta(days=1), policy))
             break
-    future = [t for t in review if t > now]
+    future = [t for t in review if t > local]  # compare in one zone: cheaper than mixed-zone compares
     next_review = min(future) if future else None
 
-    snapshot = Snapshot.model_construct(
+    snapshot = build(
+        Snapshot,
         local_date=today,
         overdue=overdue,
-        disputed=summary.disputed_by_currency(),
+        disputed=summary.disputed,
         unallocated=summary.unallocated,
         oldest_unpaid_due=anchor,
         days_past_due=dpd,
@@ -244,7 +270,8 @@ def evaluate(
         exposure_ratio=ratio,
         ledger_digest=summary.digest,
     )
-    return Decision.model_construct(
+    return build(
+        Decision,
         customer_id=cid,
         evaluated_at=now,
         policy_version=policy.version,
@@ -308,7 +335,8 @@ def _harmful(
         blocked.append(_r(h.kind, f"{h.detail} until {h.until}"))
     suspend = st.suspend
     assert suspend is not None
-    action = Action.model_construct(
+    action = build(
+        Action,
         kind="suspend",
         key=f"{case.case_id}:{st.id}:suspend",
         stage_id=st.id,
@@ -368,7 +396,7 @@ def _fingerprint(
     ]
     if overrides is not NO_OVERRIDES:
         parts.append(overrides.model_dump_json())
-    parts.extend(f"{n.stage_id}@{n.sent_at.isoformat()}" for n in notices)
+    parts.extend(f"{n.stage_id}@{n.sent_at.timestamp()!r}" for n in notices)
     if case is not None:
         parts.append(f"{case.case_id}|{case.suspended_by_stage}|{case.approvals}")
     if unbilled is not None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from shared.collections._fast import build
 from shared.collections.calendar import Calendar
 from shared.collections.decision import Reason
 from shared.collections.policy import CalendarRules
 
 SEARCH_DAYS = 60
+
+
+def _reason(code: str, text: str) -> Reason:
+    return build(Reason, code=code, text=text)
 
 
 def _day_blockers(cal: Calendar, rules: CalendarRules, day: dt.date) -> list[Reason]:
@@ -23,11 +28,11 @@ def _day_blockers(cal: Calendar, rules: CalendarRules, day: dt.date) -> list[Rea
             )
         )
     if rules.no_harm_on_holidays_or_eve and info.holiday:
-        out.append(Reason(code="holiday", text=f"{day} is a public holiday ({info.holiday})"))
+        out.append(_reason(code="holiday", text=f"{day} is a public holiday ({info.holiday})"))
     elif rules.harm_on_business_days_only and not info.working:
-        out.append(Reason(code="non_working_day", text=f"{day} is not a working day"))
+        out.append(_reason(code="non_working_day", text=f"{day} is not a working day"))
     if rules.no_harm_on_holidays_or_eve and cal.is_holiday_eve(day):
-        out.append(Reason(code="holiday_eve", text=f"{day} is the eve of a public holiday"))
+        out.append(_reason(code="holiday_eve", text=f"{day} is the eve of a public holiday"))
     return out
 
 
@@ -36,10 +41,10 @@ def harm_blockers(cal: Calendar, rules: CalendarRules, local: dt.datetime) -> li
     out = _day_blockers(cal, rules, local.date())
     t = local.time()
     if t < rules.harm_window_start:
-        out.append(Reason(code="before_window", text=f"before {rules.harm_window_start:%H:%M} local time"))
+        out.append(_reason(code="before_window", text=f"before {rules.harm_window_start:%H:%M} local time"))
     if rules.harm_cutoff_local_time is not None and t >= rules.harm_cutoff_local_time:
         out.append(
-            Reason(code="after_cutoff", text=f"after the {rules.harm_cutoff_local_time:%H:%M} cut-off")
+            _reason(code="after_cutoff", text=f"after the {rules.harm_cutoff_local_time:%H:%M} cut-off")
         )
     if (
         local.weekday() == 4
@@ -47,7 +52,7 @@ def harm_blockers(cal: Calendar, rules: CalendarRules, local: dt.datetime) -> li
         and t >= rules.no_harm_on_friday_after
     ):
         out.append(
-            Reason(code="friday_afternoon", text=f"Friday after {rules.no_harm_on_friday_after:%H:%M}")
+            _reason(code="friday_afternoon", text=f"Friday after {rules.no_harm_on_friday_after:%H:%M}")
         )
     return out
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.collections._fast import build, replace
 from shared.domain import (
     CustomerUpdated,
     DisputeResolved,
@@ -99,29 +100,22 @@ class LedgerSummary(BaseModel):
 
     model_config = _Frozen
     invoices: tuple[InvoiceBalance, ...] = ()  # issued invoices, oldest due first
+    rows: tuple[tuple[date, str, Decimal], ...] = ()  # (due, currency, undisputed open > 0), oldest first
     unallocated: dict[str, Decimal] = Field(default_factory=dict)
+    disputed: dict[str, Decimal] = Field(default_factory=dict)  # unresolved disputes per currency
     payments: tuple[tuple[datetime, str, Decimal], ...] = ()  # (received_at, currency, amount), by time
     digest: str = ""  # hash of the facts, for decision fingerprints
 
     def open_items(self) -> list[InvoiceBalance]:
         return [i for i in self.invoices if i.open > 0]
 
-    def disputed_by_currency(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = defaultdict(Decimal)
-        for inv in self.invoices:
-            if inv.disputed:
-                out[inv.currency] += inv.disputed
-        return dict(out)
-
     def overdue_by_currency(self, as_of: date) -> dict[str, Decimal]:
         """Undisputed open amounts whose due date is before ``as_of`` (due today is not overdue)."""
         out: dict[str, Decimal] = {}
-        for inv in self.invoices:
-            if inv.due_date >= as_of:
+        for due, currency, amount in self.rows:
+            if due >= as_of:
                 break
-            und = inv.open - inv.disputed
-            if und > 0:
-                out[inv.currency] = out.get(inv.currency, _ZERO) + und
+            out[currency] = out[currency] + amount if currency in out else amount
         return out
 
     def oldest_unpaid_due(self, tolerance: dict[str, Decimal]) -> date | None:
@@ -132,14 +126,11 @@ class LedgerSummary(BaseModel):
         day count on its own.
         """
         running: dict[str, Decimal] = {}
-        for inv in self.invoices:
-            und = inv.open - inv.disputed
-            if und <= 0:
-                continue
-            total = running.get(inv.currency, _ZERO) + und
-            running[inv.currency] = total
-            if total > tolerance.get(inv.currency, _ZERO):
-                return inv.due_date
+        for due, currency, amount in self.rows:
+            total = running[currency] + amount if currency in running else amount
+            running[currency] = total
+            if total > tolerance.get(currency, _ZERO):
+                return due
         return None
 
     def paid_between(self, currency: str, start: datetime, end: datetime) -> Decimal:
@@ -180,7 +171,7 @@ def apply_events(ledger: CustomerLedger, events: Iterable[PaymentEvent]) -> Cust
     invoices = dict(ledger.invoices)
     payments = dict(ledger.payments)
     holds = list(ledger.transit_holds)
-    profile = ledger.profile.model_dump()
+    profile = dict(ledger.profile.__dict__)
     stamps = dict(ledger.profile_stamps)
     last = ledger.last_event_at
     changed = False
@@ -199,22 +190,31 @@ def apply_events(ledger: CustomerLedger, events: Iterable[PaymentEvent]) -> Cust
         return ledger
     holds.sort(key=_order)
     summary = derive_summary(invoices, payments, seen)
-    return ledger.model_copy(
-        update={
-            "invoices": invoices,
-            "payments": payments,
-            "transit_holds": tuple(holds),
-            "profile": CustomerProfile.model_validate(profile),
-            "profile_stamps": stamps,
-            "seen_event_ids": frozenset(seen),
-            "last_event_at": last,
-            "summary": summary,
-        }
+    return replace(
+        ledger,
+        invoices=invoices,
+        payments=payments,
+        transit_holds=tuple(holds),
+        profile=ledger.profile
+        if stamps == ledger.profile_stamps
+        else CustomerProfile.model_validate(profile),
+        profile_stamps=stamps,
+        seen_event_ids=frozenset(seen),
+        last_event_at=last,
+        summary=summary,
     )
 
 
 def _facts(invoices: dict[str, InvoiceFacts], invoice_id: str) -> InvoiceFacts:
-    return invoices.get(invoice_id) or InvoiceFacts(invoice_id=invoice_id)
+    return invoices.get(invoice_id) or build(
+        InvoiceFacts,
+        invoice_id=invoice_id,
+        issued=None,
+        adjustments=(),
+        credits=(),
+        disputes=(),
+        written_off=None,
+    )
 
 
 def _later(a: Any, b: Any) -> Any:
@@ -233,19 +233,19 @@ def _record(
     match event:
         case InvoiceIssued():
             f = _facts(invoices, event.invoice_id)
-            invoices[event.invoice_id] = f.model_copy(update={"issued": _later(f.issued, event)})
+            invoices[event.invoice_id] = replace(f, issued=_later(f.issued, event))
         case InvoiceAdjusted():
             f = _facts(invoices, event.invoice_id)
-            invoices[event.invoice_id] = f.model_copy(update={"adjustments": (*f.adjustments, event)})
+            invoices[event.invoice_id] = replace(f, adjustments=(*f.adjustments, event))
         case InvoiceCredited():
             f = _facts(invoices, event.invoice_id)
-            invoices[event.invoice_id] = f.model_copy(update={"credits": (*f.credits, event)})
+            invoices[event.invoice_id] = replace(f, credits=(*f.credits, event))
         case InvoiceDisputed() | DisputeResolved():
             f = _facts(invoices, event.invoice_id)
-            invoices[event.invoice_id] = f.model_copy(update={"disputes": (*f.disputes, event)})
+            invoices[event.invoice_id] = replace(f, disputes=(*f.disputes, event))
         case InvoiceWrittenOff():
             f = _facts(invoices, event.invoice_id)
-            invoices[event.invoice_id] = f.model_copy(update={"written_off": _later(f.written_off, event)})
+            invoices[event.invoice_id] = replace(f, written_off=_later(f.written_off, event))
         case PaymentReceived():
             payments[event.payment_id] = _later(payments.get(event.payment_id), event)
         case PaymentInTransit():
@@ -337,9 +337,20 @@ def derive_summary(
             r["open"] -= take
     pays = tuple(sorted((p.received_at, p.currency, p.amount) for p in payments.values()))
     digest = hashlib.blake2b("\x1f".join(sorted(seen)).encode(), digest_size=16).hexdigest()
-    return LedgerSummary.model_construct(
-        invoices=tuple(InvoiceBalance.model_construct(**r) for r in rows),
+    disputed: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if r["disputed"]:
+            disputed[r["currency"]] += r["disputed"]
+    return build(
+        LedgerSummary,
+        invoices=tuple(build(InvoiceBalance, **r) for r in rows),
+        rows=tuple(
+            (r["due_date"], r["currency"], r["open"] - r["disputed"])
+            for r in rows
+            if r["open"] > r["disputed"]
+        ),
         unallocated={c: a for c, a in sorted(pool.items()) if a > 0},
+        disputed=dict(sorted(disputed.items())),
         payments=pays,
         digest=digest,
     )

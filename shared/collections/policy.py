@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -125,15 +125,15 @@ class Stage(BaseModel):
     notice_stage: Slug | None = None
     requires_approval: bool | ApprovalRule = False
 
-    @property
+    @cached_property
     def suspend(self) -> Suspend | None:
         return next((a for a in self.actions if isinstance(a, Suspend) and a.scope.kind != "none"), None)
 
-    @property
+    @cached_property
     def harmful(self) -> bool:
         return self.suspend is not None
 
-    @property
+    @cached_property
     def notify_template(self) -> str | None:
         return next((a.template for a in self.actions if isinstance(a, NotifyCustomer)), None)
 
@@ -152,6 +152,10 @@ class CalendarRules(BaseModel):
     no_harm_on_friday_after: dt.time | None = dt.time(12, 0)
 
 
+StagePlan = tuple[int | None, tuple[tuple[str, Decimal], ...], Decimal | None, bool, bool]
+"""(days_past_due, min_overdue items, exposure_ratio, match_all, harmful) of one stage."""
+
+
 class Policy(BaseModel):
     """One version of the collections policy."""
 
@@ -162,8 +166,6 @@ class Policy(BaseModel):
     restore_within_hours: Annotated[int, Field(ge=1, le=168)] = 4
     calendar: CalendarRules = CalendarRules()
     stages: tuple[Stage, ...] = Field(min_length=1)
-    _digest: str = PrivateAttr("")
-    _tz: ZoneInfo = PrivateAttr()
 
     @field_validator("timezone")
     @classmethod
@@ -197,17 +199,28 @@ class Policy(BaseModel):
                 raise ValueError(f"stage {stage.id!r}: notice stage {notice!r} must not itself suspend")
         return self
 
-    def model_post_init(self, context: Any) -> None:
-        self._digest = hashlib.blake2b(self.model_dump_json().encode(), digest_size=12).hexdigest()
-        self._tz = ZoneInfo(self.timezone)
-
-    @property
+    @cached_property
     def digest(self) -> str:
-        return self._digest
+        """Identifies the policy's content (not just its version label) in decision fingerprints."""
+        return hashlib.blake2b(self.model_dump_json().encode(), digest_size=12).hexdigest()
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
-        return self._tz
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def plan(self) -> tuple[StagePlan, ...]:
+        """Stage triggers flattened to tuples once, so evaluation reads plain values in its hot loop."""
+        return tuple(
+            (
+                s.trigger.days_past_due,
+                tuple((s.trigger.min_overdue or {}).items()),
+                s.trigger.exposure_ratio,
+                s.trigger.match == "all",
+                s.harmful,
+            )
+            for s in self.stages
+        )
 
     def stage(self, stage_id: str) -> Stage:
         for s in self.stages:

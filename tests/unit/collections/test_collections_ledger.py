@@ -178,3 +178,16 @@ def test_money_is_conserved(events: list) -> None:
     received = sum((a for _, _, a in s.payments), start=D(0))
     assert sum((i.paid for i in s.invoices), start=D(0)) + sum(s.unallocated.values(), start=D(0)) == received
     assert all(i.open >= 0 and 0 <= i.disputed <= i.open for i in s.invoices)
+
+
+def test_ledger_round_trips_through_json_for_storage() -> None:
+    led = ledger(
+        issued("jan", "100", JAN),
+        paid("p", "30"),
+        ev("invoice.disputed", invoice_id="jan", amount="10"),
+        ev("dispute.resolved", invoice_id="jan", outcome="partial", amount="5"),
+        ev("customer.updated", credit_limit={"amount": "10", "currency": "CNY"}),
+        ev("payment.in_transit", reference="SWIFT1", hold_until="2026-02-01"),
+    )
+    back = CustomerLedger.model_validate_json(led.model_dump_json())
+    assert back == led and back.summary.rows == led.summary.rows
