@@ -121,7 +121,7 @@ class Calendar:
                 return DayInfo(day=day, working=official[0], holiday=official[1], doubtful=False)
         rules = self._rule_based(day.year)
         name = rules.get(day)
-        adjusted = getattr(rules, "weekend_workdays", set())
+        adjusted: set[dt.date] = getattr(rules, "weekend_workdays", set())
         working = day in adjusted or (name is None and day.weekday() < 5)
         doubtful = self.country == "CN" and not confirmed
         return DayInfo(day=day, working=working, holiday=name, doubtful=doubtful)

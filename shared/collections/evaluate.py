@@ -170,9 +170,9 @@ def evaluate(
             target = i
             break
 
-    if overrides is NO_OVERRIDES and not ledger.transit_holds:
-        blocks, notes = [], []
-    else:
+    blocks: list[Block] = []
+    notes: list[str] = []
+    if overrides is not NO_OVERRIDES or ledger.transit_holds:
         blocks, notes = active_blocks(overrides, ledger, today, now)
     reasons.extend(_r("promise_broken", n) for n in notes)
     exempt = [b for b in blocks if b.kind == "exempt"]

@@ -274,10 +274,12 @@ def _invoice_terms(f: InvoiceFacts, issued: InvoiceIssued) -> tuple[Decimal, Dec
     dispute: _Dispute = None
     for d in sorted(f.disputes, key=_order):
         if isinstance(d, InvoiceDisputed):  # open disputes accumulate; a whole-invoice one covers all
-            whole_dispute = d.amount is None or dispute == "whole"
-            dispute = "whole" if whole_dispute else (dispute or _ZERO) + (d.amount or _ZERO)
+            if d.amount is None or dispute == "whole":
+                dispute = "whole"
+            else:
+                dispute = d.amount + (dispute if isinstance(dispute, Decimal) else _ZERO)
         elif dispute is not None:
-            whole = amount if dispute == "whole" else dispute
+            whole = dispute if isinstance(dispute, Decimal) else amount
             if d.outcome == "upheld":
                 credited += whole
             elif d.outcome == "partial":
@@ -311,7 +313,10 @@ def derive_summary(
         written_off = _ZERO
         if f.written_off is not None:
             written_off, open_ = open_, _ZERO
-        disputed = _ZERO if dispute is None else open_ if dispute == "whole" else min(dispute, open_)
+        if dispute is None:
+            disputed = _ZERO
+        else:
+            disputed = min(dispute, open_) if isinstance(dispute, Decimal) else open_
         rows.append(
             dict(
                 invoice_id=inv_id,
@@ -337,10 +342,10 @@ def derive_summary(
             r["open"] -= take
     pays = tuple(sorted((p.received_at, p.currency, p.amount) for p in payments.values()))
     digest = hashlib.blake2b("\x1f".join(sorted(seen)).encode(), digest_size=16).hexdigest()
-    disputed: dict[str, Decimal] = defaultdict(Decimal)
+    disputed_total: dict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
         if r["disputed"]:
-            disputed[r["currency"]] += r["disputed"]
+            disputed_total[r["currency"]] += r["disputed"]
     return build(
         LedgerSummary,
         invoices=tuple(build(InvoiceBalance, **r) for r in rows),
@@ -350,7 +355,7 @@ def derive_summary(
             if r["open"] > r["disputed"]
         ),
         unallocated={c: a for c, a in sorted(pool.items()) if a > 0},
-        disputed=dict(sorted(disputed.items())),
+        disputed=dict(sorted(disputed_total.items())),
         payments=pays,
         digest=digest,
     )

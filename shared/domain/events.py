@@ -191,5 +191,5 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(PaymentEvent, config=ConfigDict(title="
 def parse_event(data: dict[str, Any] | str | bytes) -> PaymentEvent:
     """Validate one event from a dict or JSON text; raises ``pydantic.ValidationError`` naming each field."""
     if isinstance(data, str | bytes):
-        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
-    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
