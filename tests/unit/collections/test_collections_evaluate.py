@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from _collections_builders import CAL, POLICY, POLICY_TEXT, SH, ev, issued, ledger, local, paid
@@ -29,7 +30,7 @@ OPENED = local(2026, 6, 2, 1)
 JUN = issued("jun", "5000", DUE)
 
 
-def case(**kw: object) -> CollectionsCase:
+def case(**kw: Any) -> CollectionsCase:
     return CollectionsCase(
         case_id="c1/case", customer_id="c1", policy_version=POLICY.version, opened_at=OPENED, **kw
     )
