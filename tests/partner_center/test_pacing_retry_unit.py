@@ -16,36 +16,71 @@ from shared.partner_center import (
     Throttled,
     TransportError,
 )
-from shared.partner_center._pacing import Pacer, bucket_shape
+from shared.partner_center._pacing import Pacer, reserve, schedule
 from shared.partner_center._retry import is_retryable, reuses_request_id, wait_retry_after
 
 
-@given(st.floats(min_value=0.5, max_value=1e6), st.floats(min_value=0.1, max_value=60))
-def test_bucket_shape_keeps_the_rate(rate: float, burst: float) -> None:
-    shape = bucket_shape(rate, burst)
-    assert shape.max_rate >= 1
-    assert shape.per_minute == pytest.approx(rate, rel=1e-9)
+@given(
+    st.floats(min_value=1, max_value=100_000),
+    st.floats(min_value=0.1, max_value=5),
+    st.lists(st.floats(min_value=0, max_value=10), min_size=1, max_size=300),
+    st.floats(min_value=0.5, max_value=20),
+)
+def test_reservations_never_exceed_rate_plus_burst(
+    rate: float, burst_seconds: float, gaps: list[float], window: float
+) -> None:
+    plan = schedule(rate, burst_seconds)
+    tat, now, starts = float("-inf"), 0.0, []
+    for gap in sorted(gaps):
+        now = max(now, gap)
+        tat, start = reserve(tat, now, plan)
+        assert start >= now
+        starts.append(start)
+    starts.sort()
+    limit = window / plan.interval + plan.burst + 1e-6
+    for i, first in enumerate(starts):
+        inside = sum(1 for s in starts[i:] if s < first + window)
+        assert inside <= limit
 
 
-def test_bucket_shape_small_bursts() -> None:
-    assert bucket_shape(12_000, 1.0).max_rate == pytest.approx(200)
-    assert bucket_shape(30, 1.0).max_rate == 1.0  # slower than one a second: one at a time
+def test_steady_pace_after_the_burst() -> None:
+    plan = schedule(600, burst_seconds=1.0)  # 10 a second, burst of 10
+    tat, starts = float("-inf"), []
+    for _ in range(30):
+        tat, start = reserve(tat, 0.0, plan)
+        starts.append(start)
+    assert starts[:10] == [0.0] * 10
+    assert starts[10:13] == pytest.approx([0.1, 0.2, 0.3])
+    assert starts[-1] == pytest.approx(2.0)
     with pytest.raises(ValueError):
-        bucket_shape(0)
+        schedule(0)
 
 
-async def test_pacer_scopes_are_separate() -> None:
-    pacer = Pacer(rate_per_minute=600, customer_rate_per_minute=60, burst_seconds=1)
-    await pacer.acquire("C1")
-    assert not pacer._customer("c1").has_capacity()  # ids compare case-insensitively
-    assert pacer._customer("c2").has_capacity()
-    assert pacer._partner.has_capacity()  # partner bucket holds 10
+def test_pacer_scopes_are_separate() -> None:
+    now = [0.0]
+    pacer = Pacer(rate_per_minute=6000, customer_rate_per_minute=60, burst_seconds=1, clock=lambda: now[0])
+    assert pacer.reserve("C1") == 0.0
+    assert pacer.reserve("c1") == pytest.approx(1.0)  # ids compare case-insensitively; 1 a second
+    assert pacer.reserve("c2") == 0.0
+    assert pacer.reserve(None) == 0.0  # the partner burst holds 100
 
 
-async def test_pacer_forgets_least_recently_used_customers() -> None:
-    pacer = Pacer(600, 6000, max_customers=2)
+async def test_pacer_sleeps_the_reserved_delay() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pacer = Pacer(60, 60, burst_seconds=1, clock=lambda: 5.0, sleep=sleep)
+    await pacer.acquire("a")
+    await pacer.acquire("a")
+    assert slept == [pytest.approx(1.0)]
+
+
+def test_pacer_forgets_least_recently_used_customers() -> None:
+    pacer = Pacer(6000, 6000, max_customers=2, clock=lambda: 0.0)
     for cid in ("a", "b", "a", "c"):  # "a" is used again after "b", so "b" is the one dropped
-        await pacer.acquire(cid)
+        pacer.reserve(cid)
     assert pacer.tracked_customers == 2
     assert set(pacer._customers) == {"a", "c"}
 
