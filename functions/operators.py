@@ -48,12 +48,14 @@ def customer_status(req: func.HttpRequest) -> func.HttpResponse:
     return _handle(lambda: json_response(status(get_context(), req.route_params["customer_id"])))
 
 
-@bp.route(route="customers/{customer_id}/{action:regex(^(suspend|reactivate)$)}", methods=["POST"])
+@bp.route(route="customers/{customer_id}/actions/{action}", methods=["POST"])
 def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"reason": "...", "subscription_ids": [...], "request_id": "..."} (request_id makes retries safe)."""
     from shared.context import get_context
     from shared.services.operators import ManualAction, manual_enforcement
 
+    if req.route_params["action"] not in ("suspend", "reactivate"):
+        return error(404, "action must be suspend or reactivate")
     who, bad = _who(req)
     data, bad_json = json_body(req)
     if bad or bad_json:
@@ -68,17 +70,19 @@ def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     return _handle(run)
 
 
-@bp.route(route="customers/{customer_id}/{kind:regex(^(exemption|promise|hold)$)}", methods=["POST", "DELETE"])
+@bp.route(route="customers/{customer_id}/overrides/{kind}", methods=["POST", "DELETE"])
 def override(req: func.HttpRequest) -> func.HttpResponse:
     """POST sets (exemption: reason, approver, expires_on; promise: amount {amount, currency},
     promised_date; hold: reason, until); DELETE lifts (query ``reason``)."""
     from shared.context import get_context
     from shared.services.operators import lift_override, set_override
 
+    cid, kind = req.route_params["customer_id"], req.route_params["kind"]
+    if kind not in ("exemption", "promise", "hold"):
+        return error(404, "override kind must be exemption, promise or hold")
     who, bad = _who(req)
     if bad:
         return bad
-    cid, kind = req.route_params["customer_id"], req.route_params["kind"]
     if req.method == "DELETE":
         reason = req.params.get("reason")
         if not reason:

@@ -64,7 +64,7 @@ def parse_payment_event(kind: str, payload: dict[str, Any]) -> PaymentEvent:
 def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None = None) -> Envelope:
     """The envelope a producer sends for one event (the event id is the idempotency key)."""
     extra = {"correlation_id": correlation_id} if correlation_id else {}
-    payload = event.model_dump(mode="json")
+    payload = {**event.model_dump(mode="json", exclude_unset=True), "type": event.type}
     return Envelope(kind=payload["type"], idempotency_key=event.event_id, source=source, payload=payload, **extra)
 
 

@@ -1,0 +1,103 @@
+"""A whole local stack for end-to-end collections tests: Azurite, the Partner Center sandbox, the SMTP
+mailbox, and function_app.py served by the local runner. Tests talk to it only through its HTTP API,
+its queues and the sandbox's inspection endpoints, as a user or the Functions host would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from devtools.azurite import Azurite
+from devtools.mailbox import Mailbox
+from devtools.runner import DEFAULT_KEYS, LocalRunner
+from devtools.sandbox import Sandbox, SandboxConfig
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+@dataclass
+class CollectionsStack:
+    runner: LocalRunner
+    sandbox: Sandbox
+    mailbox: Mailbox
+    azurite: Azurite
+    settings: dict[str, str]
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.runner.base_url}/api", timeout=30,
+                            headers={"x-functions-key": DEFAULT_KEYS.function, "x-actor": "ops@partner.example"})
+
+    def sandbox_admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.sandbox.base_url, verify=self.sandbox.ssl_context(), timeout=30)
+
+
+def wait_until(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll until ``check`` returns something truthy (queues are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra: str) -> dict[str, str]:
+    return {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "CSPGUARD_PC_CLOUD": "china",
+        "CSPGUARD_PC_TENANT_ID": sandbox.tenant_id,
+        "CSPGUARD_PC_CLIENT_ID": sandbox.client_id,
+        "CSPGUARD_PC_CLIENT_SECRET": sandbox.client_secret,
+        "CSPGUARD_PC_BASE_URL": sandbox.base_url,
+        "CSPGUARD_PC_AUTHORITY_HOST": sandbox.authority_host,
+        "CSPGUARD_PC_CA_BUNDLE": str(sandbox.ca_pem_path),
+        "CSPGUARD_POLICY_FILE": str(HERE / "policy-e2e.yaml"),
+        "CSPGUARD_POLICY_ARCHIVE_DIR": str(HERE / "no-archive"),
+        "CSPGUARD_ENFORCEMENT_ENABLED": "true",
+        "SWEEP_SCHEDULE": "0 0 0 1 1 *",
+        "FRAUD_SCAN_SCHEDULE": "0 0 0 1 1 *",
+        "CSPGUARD_MAX_SUSPENSIONS_PER_RUN": "5",
+        "CSPGUARD_MAX_SUSPENSION_SHARE": "1.0",
+        "CSPGUARD_SMTP_HOST": "127.0.0.1",
+        "CSPGUARD_SMTP_PORT": str(mailbox.port),
+        "CSPGUARD_PARTNER_NAME": "Example CSP Partner",
+        "CSPGUARD_COLLECTIONS_CONTACT": "collections@partner.example",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def collections_stack(azurite: Azurite) -> Iterator[CollectionsStack]:
+    sandbox = Sandbox(SandboxConfig(seed=7, customers=3)).start()
+    mailbox = Mailbox(port=0).start()
+    settings = stack_settings(azurite, sandbox, mailbox)
+    runner = LocalRunner(settings=settings, port=0, enable_timers=False).start()
+    try:
+        yield CollectionsStack(runner, sandbox, mailbox, azurite, settings)
+    finally:
+        runner.stop()
+        mailbox.stop()
+        sandbox.stop()
+
+
+def add_customer(stack: CollectionsStack, name: str, subscriptions: list[dict[str, Any]]) -> dict[str, Any]:
+    with stack.sandbox_admin() as admin:
+        r = admin.post("/_sandbox/customers", json={"company_name": name, "subscriptions": subscriptions})
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
+
+
+def subscription_status(stack: CollectionsStack, customer_id: str) -> dict[str, str]:
+    with stack.sandbox_admin() as admin:
+        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
+    return {s["id"]: s["status"] for s in state["customers"][0]["subscriptions"]}
