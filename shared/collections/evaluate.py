@@ -387,13 +387,8 @@ def _fingerprint(
     case: CollectionsCase | None,
     unbilled: Money | None,
 ) -> str:
-    parts = [
-        ledger.summary.digest,
-        policy.digest,
-        calendar.digest,
-        now.isoformat(),
-        str(ledger.profile_stamps),
-    ]
+    # The ledger digest covers every event applied, hence the profile and balances too.
+    parts = [ledger.summary.digest, policy.digest, calendar.digest, now.isoformat()]
     if overrides is not NO_OVERRIDES:
         parts.append(overrides.model_dump_json())
     parts.extend(f"{n.stage_id}@{n.sent_at.timestamp()!r}" for n in notices)
