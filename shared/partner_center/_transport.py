@@ -1,8 +1,9 @@
 """The imperative shell around every HTTP call: token, pacing, concurrency, retries, logging, errors.
 
-Each call is paced (partner bucket, plus the customer's bucket for customer-scoped paths), bounded
-by a semaphore, retried per ``_retry``, logged once per attempt with its path template (never the
-token), and turned into the ``PartnerCenterError`` tree where httpx or the service fails.
+Each call is paced (partner scope, plus the customer's scope for customer-scoped paths), bounded
+by a pool of single-connection lanes (``max_concurrency``), retried per ``_retry``, logged once
+per attempt with its path template (never the token), and turned into the ``PartnerCenterError``
+tree where httpx or the service fails.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ _correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("pc_co
 
 
 @contextmanager
-def correlation(correlation_id: str) -> Any:
+def correlation(correlation_id: str) -> Iterator[str]:
     """Tag every call made inside the block (one logical job) with ``MS-CorrelationId``."""
     token = _correlation.set(correlation_id)
     try:
