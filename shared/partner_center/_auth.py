@@ -15,14 +15,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import msal
-import requests
 
 from ._clouds import CloudProfile
 from ._errors import AuthError, TransportError
 from ._secrets import SecretStore
+
+if TYPE_CHECKING:
+    import requests
+
+# msal and requests are imported on first token request, not at import: keeps the Functions cold start
+# (indexing imports every blueprint) ~150 ms lighter.
 
 Clock = Callable[[], float]
 
@@ -49,6 +53,8 @@ def http_session(ca_bundle: Path | None) -> requests.Session | None:
     """A session trusting ``ca_bundle``; ``trust_env=False`` so REQUESTS_CA_BUNDLE cannot override it."""
     if ca_bundle is None:
         return None
+    import requests
+
     session = requests.Session()
     session.verify = str(ca_bundle)
     session.trust_env = False
@@ -61,6 +67,27 @@ def _token_from_result(result: dict[str, Any] | None, what: str) -> tuple[str, f
         detail = result.get("error_description") or result.get("error") or "no token returned"
         raise AuthError(f"{what} failed: {detail}", code=result.get("error"))
     return str(result["access_token"]), float(result.get("expires_in") or 0)
+
+
+def msal_app(
+    profile: CloudProfile,
+    tenant_id: str,
+    client_id: str,
+    client_secret: str | None,
+    ca_bundle: Path | None,
+    timeout: float,
+) -> Any:
+    """MSAL's confidential client; instance discovery only for the real clouds' known authorities."""
+    import msal
+
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=client_secret,
+        authority=profile.authority(tenant_id),
+        instance_discovery=profile.known_authority,
+        http_client=http_session(ca_bundle),
+        timeout=timeout,
+    )
 
 
 class _CachedCredential(ABC):
@@ -100,6 +127,8 @@ class _CachedCredential(ABC):
 
     async def _in_thread(self, fn: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any] | None:
         """Run MSAL off the event loop; translate its transport and configuration failures."""
+        import requests
+
         try:
             return await asyncio.to_thread(fn)
         except requests.exceptions.RequestException as exc:
@@ -138,14 +167,7 @@ class AppOnlyCredential(_CachedCredential):
         self.authority = profile.authority(tenant_id)
         self._scopes = [profile.app_scope]
         self._factory = app_factory or (
-            lambda: msal.ConfidentialClientApplication(
-                client_id,
-                client_credential=client_secret,
-                authority=profile.authority(tenant_id),
-                instance_discovery=profile.known_authority,
-                http_client=http_session(ca_bundle),
-                timeout=timeout,
-            )
+            lambda: msal_app(profile, tenant_id, client_id, client_secret, ca_bundle, timeout)
         )
         self._app: Any = None
 
@@ -185,14 +207,7 @@ class RefreshTokenCredential(_CachedCredential):
         self.authority = profile.authority(tenant_id)
         self._scopes = [profile.user_scope]
         self._factory = app_factory or (
-            lambda: msal.ConfidentialClientApplication(
-                client_id,
-                client_credential=client_secret,
-                authority=profile.authority(tenant_id),
-                instance_discovery=profile.known_authority,
-                http_client=http_session(ca_bundle),
-                timeout=timeout,
-            )
+            lambda: msal_app(profile, tenant_id, client_id, client_secret, ca_bundle, timeout)
         )
         self._app: Any = None
 

@@ -176,7 +176,12 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
     if key.startswith("run:"):
         from shared.services.sweep import decide_run
 
-        decide_run(ctx, key.removeprefix("run:"), actor, approve, note, now)
+        try:
+            decide_run(ctx, key.removeprefix("run:"), actor, approve, note, now)
+        except KeyError as exc:
+            raise NotFoundError(str(exc.args[0])) from None
+        except ValueError as exc:  # already approved or rejected
+            raise ConflictError(str(exc)) from None
         found = stores.approvals.get("decided", key)
         if found is None:
             raise NotFoundError(f"no approval {key}")

@@ -71,11 +71,18 @@ def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None 
 def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bool, CustomerLedger]:
     """Apply one event to its ledger. Returns (changed, ledger); LedgerError if it can never apply."""
     cid = event.customer_id
-    before = stores.ledger(cid)
-    if before is not None and event.event_id in before.seen_event_ids:
-        return False, before
-    ledger = stores.ledgers.update(cid, "ledger", lambda cur: apply_event(cur or CustomerLedger.empty(cid), event))
+    new_event = False
+
+    def apply(cur: CustomerLedger | None) -> CustomerLedger:
+        nonlocal new_event
+        cur = cur or CustomerLedger.empty(cid)
+        new_event = event.event_id not in cur.seen_event_ids  # decided on the version actually written
+        return apply_event(cur, event)
+
+    ledger = stores.ledgers.update(cid, "ledger", apply)
     assert ledger is not None
+    if not new_event:
+        return False, ledger
     stores.feeds.upsert("feed", FEED, FeedStatus(name=FEED, last_event_at=now, events=0))
     return True, ledger
 

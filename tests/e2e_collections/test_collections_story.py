@@ -152,3 +152,114 @@ def test_stale_payment_feed_blocks_suspension(collections_stack: CollectionsStac
 def stack_history(stack: CollectionsStack, cid: str) -> list[dict[str, Any]]:
     with stack.api() as api:
         return api.get(f"/customers/{cid}/status").json()["history"]  # type: ignore[no-any-return]
+
+
+def _ready_for_suspension(stack: CollectionsStack, name: str) -> tuple[str, str]:
+    cid, subs = _overdue_customer(stack, name, f"ap@{uuid.uuid4().hex[:6]}.example")
+    wait_until(lambda: _stores(stack).collections_state(cid).notices, what="final notice recorded")
+    _rewind_notices(stack, cid, days=8)
+    return cid, next(s for s, offer in subs.items() if offer.startswith("DZH318Z0BPS6"))
+
+
+def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: CollectionsStack) -> None:
+    stack = collections_stack
+    targets = [_ready_for_suspension(stack, f"Blast {i} Ltd") for i in range(6)]  # limit is 5 per run
+    run = _run_sweep(stack)
+    assert run["status"] == "halted" and run["customers_to_suspend"] >= 6
+    time.sleep(1.0)
+    assert all(subscription_status(stack, cid)[plan] == "active" for cid, plan in targets)
+    with stack.api() as api:
+        pending = api.get("/approvals").json()["items"]
+        key = f"run:{run['run_id']}"
+        assert key in [a["key"] for a in pending]
+        assert api.post("/approvals/decide", json={"key": key, "decision": "approve", "note": "checked"}).status_code == 200
+        assert api.post("/approvals/decide", json={"key": key, "decision": "approve"}).status_code == 409
+    for cid, plan in targets:
+        wait_until(lambda c=cid, p=plan: subscription_status(stack, c)[p] == "suspended", what=f"{cid} suspended")
+    suspended = wait_until(lambda: [e for e in stack_history(stack, targets[0][0]) if e["action"] == "suspend"],
+                           what="suspension audited")
+    assert suspended[0]["actor"] == "operator:ops@partner.example" and suspended[0]["outcome"] == "done"
+    # pay everything back so later tests see a calm portfolio
+    with stack.api() as api:
+        for cid, _ in targets:
+            api.post("/payment-events", json=_event("payment.received", cid, payment_id=f"P-{cid[:6]}",
+                                                    amount="5000.00", currency="CNY",
+                                                    received_at=datetime.now(UTC).isoformat()))
+    for cid, plan in targets:
+        wait_until(lambda c=cid, p=plan: subscription_status(stack, c)[p] == "active", what=f"{cid} reactivated")
+
+
+def test_exempt_and_disputed_customers_are_left_alone(collections_stack: CollectionsStack) -> None:
+    stack = collections_stack
+    exempt, exempt_plan = _ready_for_suspension(stack, "Exempt Partner Co")
+    disputed, disputed_plan = _ready_for_suspension(stack, "Disputing Co")
+    with stack.api() as api:
+        r = api.post(f"/customers/{exempt}/overrides/exemption",
+                     json={"reason": "strategic account", "approver": "cfo@partner.example",
+                           "expires_on": (date.today() + timedelta(days=30)).isoformat()})
+        assert r.status_code == 201, r.text
+        bad = api.post(f"/customers/{exempt}/overrides/exemption", json={"reason": "x"})
+        assert bad.status_code == 400 and "approver" in bad.json()["error"]
+        r = api.post(f"/customers/{disputed}/disputes",
+                     json={"invoice_id": f"INV-{disputed[:6]}", "reason": "wrong meter"})
+        assert r.status_code == 202, r.text
+    wait_until(lambda: any(i.disputed for i in _stores(stack).ledger(disputed).summary.invoices),  # type: ignore[union-attr]
+               what="dispute recorded")
+    _run_sweep(stack)
+    time.sleep(1.0)
+    assert subscription_status(stack, exempt)[exempt_plan] == "active"
+    assert subscription_status(stack, disputed)[disputed_plan] == "active"
+    with stack.api() as api:
+        exempt_status = api.get(f"/customers/{exempt}/status").json()
+        disputed_status = api.get(f"/customers/{disputed}/status").json()
+    assert "exempt" in [r["code"] for r in exempt_status["decision"]["blocked_by"]]
+    assert disputed_status["decision"]["stage"] is None
+    assert disputed_status["decision"]["snapshot"]["disputed"] == {"CNY": "5000.00"}
+
+
+def test_manual_suspension_is_not_lifted_by_payment(collections_stack: CollectionsStack) -> None:
+    stack = collections_stack
+    created = add_customer(stack, "Manual Hold Co", [{"kind": "license", "friendly_name": "Dynamics"}])
+    cid, sub = created["id"], created["subscriptions"][0]["id"]
+    with stack.api() as api:
+        api.post("/payment-events", json=_event("customer.updated", cid, name="Manual Hold Co",
+                                                contact_email="it@manual.example"))
+        wait_until(lambda: api.get(f"/customers/{cid}/status").status_code == 200, what="ledger")
+        body = {"reason": "abuse report #42", "subscription_ids": [sub], "request_id": "req-42"}
+        assert api.post(f"/customers/{cid}/actions/suspend", json=body).status_code == 202
+        assert api.post(f"/customers/{cid}/actions/suspend", json=body).status_code == 202  # a retried click
+        wait_until(lambda: subscription_status(stack, cid)[sub] == "suspended", what="manual suspension")
+        api.post("/payment-events", json=_event("payment.received", cid, payment_id="PAY-M", amount="10.00",
+                                                currency="CNY", received_at=datetime.now(UTC).isoformat()))
+        time.sleep(3.0)
+        assert subscription_status(stack, cid)[sub] == "suspended"
+        history = api.get(f"/customers/{cid}/status").json()["history"]
+        assert len([e for e in history if e["action"] == "suspend" and e["outcome"] == "done"]) == 1
+        assert api.post(f"/customers/{cid}/actions/reactivate", json={"reason": "report closed"}).status_code == 202
+        wait_until(lambda: subscription_status(stack, cid)[sub] == "active", what="manual reactivation")
+        no_actor = api.post(f"/customers/{cid}/actions/suspend", json=body, headers={"x-actor": ""})
+        assert no_actor.status_code == 400 and "X-Actor" in no_actor.json()["error"]
+
+
+def test_invalid_events_are_refused_over_http_and_parked_from_the_queue(collections_stack: CollectionsStack) -> None:
+    import base64
+
+    from azure.storage.queue import QueueClient
+
+    stack = collections_stack
+    with stack.api() as api:
+        r = api.post("/payment-events", json=[_event("invoice.issued", "c1", invoice_id="I", amount=12.5,
+                                                     currency="CNY", issue_date="2026-01-01", due_date="2026-01-31")])
+        assert r.status_code == 400
+        assert "amount" in r.json()["problems"][0]["error"]
+        assert api.post("/payment-events", content=b"{not json").status_code == 400
+    q = QueueClient.from_connection_string(stack.azurite.connection_string, "payment-events")
+    bad = {"schema_version": 1, "kind": "payment.received", "idempotency_key": "bad-1",
+           "payload": {"event_id": "bad-1", "customer_id": "c1"}}
+    import json
+
+    q.send_message(base64.b64encode(json.dumps(bad).encode()).decode())
+    with stack.api() as api:
+        letters = wait_until(lambda: [d for d in api.get("/dead-letters", params={"queue": "payment-events"})
+                                      .json()["items"] if '"bad-1"' in d["body"]], what="dead letter")
+    assert "invalid payment.received payload" in letters[0]["reason"] and "amount" in letters[0]["reason"]

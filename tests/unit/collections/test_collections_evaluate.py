@@ -69,10 +69,10 @@ def test_reminder_before_due_then_not_repeated() -> None:
     assert again.actions == () and {r.code for r in again.reasons} >= {"notice_already_sent"}
 
 
-def test_day_after_due_opens_a_case_and_sends_the_overdue_notice() -> None:
+def test_day_after_due_opens_a_case_and_sends_the_overdue_reminder() -> None:
     d = run(JUN, now=local(2026, 6, 2))
     assert d.case_change == "opened" and d.case is not None and d.case.policy_version == POLICY.version
-    assert d.stage == "overdue" and kinds(d) == [("notify_customer", "overdue_notice")]
+    assert d.stage == "overdue" and kinds(d) == [("notify_customer", "overdue_reminder")]
     assert d.snapshot.overdue == {"CNY": Decimal(5000)} and d.snapshot.oldest_unpaid_due == DUE
     assert run(JUN, now=local(2026, 6, 1, 23, 59)).case is None  # due today is not overdue
 
@@ -85,7 +85,7 @@ def test_balance_within_tolerance_opens_nothing() -> None:
 def test_final_notice_notifies_customer_and_team() -> None:
     d = run(JUN, now=local(2026, 6, 16), notices=FINAL_SENT[:1], kase=case())
     assert d.stage == "final_notice"
-    assert kinds(d) == [("notify_customer", "final_notice"), ("notify_team", "final_notice_team")]
+    assert kinds(d) == [("notify_customer", "final_notice"), ("notify_team", None)]
 
 
 def test_suspension_runs_when_every_gate_passes() -> None:
@@ -93,7 +93,7 @@ def test_suspension_runs_when_every_gate_passes() -> None:
     assert d.stage == "suspend_usage" and d.blocked_by == ()
     assert kinds(d)[0] == ("suspend", "suspend_usage")
     assert d.actions[0].scope is not None and d.actions[0].scope.subscription_kinds == ("azure_plan",)
-    assert ("notify_customer", "suspended_usage") in kinds(d)
+    assert ("notify_customer", "suspension_done") in kinds(d)
     assert d.next_review_at == dt.datetime(2026, 7, 16, tzinfo=SH)  # suspend_all threshold
 
 
