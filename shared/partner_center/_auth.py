@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-
 from ._clouds import CloudProfile
 from ._errors import AuthError, TransportError
 from ._secrets import SecretStore
