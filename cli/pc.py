@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
@@ -61,11 +60,7 @@ def settings_from(file: Path | None) -> Settings:
         values = json.loads(file.read_text(encoding="utf-8")).get("Values", {})
     except (OSError, ValueError) as exc:
         raise SettingsError(f"cannot read {file}: {exc}") from None
-    try:
-        return Settings(**{k: v for k, v in values.items() if v not in ("", None)})
-    except ValidationError as exc:
-        lines = [f"  - {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise SettingsError("invalid csp-guard settings:\n" + "\n".join(lines)) from None
+    return load_settings(**{k: v for k, v in values.items() if v not in ("", None)})
 
 
 def explain(exc: BaseException) -> str:

@@ -135,10 +135,13 @@ class SettingsError(RuntimeError):
     """Settings are missing or invalid; the message lists every problem."""
 
 
-def load_settings() -> Settings:
-    """Read and validate settings from the environment, raising one readable error."""
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings from the environment, raising one readable error.
+
+    ``overrides`` (by alias, e.g. a local.settings.json's Values) take precedence over the environment.
+    """
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
