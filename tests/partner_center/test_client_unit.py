@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -230,3 +231,20 @@ async def test_unknown_status_values_pass_through(make_client: MakeClient) -> No
         subs = await client.list_subscriptions("c")
     assert subs[0].status == "quarantined" and not subs[0].status.is_known
     assert subs[1].status is SubscriptionStatus.EXPIRED
+
+
+async def test_concurrency_is_bounded_by_max_concurrency(make_client: MakeClient) -> None:
+    in_flight, peak = 0, 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.005)
+        in_flight -= 1
+        return httpx.Response(200, json=customer(1))
+
+    async with make_client(handler, max_concurrency=3) as client:
+        await asyncio.gather(*(client.get_customer(f"c{i}") for i in range(12)))
+        assert client.transport.requests_sent == 12
+    assert peak == 3
