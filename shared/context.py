@@ -102,8 +102,11 @@ def get_context() -> AppContext:
     global _context, _context_key
     key = _environment_key()
     if _context is None or key != _context_key:
+        from shared.observability import setup_observability
+
         get_settings.cache_clear()
         _context, _context_key = AppContext(get_settings()), key
+        setup_observability(_context.settings)  # structured logs; telemetry only when configured
     return _context
 
 

@@ -160,7 +160,7 @@ def configure_logging(
         return ours[0]
     if root.handlers and not force_json:
         return None
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stderr)  # stdout stays clean for CLI output (--json)
     handler.setFormatter(JsonFormatter())
     _ensure_filter(handler)
     handler._cspguard = True  # type: ignore[attr-defined]

@@ -17,7 +17,10 @@ SCHEMA_VERSION = 1
 
 
 def _new_correlation_id() -> str:
-    return str(uuid.uuid4())
+    """The correlation id of the work in progress (HTTP request, timer run, message), so a journey keeps one id."""
+    from shared.observability import get_correlation_id
+
+    return get_correlation_id() or str(uuid.uuid4())
 
 
 def _utcnow() -> datetime:
