@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test lint bench clean
+.PHONY: setup run demo test lint bench clean iac-check package
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,9 +30,11 @@ run: setup
 demo: setup
 	$(BIN)/python -m devtools.stack demo
 
-## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner)
+## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner),
+## then checkov over the infrastructure templates
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory iac-check
 
 ## lint: ruff and mypy
 lint: setup
