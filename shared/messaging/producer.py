@@ -8,6 +8,7 @@ way host.json says, checks the 64 KiB limit before sending, and creates missing 
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import TYPE_CHECKING
 
 from shared.messaging.envelope import Envelope
@@ -54,10 +55,8 @@ class QueueProducer:
         if queue not in self._known:
             from azure.core.exceptions import ResourceExistsError
 
-            try:
+            with contextlib.suppress(ResourceExistsError):  # another sender created it first
                 client.create_queue()
-            except ResourceExistsError:
-                pass
             self._known.add(str(queue))
         sent = client.send_message(body, visibility_timeout=delay_seconds)
         return str(sent.id)

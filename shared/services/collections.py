@@ -74,7 +74,7 @@ def _reactivation_needed(stores: Stores, decision: Decision) -> bool:
     if not records:
         return False
     open_case = decision.case if decision.case is not None and decision.case.is_open else None
-    return open_case is None or open_case.suspended_by_stage is None and decision.severity == 0
+    return open_case is None or (open_case.suspended_by_stage is None and decision.severity == 0)
 
 
 def generation(stores: Stores, customer_id: str) -> int:
@@ -128,7 +128,8 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
         why = "; ".join(r.text for r in decision.blocked_by if r.code == "approval_required") or "approval required"
         request_ = ApprovalRequest(key=f"{action.key}:g{gen}", customer_id=cid, action=action, requested_at=now,
                                    why=why, run_id=run_id)
-        if stores.approvals.get("pending", request_.key) is None and stores.approvals.get("decided", request_.key) is None:
+        known = stores.approvals.get("pending", request_.key) or stores.approvals.get("decided", request_.key)
+        if known is None:
             stores.approvals.upsert("pending", request_.key, request_)
             out.approvals.append(request_.key)
     return out

@@ -8,10 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.collections.policy import SuspendScope
-from shared.messaging import Envelope
+from shared.messaging import Envelope, kinds
 from shared.services.state import SuspensionReason
-
-from shared.messaging import kinds
 
 ENFORCEMENT_KIND = kinds.ENFORCEMENT
 SWEEP_SHARD_KIND = kinds.SWEEP_SHARD

@@ -150,9 +150,8 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
     """Queue a manual suspend/reactivate. Manual suspensions are never lifted by a payment."""
     now = _now(now)
     stores = ctx.stores
-    if action == "reactivate" and not body.subscription_ids:
-        if not stores.suspended_by_us(customer_id):
-            raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
+    if action == "reactivate" and not body.subscription_ids and not stores.suspended_by_us(customer_id):
+        raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
     request = EnforcementRequest(
         action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
         detail=body.reason, actor=actor, subscription_ids=body.subscription_ids, requested_at=now)

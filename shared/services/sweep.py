@@ -169,6 +169,7 @@ def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note:
     if approve:
         for planned in _planned(stores, run_id):
             ctx.producer.send(Queue.ENFORCEMENT, planned.model_copy(update={"actor": approver}).envelope(run_id))
-    ctx.audit.record(AuditEntry(customer_id="*", action=f"sweep.{new.status}", actor=approver, reason=note or new.detail,
-                                at=now, correlation_id=run_id, evidence={"run_id": run_id}))
+    ctx.audit.record(AuditEntry(customer_id="*", action=f"sweep.{new.status}", actor=approver,
+                                reason=note or new.detail, at=now, correlation_id=run_id,
+                                evidence={"run_id": run_id}))
     return new

@@ -27,7 +27,8 @@ def _stores(stack: CollectionsStack) -> Stores:
     return Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
 
 
-def _overdue_customer(stack: CollectionsStack, name: str, email: str, amount: str = "5000.00") -> tuple[str, dict[str, str]]:
+def _overdue_customer(stack: CollectionsStack, name: str, email: str,
+                      amount: str = "5000.00") -> tuple[str, dict[str, str]]:
     """A customer with an Azure plan (in the suspension scope) and a licence subscription (not in scope),
     40 days past due on one invoice."""
     created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
@@ -172,7 +173,8 @@ def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: C
         pending = api.get("/approvals").json()["items"]
         key = f"run:{run['run_id']}"
         assert key in [a["key"] for a in pending]
-        assert api.post("/approvals/decide", json={"key": key, "decision": "approve", "note": "checked"}).status_code == 200
+        approve = {"key": key, "decision": "approve", "note": "checked"}
+        assert api.post("/approvals/decide", json=approve).status_code == 200
         assert api.post("/approvals/decide", json={"key": key, "decision": "approve"}).status_code == 409
     for cid, plan in targets:
         wait_until(lambda c=cid, p=plan: subscription_status(stack, c)[p] == "suspended", what=f"{cid} suspended")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import SettingsError, Settings, load_settings
+from shared.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALIASES = [f.alias or name for name, f in Settings.model_fields.items()]
