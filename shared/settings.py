@@ -101,6 +101,8 @@ class Settings(BaseSettings):
         default="support@21vianet.example", json_schema_extra=DEPLOY, alias="CSPGUARD_SUPPORT_ADDRESS"
     )
     team_webhook_url: str | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_URL")
+    # Optional: service requests to 21Vianet go to this JSON webhook (the partner's ticketing) instead of e-mail.
+    service_request_webhook_url: str | None = Field(default=None, alias="CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
 
     # Observability
     appinsights_connection: SecretStr | None = Field(

@@ -1,0 +1,252 @@
+"""Fraud flow: the usage-scan timer and worker, the service-request worker, and the operators' case API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from functions._http import actor, error, json_body, json_response
+from functions._queue import receive
+from shared.messaging import Queue
+from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
+
+bp = func.Blueprint()
+log = logging.getLogger("cspguard.functions.fraud")
+STATUSES = ("open", "investigating", "resolved_legitimate", "resolved_fraud", "all")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%FRAUD_SCAN_SCHEDULE%", run_on_startup=False)
+def fraud_scan_timer(timer: func.TimerRequest) -> None:
+    from shared.context import get_context
+    from shared.services.fraud import start_scan
+
+    if timer.past_due:
+        log.warning("fraud scan is running late")
+    run = start_scan(get_context())
+    log.info("fraud scan %s queued", run.run_id)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.FRAUD_SCAN.value, connection="AzureWebJobsStorage")
+async def fraud_scan_work(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.observability import correlation_scope
+    from shared.services.fraud import FraudScanItem, assess_shard, stream
+
+    parsed = receive(Queue.FRAUD_SCAN, msg, {FRAUD_SCAN: FraudScanItem})
+    if parsed is None:
+        return
+    envelope, item = parsed
+    with correlation_scope(envelope.correlation_id):
+        work = stream if item.stage == "stream" else assess_shard  # type: ignore[attr-defined]
+        run = await work(get_context(), item)  # type: ignore[arg-type]
+        log.info("fraud scan %s: %s", run.run_id, run.status)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=Queue.SERVICE_REQUESTS.value, connection="AzureWebJobsStorage")
+async def fraud_service_request(msg: func.QueueMessage) -> None:
+    from shared.context import get_context
+    from shared.notify import NotifyError, TemplateError
+    from shared.notify.errors import DeliveryError
+    from shared.observability import correlation_scope
+    from shared.services.fraud import ServiceRequestMessage, deliver_service_request
+
+    parsed = receive(Queue.SERVICE_REQUESTS, msg, {SERVICE_REQUEST: ServiceRequestMessage})
+    if parsed is None:
+        return
+    envelope, request = parsed
+    ctx = get_context()
+    with correlation_scope(envelope.correlation_id) as cid:
+        try:
+            result = await deliver_service_request(ctx, request, correlation_id=cid)  # type: ignore[arg-type]
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            ctx.deadletters.put(Queue.SERVICE_REQUESTS, msg.get_body().decode(), f"not deliverable: {exc}")
+            return
+        except (TemplateError, NotifyError) as exc:
+            ctx.deadletters.put(Queue.SERVICE_REQUESTS, msg.get_body().decode(), f"cannot render: {exc}")
+            return
+        log.info("service request %s: %s", request.case_id, result)  # type: ignore[attr-defined]
+
+
+def _handle(run: Any) -> func.HttpResponse:
+    """Map service errors to readable 4xx answers."""
+    from pydantic import ValidationError
+
+    from shared.messaging.handling import validation_reason
+    from shared.services.fraud import CaseConflict, CaseNotFound
+    from shared.storage.documents import ConcurrencyConflict
+
+    try:
+        return run()
+    except ValidationError as exc:
+        return error(400, f"invalid request: {validation_reason(exc)}")
+    except CaseNotFound as exc:
+        return error(404, str(exc.args[0]))
+    except (CaseConflict, ConcurrencyConflict) as exc:
+        return error(409, str(exc))
+
+
+def _operator(req: func.HttpRequest) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
+    """(actor, JSON object body, error response)."""
+    who = actor(req)
+    if not who:
+        return "", {}, error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+    if not req.get_body():
+        return who, {}, None
+    data, bad = json_body(req)
+    if bad:
+        return who, {}, bad
+    if not isinstance(data, dict):
+        return who, {}, error(400, "expected a JSON object")
+    return who, data, None
+
+
+def _view(rec: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    case = rec.case
+    out: dict[str, Any] = rec.model_dump(mode="json")
+    rt = case.response_time
+    out["response_time_minutes"] = None if rt is None else round(rt.total_seconds() / 60, 1)
+    out["within_guidance"] = case.within_guidance(datetime.now(UTC))
+    return out
+
+
+@bp.route(route="fraud/scan", methods=["POST"])
+def fraud_scan_now(req: func.HttpRequest) -> func.HttpResponse:
+    """Queue a usage scan now (the timer does this on FRAUD_SCAN_SCHEDULE); poll GET fraud/scans/{run_id}."""
+    from shared.context import get_context
+    from shared.services.fraud import start_scan
+
+    run = start_scan(get_context(), requested_by=actor(req) or "operator")
+    return json_response(run.model_dump(mode="json"), 202)
+
+
+@bp.route(route="fraud/scans/{run_id}", methods=["GET"])
+def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores
+
+    run = FraudStores(get_context().tables).runs.get(req.route_params["run_id"], "fraudscan")
+    return json_response(run.model_dump(mode="json")) if run else error(404, "no such fraud scan run")
+
+
+@bp.route(route="fraud/cases", methods=["GET"])
+def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
+    """``?status=open|investigating|resolved_legitimate|resolved_fraud|all`` (default: open and investigating)."""
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores
+
+    status = req.params.get("status")
+    if status is not None and status not in STATUSES:
+        return error(400, f"status must be one of {', '.join(STATUSES)}")
+    records = FraudStores(get_context().tables).all_current()
+    if status is None:
+        records = [r for r in records if r.case.is_open]
+    elif status != "all":
+        records = [r for r in records if r.case.status.value == status]
+    records.sort(key=lambda r: r.case.updated_at, reverse=True)
+    return json_response({"items": [_view(r) for r in records]})
+
+
+@bp.route(route="fraud/cases/{customer_id}", methods=["GET"])
+def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
+    """The customer's current case (suspensions read back first) and its earlier cases."""
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores, sync_suspensions
+
+    ctx = get_context()
+    cid = req.route_params["customer_id"]
+    rec = sync_suspensions(ctx, FraudStores(ctx.tables), cid)
+    if rec is None:
+        return error(404, f"no fraud case for customer {cid}")
+    earlier = [r.case.case_id for r in FraudStores(ctx.tables).case_history(cid) if r.case.case_id != rec.case.case_id]
+    return json_response({**_view(rec), "earlier_cases": earlier})
+
+
+@bp.route(route="fraud/cases/{customer_id}/resolve", methods=["POST"])
+def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"label": "legitimate" | "fraud", "note": "..."}; legitimate reactivates what the case suspended."""
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores, resolve_case
+
+    who, data, bad = _operator(req)
+    if bad:
+        return bad
+    label = data.get("label")
+    if label not in ("legitimate", "fraud"):
+        return error(400, 'label must be "legitimate" or "fraud"')
+    ctx = get_context()
+
+    def run() -> func.HttpResponse:
+        rec, request = resolve_case(ctx, FraudStores(ctx.tables), req.route_params["customer_id"], label, who,
+                                    str(data.get("note", "")))
+        return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
+
+    return _handle(run)
+
+
+@bp.route(route="fraud/cases/{customer_id}/notes", methods=["POST"])
+def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"text": "..."}."""
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores, add_note
+
+    who, data, bad = _operator(req)
+    if bad:
+        return bad
+    text = str(data.get("text", "")).strip()
+    if not text:
+        return error(400, 'expected {"text": "..."}')
+    ctx = get_context()
+    return _handle(lambda: json_response(_view(add_note(ctx, FraudStores(ctx.tables), req.route_params["customer_id"],
+                                                        text, who)), 201))
+
+
+@bp.route(route="fraud/cases/{customer_id}/service-request", methods=["POST"])
+def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
+    """Body (optional): {"note": "..."} raises the case's request (once per case; repeats add the note);
+    {"status": "acknowledged" | "closed", "note": "..."} records 21Vianet's answer."""
+    from shared.context import get_context
+    from shared.services.fraud import FraudStores, raise_service_request, track_update
+
+    who, data, bad = _operator(req)
+    if bad:
+        return bad
+    ctx = get_context()
+    fs = FraudStores(ctx.tables)
+    cid = req.route_params["customer_id"]
+    note = str(data.get("note", ""))
+    if "status" in data:
+        return _handle(lambda: json_response(track_update(fs, cid, str(data["status"]), note, who)
+                                             .model_dump(mode="json")))
+
+    def run() -> func.HttpResponse:
+        record, queued = raise_service_request(ctx, fs, cid, who, note)
+        return json_response({"queued": queued, "service_request": record.model_dump(mode="json")},
+                             202 if queued else 200)
+
+    return _handle(run)
+
+
+@bp.route(route="fraud/cases/{customer_id}/contain", methods=["POST"])
+async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
+    """Approve the pending containment (or contain now what the signals point at). Body: {"note": "..."}."""
+    from shared.context import get_context
+    from shared.services.fraud import CaseConflict, CaseNotFound, FraudStores, contain
+
+    who, data, bad = _operator(req)
+    if bad:
+        return bad
+    ctx = get_context()
+    try:
+        rec = await contain(ctx, FraudStores(ctx.tables), req.route_params["customer_id"], who,
+                            note=str(data.get("note", "")))
+    except CaseNotFound as exc:
+        return error(404, str(exc.args[0]))
+    except CaseConflict as exc:
+        return error(409, str(exc))
+    return json_response(_view(rec), 202)

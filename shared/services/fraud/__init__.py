@@ -1,0 +1,43 @@
+"""Fraud services: the usage scan, cases and containment, service requests to 21Vianet (I/O around shared.fraud)."""
+
+from shared.services.fraud.casework import (
+    CaseConflict,
+    CaseEffects,
+    CaseNotFound,
+    add_note,
+    apply_assessment,
+    contain,
+    resolve_case,
+    sync_suspensions,
+)
+from shared.services.fraud.requests import (
+    ServiceRequestMessage,
+    deliver_service_request,
+    raise_service_request,
+    track_update,
+)
+from shared.services.fraud.scan import FraudScanItem, assess_shard, load_rules, start_scan, stream
+from shared.services.fraud.store import CaseRecord, FraudScanRun, FraudStores
+
+__all__ = [
+    "CaseConflict",
+    "CaseEffects",
+    "CaseNotFound",
+    "CaseRecord",
+    "FraudScanItem",
+    "FraudScanRun",
+    "FraudStores",
+    "ServiceRequestMessage",
+    "add_note",
+    "apply_assessment",
+    "assess_shard",
+    "contain",
+    "deliver_service_request",
+    "load_rules",
+    "raise_service_request",
+    "resolve_case",
+    "start_scan",
+    "stream",
+    "sync_suspensions",
+    "track_update",
+]

@@ -1,0 +1,146 @@
+"""Fraud state kept by csp-guard, and where each piece lives in Table storage.
+
+| table           | partition   | row                   | document                                          |
+|-----------------|-------------|-----------------------|---------------------------------------------------|
+| usage           | customer id | "history"             | StoredHistory (daily spend series, <= 120 days)   |
+| fraudcases      | customer id | "current"             | CaseRecord (the open or latest case of a customer)|
+| fraudcases      | customer id | case id               | CaseRecord (earlier, resolved cases)              |
+| fraudassessments| customer id | assessed day          | AssessmentRecord (incl. shadow hits)              |
+| runs            | run id      | "fraudscan"           | FraudScanRun                                      |
+
+One "current" row per customer is what makes "one open case per customer" hold under concurrent scans:
+every change to it is an ETag-checked read-modify-write.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.fraud import Assessment, Case
+from shared.fraud.models import CustomerSeries
+from shared.storage.documents import DocumentStore
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+
+HISTORY_DAYS = 120
+CURRENT = "current"
+
+
+class StoredHistory(BaseModel):
+    """One customer's daily usage history (per subscription and meter), trimmed to ``HISTORY_DAYS``."""
+
+    customer_id: str
+    series: CustomerSeries
+    updated_at: datetime
+
+
+def trim(series: CustomerSeries, newest: date, keep_days: int = HISTORY_DAYS) -> CustomerSeries:
+    """Drop days older than ``keep_days`` before ``newest`` (pure) so a document stays bounded."""
+    cutoff = newest - timedelta(days=keep_days - 1)
+    subs = {s: {d: v for d, v in days.items() if d >= cutoff} for s, days in series.subscriptions.items()}
+    return CustomerSeries(
+        customer_id=series.customer_id, customer_name=series.customer_name, currency=series.currency,
+        subscriptions={s: days for s, days in subs.items() if days},
+        daily={d: v for d, v in series.daily.items() if d >= cutoff})
+
+
+class PendingContainment(BaseModel):
+    """A containment waiting for an operator (the rule asked for approval)."""
+
+    requested_at: datetime
+    subscription_ids: tuple[str, ...]
+    customer_wide: bool
+    reasons: tuple[str, ...]
+    status: Literal["pending", "approved"] = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class RequestUpdate(BaseModel):
+    at: datetime
+    by: str
+    status: str
+    note: str = ""
+
+
+class ServiceRequestRecord(BaseModel):
+    """A service request raised with 21Vianet for a case (at most one per case)."""
+
+    status: Literal["queued", "sent", "failed", "acknowledged", "closed"] = "queued"
+    requested_at: datetime
+    requested_by: str
+    channel: Literal["email", "webhook"] | None = None
+    recipient: str | None = None
+    reference: str | None = None  # e-mail Message-ID, or the idempotency key sent to the webhook
+    sent_at: datetime | None = None
+    subject: str | None = None
+    updates: list[RequestUpdate] = Field(default_factory=list)
+
+
+class CaseRecord(BaseModel):
+    """The engine's ``Case`` plus what the services track around it."""
+
+    case: Case
+    customer_name: str = ""
+    pending: PendingContainment | None = None
+    containment_keys: list[str] = Field(default_factory=list)  # enforcement keys sent for this case
+    service_request: ServiceRequestRecord | None = None
+    alerts: list[str] = Field(default_factory=list)  # idempotency keys of team alerts sent
+    reactivation_key: str | None = None
+
+
+class AssessmentRecord(BaseModel):
+    """Every assessment that hit something, shadow rules included (recorded, never acted on)."""
+
+    assessment: Assessment
+    run_id: str
+    case_id: str | None = None
+
+
+class FraudScanRun(BaseModel):
+    run_id: str
+    started_at: datetime
+    requested_by: str
+    status: Literal["queued", "streaming", "assessing", "completed", "failed"] = "queued"
+    pages: int = 0
+    lines: int = 0
+    customers: int = 0
+    shards: int = 0
+    shards_done: int = 0
+    assessed: int = 0
+    flagged: int = 0
+    shadow_flagged: int = 0
+    cases_opened: int = 0
+    cases_updated: int = 0
+    containments: int = 0
+    pending_approvals: int = 0
+    fraud_events: int = 0
+    finished_at: datetime | None = None
+    errors: list[str] = Field(default_factory=list)
+
+
+class FraudStores:
+    """Typed stores over one TableServiceClient."""
+
+    def __init__(self, tables: TableServiceClient) -> None:
+        self.history = DocumentStore(tables, "usage", StoredHistory)
+        self.cases = DocumentStore(tables, "fraudcases", CaseRecord)
+        self.assessments = DocumentStore(tables, "fraudassessments", AssessmentRecord)
+        self.runs = DocumentStore(tables, "runs", FraudScanRun)
+
+    def series(self, customer_id: str) -> CustomerSeries | None:
+        found = self.history.get(customer_id, "history")
+        return found.series if found else None
+
+    def current(self, customer_id: str) -> CaseRecord | None:
+        return self.cases.get(customer_id, CURRENT)
+
+    def all_current(self) -> list[CaseRecord]:
+        return list(self.cases.query("RowKey eq @rk", {"rk": CURRENT}))
+
+    def case_history(self, customer_id: str) -> list[CaseRecord]:
+        return sorted(self.cases.partition(customer_id), key=lambda r: r.case.opened_at, reverse=True)
