@@ -183,7 +183,7 @@ async def test_logs_name_the_template_never_the_token(
     assert "/v1/customers/{customer_id}/subscriptions/{subscription_id}" in text
     assert "request_id=" in text and "-> 500" in text
     assert "token-1" not in text and "Bearer" not in text
-    record = caplog.records[0]
+    record = next(r for r in caplog.records if r.name == "cspguard.partner_center" and hasattr(r, "pc_status"))
     assert record.pc_status == 500 and record.pc_path.startswith("/v1/customers/")  # type: ignore[attr-defined]
 
 
