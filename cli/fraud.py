@@ -1,0 +1,119 @@
+"""``cspguard fraud``: replay stored usage history through a rules file, and list fraud cases.
+
+Settings come from the environment (or ``--settings-file``), like ``cspguard pc``; storage is read directly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.pc import JsonFlag, SettingsFile, settings_from
+from shared.settings import Settings, SettingsError
+
+app = typer.Typer(help="Fraud and misuse: backtest rules, list cases.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(file: Path | None) -> Settings:
+    try:
+        return settings_from(file)
+    except SettingsError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+
+
+def _day(value: str | None, default: date) -> date:
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"not a date (YYYY-MM-DD): {value}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def backtest(
+    rules: Annotated[Path | None, typer.Option("--rules", help="Rules file (default: the configured one).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First usage day (default: 30 days ago).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last usage day (default: yesterday).")] = None,
+    as_json: JsonFlag = False,
+    settings_file: SettingsFile = None,
+) -> None:
+    """What a rules file would have flagged over the stored history, per rule."""
+    from shared.context import AppContext
+    from shared.fraud import History, RulesError, parse_rules
+    from shared.fraud import backtest as run_backtest
+    from shared.services.fraud import FraudStores
+    from shared.services.fraud.scan import profile_for
+
+    settings = _settings(settings_file)
+    path = rules or settings.fraud_rules_file
+    try:
+        parsed = parse_rules(path.read_text(encoding="utf-8"))
+    except (OSError, RulesError) as exc:
+        err.print(f"cannot use rules {path}: {exc}")
+        raise typer.Exit(2) from None
+    yesterday = date.today() - timedelta(days=1)
+    first, last = _day(start, yesterday - timedelta(days=29)), _day(end, yesterday)
+    if first > last:
+        err.print("--from is after --to")
+        raise typer.Exit(2)
+    ctx = AppContext(settings)
+    docs = list(FraudStores(ctx.tables).history.query())
+    history = History(customers={d.customer_id: d.series for d in docs})
+    profiles = {cid: p for cid in history.customers if (p := profile_for(ctx, cid, parsed)) is not None}
+    report = run_backtest(history, profiles, parsed, first, last)
+    if as_json:
+        out.print_json(report.model_dump_json())
+        return
+    table = Table(title=f"rules {report.rules_version}: {first} .. {last}, {report.assessments} assessments "
+                        f"over {len(history.customers)} customers")
+    for col in ("rule", "shadow", "hits", "customers", "first flagged"):
+        table.add_column(col)
+    for r in (*report.rules, report.overall):
+        firsts = ", ".join(f"{c[:8]}:{d}" for c, d in list(r.first_flagged.items())[:3])
+        table.add_row(r.rule_id, "yes" if r.shadow else "", str(r.hits), str(len(r.customers)), firsts)
+    out.print(table)
+    out.print("outcomes: " + ", ".join(f"{k}={v}" for k, v in report.outcomes.items()))
+
+
+@app.command()
+def cases(
+    status: Annotated[str, typer.Option("--status", help="open (open+investigating), resolved or all.")] = "open",
+    as_json: JsonFlag = False,
+    settings_file: SettingsFile = None,
+) -> None:
+    """Fraud cases, newest change first."""
+    from shared.context import AppContext
+    from shared.services.fraud import FraudStores
+
+    if status not in ("open", "resolved", "all"):
+        err.print("--status must be open, resolved or all")
+        raise typer.Exit(2)
+    ctx = AppContext(_settings(settings_file))
+    records = FraudStores(ctx.tables).all_current()
+    if status != "all":
+        records = [r for r in records if r.case.is_open == (status == "open")]
+    records.sort(key=lambda r: r.case.updated_at, reverse=True)
+    if as_json:
+        out.print_json(json.dumps([r.model_dump(mode="json") for r in records]))
+        return
+    table = Table(title=f"{len(records)} fraud case(s)")
+    for col in ("customer", "case", "status", "outcome", "suspended", "service request", "updated"):
+        table.add_column(col)
+    for r in records:
+        sr = r.service_request
+        pending = " (approval pending)" if r.pending and r.pending.status == "pending" else ""
+        table.add_row(r.customer_name or r.case.customer_id, r.case.case_id, r.case.status.value,
+                      r.case.outcome.value + pending,
+                      ", ".join(r.case.suspended) or "-", sr.status if sr else "-", r.case.updated_at.isoformat())
+    out.print(table)
