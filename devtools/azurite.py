@@ -52,6 +52,11 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.queue_port, self.table_port, self.blob_port)
 
+    @property
+    def pid(self) -> int | None:
+        """The Azurite process id, which is also its process group id (it runs in its own session)."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 30.0) -> Azurite:
         exe = REPO / "node_modules" / ".bin" / "azurite"
         if not exe.exists():
