@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from cli import collections, fraud, pc
+from cli import collections, fraud, pc, sandbox
 
 app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
 app.add_typer(pc.app, name="pc")
+app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(fraud.app, name="fraud")
 collections.register(app)
 

@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         stack.start()
         if not done.is_set():
             seeded = seed_sample_data(stack)
-            print(stack.banner(), flush=True)
-            print(f"  data       {seeded}", flush=True)
+            print(stack.banner(notes=(f"data       {seeded}",)), flush=True)
         while not done.wait(0.5):
             pass
         print("stopping the local stack...", flush=True)

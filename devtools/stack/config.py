@@ -144,7 +144,8 @@ def parse_env_file(text: str) -> dict[str, str]:
 
 
 def banner(*, app_url: str, function_key: str, sandbox_url: str, ca_pem: Path, storage_ports: tuple[int, int, int],
-           smtp_port: int, mail_dir: Path | None, env_file: Path | None, customers: int) -> str:
+           smtp_port: int, mail_dir: Path | None, env_file: Path | None, customers: int,
+           notes: tuple[str, ...] = ()) -> str:
     """The few lines a developer needs after ``make run``."""
     blob, queue, table = storage_ports
     mail = f"smtp://127.0.0.1:{smtp_port}" + (f", saved as .eml files in {mail_dir}" if mail_dir else "")
@@ -158,5 +159,6 @@ def banner(*, app_url: str, function_key: str, sandbox_url: str, ca_pem: Path, s
     ]
     if env_file is not None:
         lines.append(f"  CLI        set -a; . {env_file}; set +a   then e.g. cspguard pc customers")
+    lines += [f"  {note}" for note in notes]
     lines.append("Ctrl-C (or SIGTERM) stops everything; a second Ctrl-C forces.")
     return "\n".join(lines)

@@ -101,13 +101,13 @@ class Stack:
         sb = self._need(self.sandbox, "sandbox")
         return httpx.Client(base_url=sb.base_url, verify=sb.ssl_context(), timeout=timeout)
 
-    def banner(self) -> str:
+    def banner(self, notes: tuple[str, ...] = ()) -> str:
         az, sb, mb = self._need(self.azurite, "azurite"), self._need(self.sandbox, "sandbox"), self._need(
             self.mailbox, "mailbox")
         return banner(app_url=self.app_url, function_key=self.function_key, sandbox_url=sb.base_url,
                       ca_pem=sb.ca_pem_path, storage_ports=(az.blob_port, az.queue_port, az.table_port),
                       smtp_port=mb.port, mail_dir=mb.directory, env_file=self.env_file,
-                      customers=sb.config.customers)
+                      customers=sb.config.customers, notes=notes)
 
     # ------------------------------------------------------------------ lifecycle
 
