@@ -195,8 +195,7 @@ def payment_id_for(invoice_id: str) -> str:
 def row_events(row: ArRow, now: datetime) -> list[PaymentEvent]:
     """The events stating one row (see the module docstring); ids depend on the row only."""
     at = row.updated_at or now
-    base = {"customer_id": row.customer_id, "occurred_at": at}
-    inv = {**base, "invoice_id": row.invoice_id}
+    inv: dict[str, Any] = {"customer_id": row.customer_id, "occurred_at": at, "invoice_id": row.invoice_id}
     header = (row.currency, row.issue_date, row.due_date)
     amount = _ZERO if row.status == "void" else row.amount
     events: list[PaymentEvent] = [
@@ -241,7 +240,7 @@ def _profile_events(rows: list[ArRow], name: str, now: datetime) -> tuple[list[P
     events: list[PaymentEvent] = []
     for cid, (values, _, stamp) in seen.items():
         if values:
-            fields = {PROFILE_COLUMNS[c]: v for c, v in sorted(values.items())}
+            fields: dict[str, Any] = {PROFILE_COLUMNS[c]: v for c, v in sorted(values.items())}
             eid = f"ar-customer-{_digest(cid, *sorted(values.items()))}"
             events.append(CustomerUpdated(event_id=eid, customer_id=cid, occurred_at=stamp or now, **fields))
     return events, problems
