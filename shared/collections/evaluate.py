@@ -9,11 +9,11 @@ when every gate passes: overdue undisputed balance above tolerance, no exemption
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from functools import lru_cache
+from hashlib import blake2b
 
 from shared.collections._fast import build, replace
 from shared.collections.calendar import Calendar
@@ -27,7 +27,6 @@ from shared.collections.policy import (
     Policy,
     PolicyError,
     Stage,
-    StagePlan,
     Trigger,
 )
 from shared.domain import Money
@@ -53,34 +52,95 @@ def _midnight(day: date, policy: Policy) -> datetime:
     return _midnight_in(day, policy.tz)
 
 
-def _holds(plan: StagePlan, dpd: int | None, over_tol: dict[str, Decimal], ratio: Decimal | None) -> bool:
-    days, minimums, exposure, match_all, _ = plan
-    conds: list[bool] = []
-    if days is not None:
-        conds.append(dpd is not None and dpd >= days)
-    if minimums:
-        conds.append(any(c in over_tol and over_tol[c] >= m for c, m in minimums))
-    if exposure is not None:
-        conds.append(ratio is not None and ratio >= exposure)
-    return all(conds) if match_all else any(conds)
+class _Moment:
+    """What every evaluation at one (policy, calendar, now) shares, derived once per sweep or batch.
+
+    The sweep and the benchmark pass the same ``now`` object for a whole shard, so the identity check in
+    ``_moment`` hits; anything else falls back to a small dict, then to building a fresh one.
+    """
+
+    __slots__ = (
+        "calendar",
+        "case_stamp",
+        "fp_tail",
+        "harm",
+        "later_days",
+        "local",
+        "notify_specs",
+        "now",
+        "plans",
+        "policy",
+        "renotify_since",
+        "stages",
+        "today",
+        "tol",
+    )
+
+    def __init__(self, policy: Policy, calendar: Calendar, now: datetime) -> None:
+        self.policy = policy
+        self.calendar = calendar
+        self.now = now
+        self.local = local = now.astimezone(policy.tz)
+        self.today = local.date()
+        self.stages = policy.stages
+        self.plans = policy.plan
+        self.tol = policy.tolerance
+        # the fingerprint hashes "\x1f".join([ledger digest, policy digest, calendar digest, now, ...])
+        self.fp_tail = f"{policy.digest}\x1f{calendar.digest}\x1f{now.isoformat()}"
+        self.case_stamp = f"{local:%Y%m%dT%H%M%S}"
+        self.renotify_since = now - RENOTIFY_WINDOW
+        self.notify_specs = tuple(
+            tuple((a.type, a.template) for a in s.actions if isinstance(a, NotifyCustomer | NotifyTeam))
+            for s in self.stages
+        )
+        # days-past-due thresholds of the stages after each position (for next_review_at)
+        self.later_days = tuple(
+            tuple(s.trigger.days_past_due for s in self.stages[j:] if s.trigger.days_past_due is not None)
+            for j in range(len(self.stages) + 1)
+        )
+        self.harm: tuple[tuple[Reason, ...], datetime | None] | None = None
+
+    def harm_gate(self) -> tuple[tuple[Reason, ...], datetime | None]:
+        """Calendar blockers of a harmful action at this moment and, if blocked, the next window."""
+        if self.harm is None:
+            blocks = tuple(harm_blockers(self.calendar, self.policy.calendar, self.local))
+            window = next_harm_window(self.calendar, self.policy.calendar, self.local) if blocks else None
+            self.harm = (blocks, window)
+        return self.harm
 
 
-def _notifications(stage: Stage, key: str, reason: str) -> list[Action]:
-    out = []
-    for a in stage.actions:
-        if isinstance(a, NotifyCustomer | NotifyTeam):
-            out.append(
-                build(
-                    Action,
-                    kind=a.type,
-                    key=f"{key}:{stage.id}:{a.type}",
-                    stage_id=stage.id,
-                    template=a.template,
-                    scope=None,
-                    reason=reason,
-                )
-            )
-    return out
+_last_moment: _Moment | None = None
+_moments: dict[tuple[int, int, datetime, object, int], _Moment] = {}
+
+
+def _moment(policy: Policy, calendar: Calendar, now: datetime) -> _Moment:
+    global _last_moment
+    m = _last_moment
+    if m is not None and m.now is now and m.policy is policy and m.calendar is calendar:
+        return m
+    key = (id(policy), id(calendar), now, now.tzinfo, now.fold)  # tzinfo and fold: isoformat differs
+    m = _moments.get(key)
+    if m is None or m.policy is not policy or m.calendar is not calendar:
+        if len(_moments) >= 64:
+            _moments.clear()
+        m = _moments[key] = _Moment(policy, calendar, now)
+    _last_moment = m
+    return m
+
+
+def _notifications(specs: tuple[tuple[str, str | None], ...], stage_id: str, key: str, reason: str) -> list[Action]:
+    return [
+        build(
+            Action,
+            kind=kind,
+            key=f"{key}:{stage_id}:{kind}",
+            stage_id=stage_id,
+            template=template,
+            scope=None,
+            reason=reason,
+        )
+        for kind, template in specs
+    ]
 
 
 def _latest(notices: Iterable[SentNotice], stage_id: str, since: datetime) -> SentNotice | None:
@@ -91,10 +151,10 @@ def _latest(notices: Iterable[SentNotice], stage_id: str, since: datetime) -> Se
     return best
 
 
-def _open_case(customer_id: str, policy: Policy, now: datetime) -> CollectionsCase:
+def _open_case(customer_id: str, policy: Policy, now: datetime, stamp: str) -> CollectionsCase:
     return build(
         CollectionsCase,
-        case_id=f"{customer_id}/{now.astimezone(policy.tz):%Y%m%dT%H%M%S}",
+        case_id=f"{customer_id}/{stamp}",
         customer_id=customer_id,
         policy_version=policy.version,
         opened_at=now,
@@ -123,22 +183,43 @@ def evaluate(
     if case is not None:
         if case.customer_id != cid:
             raise ValueError(f"case {case.case_id} belongs to {case.customer_id}, not {cid}")
-        if not case.is_open:
+        if case.closed_at is not None:
             case = None
         elif case.policy_version != policy.version:
             raise PolicyError(
                 f"case {case.case_id} runs under policy {case.policy_version}, got {policy.version}"
             )
     overrides = overrides or NO_OVERRIDES
-    local = now.astimezone(policy.tz)
-    today = local.date()
+    m = _moment(policy, calendar, now)
+    local = m.local
+    today = m.today
     summary = ledger.summary
-    tol = policy.tolerance
-    overdue = summary.overdue_by_currency(today)
-    over_tol = {c: a for c, a in overdue.items() if a > tol.get(c, ZERO)}
-    anchor = summary.oldest_unpaid_due(tol)
+    tol = m.tol
+    # one pass over the open rows (oldest due first): overdue per currency, the anchor, the next due date
+    overdue: dict[str, Decimal] = {}
+    running: dict[str, Decimal] = {}
+    anchor: date | None = None
+    next_due: date | None = None
+    for due, currency, amount in summary.rows:
+        if anchor is None:
+            total = running[currency] + amount if currency in running else amount
+            running[currency] = total
+            if total > tol.get(currency, ZERO):
+                anchor = due
+        if due >= today:
+            if next_due is None:
+                next_due = due
+            if anchor is not None:
+                break
+            continue
+        overdue[currency] = overdue[currency] + amount if currency in overdue else amount
+    if overdue:
+        over_tol = {c: a for c, a in overdue.items() if a > tol.get(c, ZERO)}
+        collectable = bool(over_tol)
+    else:
+        over_tol = {}
+        collectable = False
     dpd = (today - anchor).days if anchor is not None else None
-    collectable = bool(over_tol)
 
     limit = ledger.profile.credit_limit
     exposure: Money | None = None
@@ -158,27 +239,42 @@ def evaluate(
 
     case_change = None
     if collectable and case is None:
-        case = _open_case(cid, policy, now)
+        case = _open_case(cid, policy, now, m.case_stamp)
         case_change = "opened"
         reasons.append(_r("case_opened", f"overdue undisputed balance above tolerance: {_fmt(over_tol)}"))
 
-    stages = policy.stages
+    stages = m.stages
     target: int | None = None
-    plans = policy.plan
-    for i in range(len(plans) - 1, -1, -1):  # most severe first: stop at the first that holds
-        if (collectable or not plans[i][4]) and _holds(plans[i], dpd, over_tol, ratio):
-            target = i
-            break
+    plans = m.plans
+    if dpd is not None or over_tol or ratio is not None:  # otherwise no trigger can hold
+        for i in range(len(plans) - 1, -1, -1):  # most severe first: stop at the first that holds
+            days, minimums, exposure_min, match_all, harmful = plans[i]
+            if harmful and not collectable:
+                continue
+            if match_all:  # every trigger present must hold
+                ok = not (
+                    (days is not None and (dpd is None or dpd < days))
+                    or (bool(minimums) and not any(c in over_tol and over_tol[c] >= v for c, v in minimums))
+                    or (exposure_min is not None and (ratio is None or ratio < exposure_min))
+                )
+            else:
+                ok = (
+                    (days is not None and dpd is not None and dpd >= days)
+                    or (bool(minimums) and any(c in over_tol and over_tol[c] >= v for c, v in minimums))
+                    or (exposure_min is not None and ratio is not None and ratio >= exposure_min)
+                )
+            if ok:
+                target = i
+                break
 
-    blocks: list[Block] = []
-    notes: list[str] = []
+    exempt: list[Block] = []
+    holds: list[Block] = []
     if overrides is not NO_OVERRIDES or ledger.transit_holds:
         blocks, notes = active_blocks(overrides, ledger, today, now)
-    reasons.extend(_r("promise_broken", n) for n in notes)
-    exempt = [b for b in blocks if b.kind == "exempt"]
-    holds = [b for b in blocks if b.kind != "exempt"]
-    for b in blocks:
-        review.append(_midnight(b.until + timedelta(days=1), policy))
+        reasons.extend(_r("promise_broken", n) for n in notes)
+        for b in blocks:
+            (exempt if b.kind == "exempt" else holds).append(b)
+            review.append(_midnight(b.until + timedelta(days=1), policy))
 
     harmful_now = target is not None and stages[target].harmful
     suspended_idx = None
@@ -211,16 +307,16 @@ def evaluate(
         reasons.append(_r("stage", f"stage {st.id}: {_describe(st.trigger, dpd, over_tol, ratio)}"))
         if exempt:
             blocked.extend(_r("exempt", f"{b.detail} until {b.until}") for b in exempt)
-        elif not st.harmful:
+        elif not plans[target][4]:
             key = open_case.case_id if open_case else f"{cid}:{anchor}"
             if open_case is not None:
                 since = open_case.opened_at
             elif st.trigger.days_past_due is not None and anchor is not None:
                 since = _midnight(anchor + timedelta(days=st.trigger.days_past_due), policy)
             else:
-                since = now - RENOTIFY_WINDOW
+                since = m.renotify_since
             if _latest(notices_sent, st.id, since) is None:
-                actions.extend(_notifications(st, key, f"entered stage {st.id}"))
+                actions.extend(_notifications(m.notify_specs[target], st.id, key, f"entered stage {st.id}"))
             else:
                 reasons.append(_r("notice_already_sent", f"the {st.id} notice was already sent"))
         else:
@@ -232,10 +328,7 @@ def evaluate(
                 suspended_idx,
                 holds,
                 ledger,
-                policy,
-                calendar,
-                local,
-                now,
+                m,
                 notices_sent,
                 actions,
                 pending,
@@ -245,16 +338,15 @@ def evaluate(
             )
 
     if anchor is not None:
-        for j in range(0 if target is None else target + 1, len(stages)):
-            n = stages[j].trigger.days_past_due
-            if n is not None:
-                review.append(_midnight(anchor + timedelta(days=n), policy))
-    for due, _, _ in summary.rows:
-        if due >= today:
-            review.append(_midnight(due + timedelta(days=1), policy))
-            break
-    future = [t for t in review if t > local]  # compare in one zone: cheaper than mixed-zone compares
-    next_review = min(future) if future else None
+        for n in m.later_days[0 if target is None else target + 1]:
+            review.append(_midnight(anchor + timedelta(days=n), policy))
+    if next_due is not None:
+        review.append(_midnight(next_due + timedelta(days=1), policy))
+    if review:
+        future = [t for t in review if t > local]  # compare in one zone: cheaper than mixed-zone compares
+        next_review = min(future) if future else None
+    else:
+        next_review = None
 
     snapshot = build(
         Snapshot,
@@ -285,7 +377,7 @@ def evaluate(
         case=case,
         case_change=case_change,
         snapshot=snapshot,
-        fingerprint=_fingerprint(ledger, overrides, policy, calendar, now, notices_sent, case_in, unbilled),
+        fingerprint=_fingerprint(summary.digest, m.fp_tail, overrides, notices_sent, case_in, unbilled),
     )
 
 
@@ -296,10 +388,7 @@ def _harmful(
     suspended_idx: int | None,
     holds: list[Block],
     ledger: CustomerLedger,
-    policy: Policy,
-    calendar: Calendar,
-    local: datetime,
-    now: datetime,
+    m: _Moment,
     notices: Sequence[SentNotice],
     actions: list[Action],
     pending: list[Action],
@@ -312,15 +401,17 @@ def _harmful(
         reasons.append(_r("already_suspended", f"already suspended by stage {case.suspended_by_stage}"))
         return
     ok = True
+    policy = m.policy
     notice_stage = policy.stage(st.notice_stage or "")
     sent = _latest(notices, notice_stage.id, case.opened_at)
     if sent is None:
         ok = False
         blocked.append(_r("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
-        actions.extend(_notifications(notice_stage, case.case_id, f"required notice before {st.id}"))
+        specs = m.notify_specs[m.stages.index(notice_stage)]
+        actions.extend(_notifications(specs, notice_stage.id, case.case_id, f"required notice before {st.id}"))
     else:
         ready = sent.sent_at + timedelta(days=st.requires_notice_days)
-        if ready > now:
+        if ready > m.now:
             ok = False
             blocked.append(
                 _r(
@@ -350,16 +441,15 @@ def _harmful(
         blocked.append(
             _r("approval_required", f"stage {st.id} needs approval for {ledger.profile.segment} customers")
         )
-    cal_blocks = harm_blockers(calendar, policy.calendar, local)
+    cal_blocks, window = m.harm_gate()
     if cal_blocks:
         ok = False
         blocked.extend(cal_blocks)
-        window = next_harm_window(calendar, policy.calendar, local)
         if window is not None:
             review.append(window)
     if ok:
         actions.append(action)
-        actions.extend(_notifications(st, case.case_id, f"suspended by stage {st.id}"))
+        actions.extend(_notifications(m.notify_specs[idx], st.id, case.case_id, f"suspended by stage {st.id}"))
 
 
 def _fmt(amounts: dict[str, Decimal]) -> str:
@@ -378,22 +468,22 @@ def _describe(t: Trigger, dpd: int | None, over_tol: dict[str, Decimal], ratio: 
 
 
 def _fingerprint(
-    ledger: CustomerLedger,
+    ledger_digest: str,
+    fp_tail: str,
     overrides: CustomerOverrides,
-    policy: Policy,
-    calendar: Calendar,
-    now: datetime,
     notices: Sequence[SentNotice],
     case: CollectionsCase | None,
     unbilled: Money | None,
 ) -> str:
-    # The ledger digest covers every event applied, hence the profile and balances too.
-    parts = [ledger.summary.digest, policy.digest, calendar.digest, now.isoformat()]
+    # The ledger digest covers every event applied, hence the profile and balances too; ``fp_tail`` holds
+    # the policy digest, calendar digest and ``now`` (see _Moment), so the hashed bytes are unchanged.
+    parts = [ledger_digest, fp_tail]
     if overrides is not NO_OVERRIDES:
         parts.append(overrides.model_dump_json())
-    parts.extend(f"{n.stage_id}@{n.sent_at.timestamp()!r}" for n in notices)
+    for n in notices:
+        parts.append(f"{n.stage_id}@{n.sent_at.timestamp()!r}")
     if case is not None:
         parts.append(f"{case.case_id}|{case.suspended_by_stage}|{case.approvals}")
     if unbilled is not None:
         parts.append(str(unbilled))
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    return blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
