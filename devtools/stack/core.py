@@ -53,6 +53,8 @@ def taken_ports(wanted: dict[str, int]) -> list[str]:
         if port == 0:
             continue
         with socket.socket() as s:
+            # as the servers do: a port in TIME_WAIT after the last run is free; a listener is not
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
