@@ -138,3 +138,19 @@ def test_run_refuses_a_taken_port_with_a_clear_message(spawn: Callable[[list[str
     assert f"Partner Center sandbox port {ports[PORT_ENV['sandbox']]}" in proc.output
     assert "already in use" in proc.output
     assert not (tmp_path / "stack.env").exists()
+
+
+def test_sigterm_then_a_second_signal_forces_and_leaves_nothing(
+        spawn: Callable[[list[str], dict[str, str]], Proc], tmp_path: Any) -> None:
+    proc = spawn(["run", "--state-dir", str(tmp_path), "--customers", "2", "--no-timers"], free_stack_ports())
+    proc.wait_for_line("Ctrl-C (or SIGTERM) stops everything")
+    children = psutil.Process(proc.popen.pid).children(recursive=True)
+    assert children
+    proc.popen.send_signal(signal.SIGTERM)
+    proc.popen.send_signal(signal.SIGINT)
+    rc = proc.finish(timeout=60)
+    # 130 when the second signal arrived while stopping (forced), 0 when the clean stop had already finished
+    assert rc in (0, 130), proc.output
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left running: {alive}"
+    assert not (tmp_path / "stack.env").exists()
