@@ -66,6 +66,7 @@ class _Moment:
         "harm",
         "later_days",
         "local",
+        "notice_index",
         "notify_specs",
         "now",
         "plans",
@@ -98,6 +99,8 @@ class _Moment:
             tuple(s.trigger.days_past_due for s in self.stages[j:] if s.trigger.days_past_due is not None)
             for j in range(len(self.stages) + 1)
         )
+        ids = [s.id for s in self.stages]  # a harmful stage's notice stage is validated to exist earlier
+        self.notice_index = tuple(ids.index(s.notice_stage) if s.harmful else -1 for s in self.stages)
         self.harm: tuple[tuple[Reason, ...], datetime | None] | None = None
 
     def harm_gate(self) -> tuple[tuple[Reason, ...], datetime | None]:
@@ -401,13 +404,13 @@ def _harmful(
         reasons.append(_r("already_suspended", f"already suspended by stage {case.suspended_by_stage}"))
         return
     ok = True
-    policy = m.policy
-    notice_stage = policy.stage(st.notice_stage or "")
+    notice_idx = m.notice_index[idx]
+    notice_stage = m.stages[notice_idx]
     sent = _latest(notices, notice_stage.id, case.opened_at)
     if sent is None:
         ok = False
         blocked.append(_r("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
-        specs = m.notify_specs[m.stages.index(notice_stage)]
+        specs = m.notify_specs[notice_idx]
         actions.extend(_notifications(specs, notice_stage.id, case.case_id, f"required notice before {st.id}"))
     else:
         ready = sent.sent_at + timedelta(days=st.requires_notice_days)
