@@ -100,7 +100,7 @@ class _Moment:
             for j in range(len(self.stages) + 1)
         )
         ids = [s.id for s in self.stages]  # a harmful stage's notice stage is validated to exist earlier
-        self.notice_index = tuple(ids.index(s.notice_stage) if s.harmful else -1 for s in self.stages)
+        self.notice_index = tuple(ids.index(s.notice_stage or "") if s.harmful else -1 for s in self.stages)
         self.harm: tuple[tuple[Reason, ...], datetime | None] | None = None
 
     def harm_gate(self) -> tuple[tuple[Reason, ...], datetime | None]:
