@@ -80,3 +80,13 @@ def test_a_shell_sourcing_the_env_file_exports_the_exact_values(tmp_path: Path) 
     out = subprocess.run(["bash", "-c", f"set -a; . {path}; set +a; printf '%s\\n' {names}"],
                          capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]})
     assert out.stdout.splitlines() == list(env.values())
+
+
+def test_the_cli_env_file_reader_sees_the_same_values(tmp_path: Path) -> None:
+    """`cspguard ... --env-file var/stack.env` reads the file with python-dotenv, not a shell."""
+    from dotenv import dotenv_values
+
+    env = stack_overrides(ENDPOINTS) | {"CSPGUARD_PC_CA_BUNDLE": "/tmp/with space/ca.pem"}
+    path = tmp_path / "stack.env"
+    path.write_text(env_file_text(env))
+    assert dotenv_values(path) == env
