@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from devtools.demo_stories import COLLECTIONS_STEPS, DEMO_POLICY, MISUSE_STEPS
 from devtools.stack import Stack, StackConfig
 
 T = TypeVar("T")
@@ -41,10 +42,10 @@ Step = Callable[[Demo], str]
 
 # ---------------------------------------------------------------------------------------------- sample data
 
-def seed_sample_data(stack: Stack) -> str:
-    """Sample data for a fresh stack. Today the only sample data is the sandbox's generated portfolio
-    (customers, subscriptions, usage), so this checks it is there and describes it; payment events for
-    the collections story belong here once they are seeded. Returns a one-line summary."""
+def seed_sample_data(stack: Stack, *, payments: bool = True) -> str:
+    """Sample data for a fresh stack: the sandbox's generated portfolio (customers, subscriptions, usage) and,
+    with ``payments``, payment history for every customer plus the four customers of the collections story
+    (devtools/demo_stories.py). Returns a one-line summary."""
     with stack.sandbox_admin() as admin:
         r = admin.get("/_sandbox/state", params={"limit": 0})
         r.raise_for_status()
@@ -52,14 +53,21 @@ def seed_sample_data(stack: Stack) -> str:
     if counts["customers"] != stack.config.customers:
         raise DemoFailed(f"sandbox has {counts['customers']} customers, expected {stack.config.customers}")
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(counts["byStatus"].items()))
-    return (f"sandbox portfolio (seed {stack.config.seed}): {counts['customers']} customers, "
-            f"{counts['subscriptions']} subscriptions ({statuses})")
+    summary = (f"sandbox portfolio (seed {stack.config.seed}): {counts['customers']} customers, "
+               f"{counts['subscriptions']} subscriptions ({statuses})")
+    if payments:
+        from devtools.demo_stories import seed_portfolio
+
+        cast = seed_portfolio(stack)
+        summary += "; payment history posted for every customer, plus " + ", ".join(
+            f"{c['name']} ({role})" for role, c in cast.items())
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------- steps
 
 def step_seed(demo: Demo) -> str:
-    return seed_sample_data(demo.stack)
+    return seed_sample_data(demo.stack, payments=False)  # the collections story seeds its own
 
 
 def step_health(demo: Demo) -> str:
@@ -160,6 +168,8 @@ STEPS: list[tuple[str, Step]] = [
     ("Partner Center customers via the CLI", step_customers),
     ("invalid message -> dead letter", step_invalid_message),
     ("replay the dead letter", step_replay),
+    *COLLECTIONS_STEPS,
+    *MISUSE_STEPS,
 ]
 
 
@@ -208,7 +218,9 @@ def main(customers: int = 25) -> int:
     quiet_logs()
     print(f"starting a throwaway stack (free ports, in-memory storage, {customers} sandbox customers)...",
           flush=True)
-    with Stack(StackConfig(free_ports=True, customers=customers)) as stack:
+    # the demo policy is the shipped one with the calendar gates opened, so a suspension can be shown at any hour
+    extra = {"CSPGUARD_POLICY_FILE": DEMO_POLICY}
+    with Stack(StackConfig(free_ports=True, customers=customers, extra_settings=extra)) as stack:
         print(f"app at {stack.app_url}", flush=True)
         ok = run_demo(stack, say=lambda line: print(line, flush=True))
     print("demo complete: every step passed" if ok else "demo FAILED (see the step above)", flush=True)

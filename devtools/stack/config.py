@@ -102,6 +102,7 @@ def stack_overrides(e: Endpoints) -> dict[str, str]:
         "CSPGUARD_PC_CLIENT_SECRET": e.pc_client_secret,
         "CSPGUARD_SMTP_HOST": "127.0.0.1",
         "CSPGUARD_SMTP_PORT": str(e.smtp_port),
+        "CSPGUARD_ENFORCEMENT_ENABLED": "true",  # acts on the sandbox only: every endpoint above is local
     }
 
 

@@ -1,0 +1,300 @@
+"""The collections and misuse stories of ``make demo``, and the sample data ``make run`` seeds.
+
+Everything goes through the app's real entry points (HTTP API, queues, timers' HTTP twins) against the
+sandbox and the SMTP mailbox. One thing cannot be done for real in a few seconds: letting the 7-day notice
+period pass. The step that does it says so and moves the recorded delivery of the final notice 8 days back,
+exactly as if the notice had gone out a week ago; everything else is live.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devtools.demo import Demo
+    from devtools.stack import Stack
+
+DEMO_POLICY = "config/samples/collections-policy.demo.yaml"
+ACTOR = {"x-actor": "demo-operator@partner.example"}
+
+
+class StoryFailed(RuntimeError):
+    """A story step did not see what it expected."""
+
+
+def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "event_id": f"{kind}-{uuid.uuid4().hex[:12]}", "customer_id": customer_id,
+            "occurred_at": datetime.now(UTC).isoformat(), **fields}
+
+
+def _wait(check: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise StoryFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.25)
+    return result
+
+
+def _add_customer(stack: Stack, name: str, subscriptions: list[dict[str, Any]]) -> dict[str, Any]:
+    with stack.sandbox_admin() as admin:
+        r = admin.post("/_sandbox/customers", json={"company_name": name, "subscriptions": subscriptions})
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
+
+
+def _statuses(stack: Stack, customer_id: str) -> dict[str, str]:
+    with stack.sandbox_admin() as admin:
+        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
+    return {s["id"]: s["status"] for s in state["customers"][0]["subscriptions"]}
+
+
+def _post_events(stack: Stack, events: list[dict[str, Any]]) -> None:
+    with stack.http() as api:
+        r = api.post("/api/payment-events", json=events)
+        if r.status_code != 202:
+            raise StoryFailed(f"POST /api/payment-events -> {r.status_code}: {r.text}")
+
+
+def _invoice(cid: str, number: str, amount: str, due_in_days: int) -> dict[str, Any]:
+    today = date.today()
+    return _event("invoice.issued", cid, invoice_id=number, amount=amount, currency="CNY",
+                  issue_date=(today + timedelta(days=due_in_days - 30)).isoformat(),
+                  due_date=(today + timedelta(days=due_in_days)).isoformat())
+
+
+def seed_portfolio(stack: Stack) -> dict[str, Any]:
+    """Payment history for every sandbox customer (current invoices, most paid) plus four customers whose
+    stories the demo tells: one overdue, one with a reminder due, one exempt, one disputing."""
+    with stack.sandbox_admin() as admin:
+        listing = admin.get("/_sandbox/state").json()["customers"]
+    events: list[dict[str, Any]] = []
+    for i, c in enumerate(listing):
+        cid = c["id"]
+        events.append(_event("customer.updated", cid, name=c["companyName"], language="zh-CN" if i % 2 else "en",
+                             contact_email=f"ap{i}@customer{i}.example"))
+        inv = _invoice(cid, f"INV-{i:04d}", f"{1000 + 37 * i}.00", due_in_days=20 - i % 15)
+        events.append(inv)
+        if i % 3:
+            events.append(_event("payment.received", cid, payment_id=f"PAY-{i:04d}", amount=inv["amount"],
+                                 currency="CNY", received_at=datetime.now(UTC).isoformat(),
+                                 invoice_id=inv["invoice_id"]))
+    cast: dict[str, Any] = {}
+    for role, name, email, due_in in (("overdue", "Overdue Trading Co", "finance@overdue.example", -40),
+                                      ("reminder", "Early Reminder Ltd", "ap@reminder.example", 3),
+                                      ("exempt", "Strategic Exempt Group", "ap@exempt.example", -40),
+                                      ("disputed", "Disputing Design Studio", "ap@disputing.example", -40)):
+        created = _add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
+                                              {"kind": "license", "friendly_name": "Microsoft 365 E3"}])
+        cid = created["id"]
+        plan = next(s["id"] for s in created["subscriptions"] if s["offerId"].startswith("DZH318Z0BPS6"))
+        licence = next(s["id"] for s in created["subscriptions"] if s["id"] != plan)
+        cast[role] = {"id": cid, "name": name, "email": email, "plan": plan, "licence": licence,
+                      "invoice": f"INV-{role.upper()}"}
+        events.append(_event("customer.updated", cid, name=name, contact_email=email, language="en"))
+        events.append(_invoice(cid, cast[role]["invoice"], "8000.00", due_in_days=due_in))
+    _post_events(stack, events)
+    with stack.http() as api:
+        _wait(lambda: all(api.get(f"/api/customers/{c['id']}/status").status_code == 200 for c in cast.values()),
+              "the sample ledgers")
+    return cast
+
+
+def _mail(stack: Stack, address: str, words: str) -> list[Any]:
+    return [m for m in stack.mailbox.messages() if address in str(m["To"]) and words in str(m["Subject"]).lower()]
+
+
+# ---------------------------------------------------------------------------------------------- collections
+
+
+def step_collections_seed(demo: Demo) -> str:
+    cast = seed_portfolio(demo.stack)
+    demo.notes["cast"] = cast
+    exempt, disputed = cast["exempt"], cast["disputed"]
+    with demo.stack.http() as api:
+        r = api.post(f"/api/customers/{exempt['id']}/overrides/exemption", headers=ACTOR,
+                     json={"reason": "strategic account, CFO approval", "approver": "cfo@partner.example",
+                           "expires_on": (date.today() + timedelta(days=30)).isoformat()})
+        if r.status_code != 201:
+            raise StoryFailed(f"setting the exemption gave {r.status_code}: {r.text}")
+        r = api.post(f"/api/customers/{disputed['id']}/disputes", headers=ACTOR,
+                     json={"invoice_id": disputed["invoice"], "reason": "meter billed twice"})
+        if r.status_code != 202:
+            raise StoryFailed(f"recording the dispute gave {r.status_code}: {r.text}")
+    return (f"payment events for every sandbox customer posted to /api/payment-events; "
+            f"{cast['overdue']['name']} is 40 days overdue on CNY 8,000.00, {cast['reminder']['name']} is due in "
+            f"3 days, {exempt['name']} is overdue but exempt (CFO, 30 days), {disputed['name']} disputes its invoice")
+
+
+def step_notices(demo: Demo) -> str:
+    cast, stack = demo.notes["cast"], demo.stack
+    reminder = _wait(lambda: _mail(stack, cast["reminder"]["email"], "reminder"), "the payment reminder e-mail")
+    final = _wait(lambda: _mail(stack, cast["overdue"]["email"], "final notice"), "the final notice e-mail")
+    body = final[0].get_body(("plain",)).get_content()
+    if "Azure plan" not in body or "8,000.00" not in body:
+        raise StoryFailed("the final notice does not name the amount and the subscription it will suspend")
+    return (f"mailbox: '{reminder[0]['Subject']}' to {cast['reminder']['email']}; '{final[0]['Subject']}' to "
+            f"{cast['overdue']['email']} (names CNY 8,000.00 and the Azure plan; the licence is not affected)")
+
+
+def step_preview_blocked(demo: Demo) -> str:
+    cast = demo.notes["cast"]
+    with demo.stack.http() as api:
+        rows = {r["customer_id"]: r for r in api.get("/api/collections/preview").json()["items"]}
+    overdue, exempt = rows.get(cast["overdue"]["id"]), rows.get(cast["exempt"]["id"])
+    if not overdue or "notice_too_recent" not in overdue["blocked_by"]:
+        raise StoryFailed(f"preview of the overdue customer: {overdue}")
+    if not exempt or "exempt" not in exempt["blocked_by"]:
+        raise StoryFailed(f"preview of the exempt customer: {exempt}")
+    if cast["disputed"]["id"] in rows:
+        raise StoryFailed(f"the disputed customer has a stage: {rows[cast['disputed']['id']]}")
+    return (f"GET /api/collections/preview: {cast['overdue']['name']} at stage {overdue['stage']} blocked by "
+            f"{overdue['blocked_by']} (the final notice went out today; 7 days' notice needed); "
+            f"exempt customer blocked by {exempt['blocked_by']}; disputed customer has no stage")
+
+
+def step_notice_period_passes(demo: Demo) -> str:
+    """Simulated time: the final notice's recorded delivery moves 8 days back (the only non-live step)."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.services.state import CollectionsState, Stores
+
+    cid = demo.notes["cast"]["overdue"]["id"]
+    stores = Stores(TableServiceClient.from_connection_string(demo.stack.connection_string))
+
+    def rewind(state: CollectionsState | None) -> CollectionsState | None:
+        if state is None or state.case is None:
+            raise StoryFailed("the overdue customer has no open collections case")
+        case = state.case.model_copy(update={"opened_at": state.case.opened_at - timedelta(days=8)})
+        notices = [n.model_copy(update={"sent_at": n.sent_at - timedelta(days=8)}) for n in state.notices]
+        return state.model_copy(update={"case": case, "notices": notices})
+
+    stores.cases.update(cid, "collections", rewind)
+    return "SIMULATED: the final notice's delivery is now recorded as 8 days ago (the notice period has passed)"
+
+
+def _sweep(demo: Demo) -> dict[str, Any]:
+    with demo.stack.http() as api:
+        run = api.post("/api/collections/sweep").json()
+        return _wait(lambda: (lambda r: r if r["status"] != "running" else None)(  # type: ignore[no-any-return]
+            api.get(f"/api/collections/runs/{run['run_id']}").json()), "the sweep")
+
+
+def step_sweep_suspends(demo: Demo) -> str:
+    cast, stack = demo.notes["cast"], demo.stack
+    run = _sweep(demo)
+    o = cast["overdue"]
+    _wait(lambda: _statuses(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
+    statuses = _statuses(stack, o["id"])
+    if statuses[o["licence"]] != "active":
+        raise StoryFailed("the licence subscription (outside the stage's scope) was touched")
+    for other in ("exempt", "disputed"):
+        if set(_statuses(stack, cast[other]["id"]).values()) != {"active"}:
+            raise StoryFailed(f"the {other} customer was suspended")
+    mail = _wait(lambda: _mail(stack, o["email"], "suspended"), "the suspension e-mail")
+    return (f"POST /api/collections/sweep -> run {run['run_id']}: {run['customers']} customers, "
+            f"{run['customers_to_suspend']} to suspend (blast-radius limits passed); sandbox: Azure plan "
+            f"suspended, licence active; exempt and disputed customers untouched; mailbox: '{mail[0]['Subject']}'")
+
+
+def step_payment_reactivates(demo: Demo) -> str:
+    cast, stack = demo.notes["cast"], demo.stack
+    o = cast["overdue"]
+    started = time.monotonic()
+    _post_events(stack, [_event("payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
+                                currency="CNY", received_at=datetime.now(UTC).isoformat())])
+    _wait(lambda: _statuses(stack, o["id"])[o["plan"]] == "active", "the reactivation")
+    seconds = time.monotonic() - started
+    _wait(lambda: _mail(stack, o["email"], "reactivat"), "the reactivation e-mail")
+    with stack.http() as api:
+        history = api.get(f"/api/customers/{o['id']}/status").json()["history"]
+    trail = ", ".join(f"{e['action']}:{e['outcome']}" for e in reversed(history[:6]))
+    return (f"payment.received CNY 8,000.00 -> Azure plan active again {seconds:.1f}s later; reactivation "
+            f"e-mail sent; audit trail: {trail}")
+
+
+# ---------------------------------------------------------------------------------------------- misuse
+
+
+def step_gpu_spike(demo: Demo) -> str:
+    stack = demo.stack
+    created = _add_customer(stack, "Night Shift Compute Ltd",
+                            [{"kind": "azure_plan", "friendly_name": "Azure plan", "daily_usage_units": 1.0}])
+    cid, plan = created["id"], created["subscriptions"][0]["id"]
+    day = (date.today() - timedelta(days=1)).isoformat()
+    with stack.sandbox_admin() as admin:
+        admin.post("/_sandbox/usage", json=[{
+            "customerId": cid, "subscriptionId": plan, "usageDate": f"{day}T00:00:00Z",
+            "meterCategory": "Virtual Machines", "meterSubCategory": "NCads A100 v4 Series GPU",
+            "meterName": "NC24ads A100 v4", "meterId": "gpu-a100", "resourceLocation": "ChinaNorth3",
+            "quantity": 100, "unitPrice": 30.0}]).raise_for_status()
+    demo.notes["gpu"] = {"id": cid, "plan": plan}
+    with stack.http() as api:
+        run_id = api.post("/api/fraud/scan").json()["run_id"]
+        run = _wait(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
+            api.get(f"/api/fraud/scans/{run_id}").json()), "the usage scan")
+        case = _wait(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
+            api.get(f"/api/fraud/cases/{cid}")), "the fraud case")
+    hits = ", ".join(h["rule_id"] for h in case["case"]["hits"])
+    return (f"usage: 100 h of A100 GPU (CNY 3,000) yesterday on a subscription that ran one small VM; "
+            f"POST /api/fraud/scan read {run.get('lines')} line items -> case opened for Night Shift Compute Ltd, "
+            f"rules hit: {hits}")
+
+
+def step_contain(demo: Demo) -> str:
+    stack, g = demo.stack, demo.notes["gpu"]
+    with stack.http() as api:
+        case = api.get(f"/api/fraud/cases/{g['id']}").json()
+        if _statuses(stack, g["id"])[g["plan"]] != "suspended":
+            r = api.post(f"/api/fraud/cases/{g['id']}/contain", headers=ACTOR, json={"note": "approve containment"})
+            if r.status_code not in (200, 202):
+                raise StoryFailed(f"approving containment gave {r.status_code}: {r.text}")
+            how = "the rules asked for review: an operator contained it (POST /api/fraud/cases/{id}/contain)"
+        else:
+            how = "contained automatically"
+    _wait(lambda: _statuses(stack, g["id"])[g["plan"]] == "suspended", "the containment")
+    support = _wait(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
+                             and "support" in str(m["To"])], "the service request e-mail")
+    with stack.http() as api:
+        _post_events(stack, [_event("customer.updated", g["id"], name="Night Shift Compute Ltd",
+                                    contact_email="it@nightshift.example"),
+                             _event("payment.received", g["id"], payment_id="NS-1", amount="3000.00",
+                                    currency="CNY", received_at=datetime.now(UTC).isoformat())])
+        time.sleep(2.5)
+        case = api.get(f"/api/fraud/cases/{g['id']}").json()
+    if _statuses(stack, g["id"])[g["plan"]] != "suspended":
+        raise StoryFailed("a payment lifted a fraud suspension")
+    return (f"{how}; sandbox: subscription suspended while investigating; service request to "
+            f"{support[0]['To']}: '{support[0]['Subject']}'; a payment arrived and did NOT lift it; "
+            f"case status {case['case']['status']}")
+
+
+def step_resolve_legitimate(demo: Demo) -> str:
+    stack, g = demo.stack, demo.notes["gpu"]
+    with stack.http() as api:
+        r = api.post(f"/api/fraud/cases/{g['id']}/resolve", headers=ACTOR,
+                     json={"label": "legitimate", "note": "customer confirmed a planned model training run"})
+        if r.status_code != 200:
+            raise StoryFailed(f"resolving gave {r.status_code}: {r.text}")
+    _wait(lambda: _statuses(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
+    return "POST /api/fraud/cases/{id}/resolve label=legitimate -> the subscription the case suspended is active again"
+
+
+COLLECTIONS_STEPS: list[tuple[str, Callable[[Demo], str]]] = [
+    ("collections: sample portfolio, an exemption and a dispute", step_collections_seed),
+    ("collections: reminder and final notice e-mailed", step_notices),
+    ("collections: preview explains why nothing is suspended yet", step_preview_blocked),
+    ("collections: the notice period passes (simulated)", step_notice_period_passes),
+    ("collections: the sweep suspends after the notice period", step_sweep_suspends),
+    ("collections: the customer pays and is reactivated", step_payment_reactivates),
+]
+MISUSE_STEPS: list[tuple[str, Callable[[Demo], str]]] = [
+    ("misuse: a GPU spike is detected from usage", step_gpu_spike),
+    ("misuse: containment while investigating, service request to 21Vianet", step_contain),
+    ("misuse: resolved as legitimate, reactivated", step_resolve_legitimate),
+]
