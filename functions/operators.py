@@ -98,6 +98,23 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
         set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))  # type: ignore[arg-type]
 
 
+@bp.route(route="customers/{customer_id}/case/migrate", methods=["POST"])
+def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"reason": "..."}: move the open case to the current policy version."""
+    from shared.context import get_context
+    from shared.services.operators import migrate_case as migrate
+
+    who, bad = _who(req)
+    data, bad_json = json_body(req)
+    if bad or bad_json:
+        return bad or bad_json  # type: ignore[return-value]
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if not reason:
+        return error(400, 'say why: {"reason": "..."}')
+    return _handle(lambda: json_response(
+        migrate(get_context(), req.route_params["customer_id"], who or "", str(reason)).model_dump(mode="json")))
+
+
 @bp.route(route="customers/{customer_id}/disputes", methods=["POST"])
 def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"invoice_id": "...", "amount": "123.00" (omit for the whole invoice), "reason": "...",

@@ -23,5 +23,15 @@ def check_health() -> dict[str, Any]:
     except Exception as exc:  # any failure here means "unreachable"; the type is reported
         checks["storage"] = "unreachable"
         problems.append(f"storage unreachable: {type(exc).__name__}")
+    queues: dict[str, dict[str, int]] = {}
+    if checks["storage"] == "ok":
+        from shared.messaging import Queue
+        from shared.observability import observe_queue_depths
+
+        for name, (backlog, poison) in observe_queue_depths(queue_service(settings), list(Queue)).items():
+            queues[name] = {"backlog": backlog, "poison": poison}
+            if poison:
+                problems.append(f"{poison} message(s) in {name}-poison need an operator")
     status = "error" if checks["storage"] != "ok" else ("degraded" if problems else "ok")
-    return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value}
+    return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value,
+            "enforcement_enabled": settings.enforcement_enabled, "queues": queues}

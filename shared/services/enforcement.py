@@ -188,6 +188,11 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
 
 
 def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
+    from shared.observability import metrics
+
+    metrics().action(req.action, out.status)
+    if out.status in ("failed", "partial", "blocked"):
+        metrics().failure("enforcement", out.status)
     ctx.audit.record(AuditEntry(
         customer_id=req.customer_id, action=req.action, actor=req.actor, reason=f"{req.reason}: {req.detail}",
         at=now, correlation_id=correlation_id, outcome=out.status,

@@ -163,6 +163,9 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
             return state.model_copy(update={"notices": [*state.notices, sent][-100:]})
 
         stores.cases.update(notice.customer_id, "collections", add)
+    from shared.observability import metrics
+
+    metrics().action("notice", "sent")
     ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.sent", actor="csp-guard",
                                 reason=f"{template} to {'team' if team else 'customer'}", at=now,
                                 correlation_id=correlation_id,

@@ -162,6 +162,33 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
     return request
 
 
+def migrate_case(ctx: AppContext, customer_id: str, actor: str, reason: str,
+                 now: datetime | None = None) -> CollectionsState:
+    """Move the customer's open case to the current policy version (cases otherwise keep the version they
+    started under). Its notices and approvals carry over; the customer is re-evaluated at once."""
+    now = _now(now)
+    stores = ctx.stores
+    current = policy_set(ctx.settings).for_version(None).version
+    state = stores.collections_state(customer_id)
+    if state.case is None:
+        raise NotFoundError(f"customer {customer_id} has no open collections case")
+    old = state.case.policy_version
+    if old == current:
+        raise ConflictError(f"the case already runs under the current policy {current}")
+
+    def move(cur: CollectionsState | None) -> CollectionsState | None:
+        if cur is None or cur.case is None:
+            return None
+        return cur.model_copy(update={"case": cur.case.model_copy(update={"policy_version": current})})
+
+    migrated = stores.cases.update(customer_id, "collections", move)
+    ctx.audit.record(AuditEntry(customer_id=customer_id, action="case.migrated", actor=actor, reason=reason, at=now,
+                                evidence={"from": old, "to": current}))
+    reevaluate(ctx, customer_id, actor, now)
+    assert migrated is not None
+    return migrated
+
+
 def list_approvals(ctx: AppContext, status: Literal["pending", "decided"] = "pending") -> list[ApprovalRequest]:
     return sorted(ctx.stores.approvals.partition(status), key=lambda a: a.requested_at)
 
