@@ -42,6 +42,19 @@ def _r(code: str, text: str) -> Reason:
     return build(Reason, code=code, text=text)
 
 
+_shared_reasons: dict[tuple[str, str], Reason] = {}
+
+
+def _rc(code: str, text: str) -> Reason:
+    """A reason whose text takes few values (per stage or segment): one shared immutable instance each."""
+    found = _shared_reasons.get((code, text))
+    if found is None:
+        if len(_shared_reasons) >= 4096:
+            _shared_reasons.clear()
+        found = _shared_reasons[(code, text)] = build(Reason, code=code, text=text)
+    return found
+
+
 @lru_cache(maxsize=4096)
 def _midnight_in(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
@@ -62,6 +75,7 @@ class _Moment:
     __slots__ = (
         "calendar",
         "case_stamp",
+        "days_only",
         "fp_tail",
         "harm",
         "later_days",
@@ -72,6 +86,7 @@ class _Moment:
         "plans",
         "policy",
         "renotify_since",
+        "stage_reasons",
         "stages",
         "today",
         "tol",
@@ -101,6 +116,10 @@ class _Moment:
         )
         ids = [s.id for s in self.stages]  # a harmful stage's notice stage is validated to exist earlier
         self.notice_index = tuple(ids.index(s.notice_stage or "") if s.harmful else -1 for s in self.stages)
+        self.days_only = tuple(
+            s.trigger.min_overdue is None and s.trigger.exposure_ratio is None for s in self.stages
+        )
+        self.stage_reasons: dict[tuple[int, int | None], Reason] = {}
         self.harm: tuple[tuple[Reason, ...], datetime | None] | None = None
 
     def harm_gate(self) -> tuple[tuple[Reason, ...], datetime | None]:
@@ -298,16 +317,24 @@ def evaluate(
                     reason=why,
                 )
             )
-            reasons.append(_r("reactivate", why))
+            reasons.append(_rc("reactivate", why))
     if case is not None and not collectable and case_change is None:
         case = replace(case, closed_at=now)
         case_change = "closed"
-        reasons.append(_r("case_closed", "no overdue undisputed balance above tolerance remains"))
+        reasons.append(_rc("case_closed", "no overdue undisputed balance above tolerance remains"))
     open_case = case if case is not None and case.closed_at is None else None
 
     if target is not None:
         st = stages[target]
-        reasons.append(_r("stage", f"stage {st.id}: {_describe(st.trigger, dpd, over_tol, ratio)}"))
+        if m.days_only[target]:  # the text depends on the day count alone: one instance per (stage, dpd)
+            stage_reason = m.stage_reasons.get((target, dpd))
+            if stage_reason is None:
+                stage_reason = m.stage_reasons[(target, dpd)] = _r(
+                    "stage", f"stage {st.id}: {_describe(st.trigger, dpd, over_tol, ratio)}"
+                )
+            reasons.append(stage_reason)
+        else:
+            reasons.append(_r("stage", f"stage {st.id}: {_describe(st.trigger, dpd, over_tol, ratio)}"))
         if exempt:
             blocked.extend(_r("exempt", f"{b.detail} until {b.until}") for b in exempt)
         elif not plans[target][4]:
@@ -321,7 +348,7 @@ def evaluate(
             if _latest(notices_sent, st.id, since) is None:
                 actions.extend(_notifications(m.notify_specs[target], st.id, key, f"entered stage {st.id}"))
             else:
-                reasons.append(_r("notice_already_sent", f"the {st.id} notice was already sent"))
+                reasons.append(_rc("notice_already_sent", f"the {st.id} notice was already sent"))
         else:
             assert open_case is not None  # harmful stages require a collectable balance, hence a case
             _harmful(
@@ -401,7 +428,7 @@ def _harmful(
 ) -> None:
     """Gates of a suspending stage; appends to the caller's lists."""
     if suspended_idx is not None and suspended_idx >= idx:
-        reasons.append(_r("already_suspended", f"already suspended by stage {case.suspended_by_stage}"))
+        reasons.append(_rc("already_suspended", f"already suspended by stage {case.suspended_by_stage}"))
         return
     ok = True
     notice_idx = m.notice_index[idx]
@@ -409,7 +436,7 @@ def _harmful(
     sent = _latest(notices, notice_stage.id, case.opened_at)
     if sent is None:
         ok = False
-        blocked.append(_r("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
+        blocked.append(_rc("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
         specs = m.notify_specs[notice_idx]
         actions.extend(_notifications(specs, notice_stage.id, case.case_id, f"required notice before {st.id}"))
     else:
@@ -442,7 +469,7 @@ def _harmful(
         ok = False
         pending.append(action)
         blocked.append(
-            _r("approval_required", f"stage {st.id} needs approval for {ledger.profile.segment} customers")
+            _rc("approval_required", f"stage {st.id} needs approval for {ledger.profile.segment} customers")
         )
     cal_blocks, window = m.harm_gate()
     if cal_blocks:
