@@ -13,7 +13,7 @@ from shared.collections import Calendar, CustomerLedger, apply_events, parse_pol
 from shared.domain import PaymentEvent, parse_event
 
 ROOT = Path(__file__).resolve().parents[3]
-POLICY_PATH = ROOT / "config" / "collections-policy.yaml"
+POLICY_PATH = Path(__file__).with_name("policy-fixture.yaml")
 POLICY_TEXT = POLICY_PATH.read_text(encoding="utf-8")
 POLICY = parse_policy(POLICY_TEXT, str(POLICY_PATH))
 CAL = Calendar("CN")
