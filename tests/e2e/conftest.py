@@ -20,7 +20,7 @@ T = TypeVar("T")
 EXAMPLE_SETTINGS = REPO / "local.settings.example.json"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The stack as the demo starts it; settings from the example file so a developer's own
     local.settings.json cannot change what the tests see."""

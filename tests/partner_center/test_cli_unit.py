@@ -10,7 +10,8 @@ from shared.partner_center import AuthError, ServerError, TransportError
 from shared.settings import SettingsError
 
 
-def test_settings_file_values_override_and_empty_means_unset(tmp_path: Path) -> None:
+def test_settings_file_values_override_and_empty_means_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSPGUARD_PC_AUTHORITY_HOST", raising=False)  # an app started earlier may have set it
     file = tmp_path / "local.settings.json"
     values = {
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",
