@@ -196,6 +196,10 @@ def main() -> None:
               f"{t_end - t_final:.1f} s")
         print(f"Partner Center calls: {len(pc)} ({dict(methods)}); customers acted on: {acted}; "
               f"per customer acted on: {len(pc) / acted if acted else 0:.2f}")
+        if pc:
+            stamps = sorted(datetime.fromisoformat(c["at"].replace("Z", "+00:00")).timestamp() for c in pc)
+            print(f"  first -> last Partner Center call: {stamps[-1] - stamps[0]:.1f} s "
+                  f"(enforcement phase {t_end - t_final:.1f} s)")
         print(f"  calls naming customers in good standing: {in_good} (goal 0); calls not naming a customer "
               f"in arrears (token, catalogue...): {per_customer.get(None, 0)}")
         print(f"peak RSS: this process (runner + app + sandbox) "
