@@ -152,6 +152,8 @@ def configure_logging(
     correlation filter. Elsewhere (CLI, local runner, tests) a JSON-lines handler goes on the root.
     """
     root = logging.getLogger()
+    # the storage SDK logs every HTTP request at INFO: thousands of lines per sweep that bury the app's own
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     ours = [h for h in root.handlers if getattr(h, "_cspguard", False)]
     for handler in root.handlers:
         _ensure_filter(handler)

@@ -9,6 +9,7 @@ Reactivation touches only subscriptions csp-guard itself suspended, parents befo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,7 +90,7 @@ async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now
             if not r.ok:
                 out.failed[r.subscription_id] = f"read back {r.after}, expected {r.target}"
             elif r.changed:
-                stores.suspensions.upsert(req.customer_id, r.subscription_id, SuspensionRecord(
+                await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, r.subscription_id, SuspensionRecord(
                     customer_id=req.customer_id, subscription_id=r.subscription_id, reason=req.reason,
                     detail=req.detail, action_key=req.key, suspended_at=now, suspended_by=req.actor,
                     case_id=req.case_id, is_addon=r.is_addon,
@@ -105,7 +106,7 @@ async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now
 
 async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
     pc = ctx.partner_center()
-    records = [r for r in stores.suspended_by_us(req.customer_id)
+    records = [r for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
                if (r.subscription_id in req.subscription_ids if req.subscription_ids else r.reason == req.reason)]
     records.sort(key=lambda r: r.is_addon)  # parents first: add-ons refuse while the parent is suspended
     out = Outcome(key=req.key, status="done", detail=req.detail)
@@ -121,7 +122,7 @@ async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) 
             out.failed[rec.subscription_id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
             continue
         if results and results[0].ok:
-            stores.suspensions.delete(req.customer_id, rec.subscription_id)
+            await asyncio.to_thread(stores.suspensions.delete, req.customer_id, rec.subscription_id)
             out.changed.append(rec.subscription_id)
         else:
             out.failed[rec.subscription_id] = "read back did not show active"
@@ -137,11 +138,12 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     """Run one enforcement request at most once; transient Partner Center errors propagate (retry)."""
     now = now or datetime.now(UTC)
     stores = ctx.stores
-    early = precheck(ctx, stores, req, now)
+    # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
+    early = await asyncio.to_thread(precheck, ctx, stores, req, now)
     if early is not None:
-        _audit(ctx, req, early, now, correlation_id)
+        await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
         if early.status == "blocked":
-            _alert_team(ctx, req, early)
+            await asyncio.to_thread(_alert_team, ctx, req, early)
         return early
 
     async def work() -> dict[str, Any]:
@@ -155,7 +157,7 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     outcome = Outcome.model_validate(result)
     if not ran:
         return outcome.model_copy(update={"status": "duplicate"})
-    _after(ctx, stores, req, outcome, now, correlation_id)
+    await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
     return outcome
 
 

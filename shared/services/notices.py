@@ -83,26 +83,27 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
         base["suspension_at"] = when.isoformat()
         base["deadline"] = (when - timedelta(hours=1)).isoformat()
     elif template in ("suspension_done", "reactivated"):
-        records = stores.suspended_by_us(notice.customer_id)
+        records = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         if template == "suspension_done":
             mine = [r for r in records if r.action_key.startswith(notice.key.split(":suspend")[0])] or records
             base["subscriptions"] = [{"id": r.subscription_id, "name": r.name or r.subscription_id} for r in mine]
             base["suspended_at"] = now.isoformat()
         else:
-            audit = [e for e in ctx.audit.history(notice.customer_id, 20) if e.action == "reactivate"]
+            history = await asyncio.to_thread(ctx.audit.history, notice.customer_id, 20)
+            audit = [e for e in history if e.action == "reactivate"]
             changed = audit[0].evidence.get("changed", []) if audit else []
             base["subscriptions"] = [{"id": s, "name": s} for s in changed]
             base["reactivated_at"] = now.isoformat()
             paid = summary.payments[-1] if summary.payments else None
             base["amount_received"] = format_amount(paid[2], paid[1], lang) if paid else _amounts({}, lang)
     elif template == "team_action_failed":
+        suspended = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         verb = "suspend" if "suspend" in notice.reason else "reactivate"
         base.update({"action": verb, "verb": verb, "attempts": 1, "attempted_at": now.isoformat(),
                      "case_id": notice.case_id or "-", "error": notice.reason,
                      "customer": {"name": ledger.profile.name or notice.customer_id,
                                   "tenant_id": notice.customer_id},
-                     "subscriptions": [{"id": r.subscription_id, "name": r.name}
-                                       for r in stores.suspended_by_us(notice.customer_id)]})
+                     "subscriptions": [{"id": r.subscription_id, "name": r.name} for r in suspended]})
     return base
 
 
@@ -125,13 +126,15 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
     """Send one collections notice at most once; returns what happened (for logs and tests)."""
     now = now or datetime.now(UTC)
     stores = ctx.stores
-    ledger = stores.ledger(notice.customer_id)
+    # storage calls are synchronous: threads keep them off the event loop other invocations share
+    ledger = await asyncio.to_thread(stores.ledger, notice.customer_id)
     if ledger is None:
         return "skipped: no ledger"
-    stale = _still_relevant(stores, ctx, notice, now)
+    stale = await asyncio.to_thread(_still_relevant, stores, ctx, notice, now)
     if stale:
-        ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.skipped", actor="csp-guard",
-                                    reason=f"{notice.template}: {stale}", correlation_id=correlation_id))
+        await asyncio.to_thread(ctx.audit.record, AuditEntry(
+            customer_id=notice.customer_id, action="notice.skipped", actor="csp-guard",
+            reason=f"{notice.template}: {stale}", correlation_id=correlation_id))
         return f"skipped: {stale}"
     context = await build_context(ctx, stores, notice, ledger, now)
     team = notice.audience == "team"
@@ -155,6 +158,13 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
     ran, result = await ctx.idempotency.run_once_async("notice", notice.key, lambda: asyncio.to_thread(send))
     if not ran:
         return "duplicate"
+    await asyncio.to_thread(_record_sent, ctx, stores, notice, template, team, now, correlation_id, result)
+    return "sent"
+
+
+def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, template: str, team: bool,
+                 now: datetime, correlation_id: str, result: dict[str, Any]) -> None:
+    """The delivery is a fact the engine's notice gate relies on: record it on the case and in the audit log."""
     if not team and notice.template not in POST_ACTION:
         sent = SentNotice(stage_id=notice.stage_id, sent_at=now, case_id=notice.case_id)
 
@@ -171,7 +181,6 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
                                 correlation_id=correlation_id,
                                 evidence={"key": notice.key, "message_id": result.get("message_id"),
                                           "stage_id": notice.stage_id, "subject": result.get("subject")}))
-    return "sent"
 
 
 def notice_from(envelope: Envelope) -> CollectionsNotice:

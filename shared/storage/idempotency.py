@@ -8,6 +8,7 @@ A record is claimed with an insert-if-absent (the table's own uniqueness is the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -54,16 +55,17 @@ class IdempotencyStore:
 
     async def run_once_async(self, scope: str, key: str, work: Callable[[], Awaitable[T]],
                              encode: Callable[[T], Any] = lambda r: r) -> tuple[bool, Any]:
-        """``run_once`` for coroutines (the Partner Center client is async)."""
-        done, stored = self.claim(scope, key)
+        """``run_once`` for coroutines (the Partner Center client is async); storage calls run in a thread so
+        they never block the event loop other invocations share."""
+        done, stored = await asyncio.to_thread(self.claim, scope, key)
         if done:
             return False, stored
         try:
             result = await work()
         except BaseException:
-            self.release(scope, key)
+            await asyncio.to_thread(self.release, scope, key)
             raise
-        return True, self.complete(scope, key, encode(result))
+        return True, await asyncio.to_thread(self.complete, scope, key, encode(result))
 
     def claim(self, scope: str, key: str) -> tuple[bool, Any]:
         """Claim (scope, key). Returns (True, result) if it was already completed, (False, None) if claimed."""
