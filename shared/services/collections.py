@@ -17,7 +17,7 @@ from shared.collections import Decision, evaluate
 from shared.messaging import Queue
 from shared.services.messages import CollectionsNotice, EnforcementRequest
 from shared.services.policies import calendar, policy_set
-from shared.services.state import ApprovalRequest, CollectionsState, Stores
+from shared.services.state import ApprovalRequest, CustomerInputs, Stores, SuspensionRecord
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
@@ -38,19 +38,19 @@ class Dispatched:
 
 
 def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
-           *, persist: bool = True) -> Decision | None:
-    """Evaluate one customer from stored state; persist a case opening/closing when ``persist``."""
+           *, persist: bool = True, inputs: CustomerInputs | None = None) -> Decision | None:
+    """Evaluate one customer from stored state (or ``inputs`` a shard prefetched); persist a case opening or
+    closing when ``persist``. After a concurrent change the inputs are read again."""
     for _ in range(5):
-        ledger = stores.ledger(customer_id)
+        inputs = inputs or stores.inputs(customer_id)
+        ledger, state, etag = inputs.ledger, inputs.state, inputs.state_etag
         if ledger is None:
             return None
-        found = stores.cases.get_with_etag(customer_id, "collections")
-        state, etag = found if found else (CollectionsState(customer_id=customer_id), None)
         policies = policy_set(settings)
         case = state.case if state.case is not None and state.case.is_open else None
         policy = policies.for_version(case.policy_version if case else None)
-        decision = evaluate(ledger, stores.overrides_for(customer_id), policy, calendar(settings, policy), now,
-                            state.notices, case, unbilled=stores.unbilled(customer_id))
+        decision = evaluate(ledger, inputs.overrides, policy, calendar(settings, policy), now,
+                            state.notices, case, unbilled=inputs.unbilled)
         if not persist or decision.case_change is None:
             return decision
         if decision.case_change == "opened":
@@ -62,15 +62,16 @@ def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
             stores.cases.put(customer_id, "collections", new_state, etag)
             return decision
         except ConcurrencyConflict:
+            inputs = None
             continue
     raise ConcurrencyConflict(f"collections state of {customer_id} kept changing; will retry")
 
 
-def _reactivation_needed(stores: Stores, decision: Decision) -> bool:
+def _reactivation_needed(suspensions: list[SuspensionRecord], decision: Decision) -> bool:
     """A safety net beyond the engine's own action: our non-payment suspensions with no harmful stage."""
     if any(a.kind in ("suspend", "reactivate") for a in decision.actions) or decision.pending_approval:
         return False
-    records = [r for r in stores.suspended_by_us(decision.customer_id) if r.reason == "nonpayment"]
+    records = [r for r in suspensions if r.reason == "nonpayment"]
     if not records:
         return False
     open_case = decision.case if decision.case is not None and decision.case.is_open else None
@@ -85,12 +86,13 @@ def generation(stores: Stores, customer_id: str) -> int:
 
 def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime, *,
              allow_suspend: bool, actor: str, run_id: str | None = None,
-             correlation_id: str | None = None) -> Dispatched:
+             correlation_id: str | None = None, inputs: CustomerInputs | None = None) -> Dispatched:
     """Publish a decision's actions: notices, reactivations, approvals; suspensions if allowed."""
     out = Dispatched()
     cid = decision.customer_id
     case_id = decision.case.case_id if decision.case else None
-    gen = generation(stores, cid)
+    gen = inputs.state.lifts if inputs is not None else generation(stores, cid)
+    suspensions = inputs.suspensions if inputs is not None else stores.suspended_by_us(cid)
     harmful_stages = {a.stage_id for a in decision.actions if a.kind == "suspend"}
     held: list[CollectionsNotice] = []
     for action in decision.actions:
@@ -118,7 +120,7 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
                 continue
             ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
             out.enforcement.append(request)
-    if _reactivation_needed(stores, decision):
+    if _reactivation_needed(suspensions, decision):
         request = EnforcementRequest(
             action="reactivate", customer_id=cid, reason="nonpayment", key=f"{cid}:reactivate:g{gen}",
             detail="no harmful collections stage applies any more", actor=actor, requested_at=now)

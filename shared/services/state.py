@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -113,6 +114,18 @@ class UnbilledExposure(BaseModel):
     as_of: datetime
 
 
+@dataclass
+class CustomerInputs:
+    """Everything evaluating one customer reads, loaded once (per customer, or per shard in a few queries)."""
+
+    ledger: CustomerLedger | None
+    state: CollectionsState
+    state_etag: str | None
+    overrides: CustomerOverrides | None
+    unbilled: Money | None
+    suspensions: list[SuspensionRecord]
+
+
 class Stores:
     """Typed stores over one TableServiceClient."""
 
@@ -146,3 +159,34 @@ class Stores:
     def unbilled(self, customer_id: str) -> Money | None:
         found = self.exposure.get(customer_id, "unbilled")
         return found.unbilled if found else None
+
+    def inputs(self, customer_id: str) -> CustomerInputs:
+        found = self.cases.get_with_etag(customer_id, "collections")
+        state, etag = found if found else (CollectionsState(customer_id=customer_id), None)
+        return CustomerInputs(self.ledger(customer_id), state, etag, self.overrides_for(customer_id),
+                              self.unbilled(customer_id), self.suspended_by_us(customer_id))
+
+    def inputs_for_range(self, customer_ids: list[str]) -> dict[str, CustomerInputs]:
+        """Inputs of a sorted run of customers with five range queries (the sweep's shards are such runs)."""
+        if not customer_ids:
+            return {}
+        first, last = customer_ids[0], customer_ids[-1]
+        wanted = set(customer_ids)
+        ledgers = {k: d for k, d, _ in self.ledgers.range_with_etags(first, last, "ledger") if k in wanted}
+        states = {k: (d, e) for k, d, e in self.cases.range_with_etags(first, last, "collections") if k in wanted}
+        overrides = {k: d for k, d, _ in self.overrides.range_with_etags(first, last, "overrides") if k in wanted}
+        unbilled = {k: d.unbilled for k, d, _ in self.exposure.range_with_etags(first, last, "unbilled")
+                    if k in wanted}
+        suspensions: dict[str, list[SuspensionRecord]] = {}
+        for _, record, _ in self.suspensions.range_with_etags(first, last):
+            if record.customer_id in wanted:
+                suspensions.setdefault(record.customer_id, []).append(record)
+        out = {}
+        for cid in customer_ids:
+            if cid not in ledgers:  # not in the key range (unusual characters?): never skip it, read it alone
+                out[cid] = self.inputs(cid)
+                continue
+            state, etag = states.get(cid, (CollectionsState(customer_id=cid), None))
+            out[cid] = CustomerInputs(ledgers[cid], state, etag, overrides.get(cid), unbilled.get(cid),
+                                      suspensions.get(cid, []))
+        return out

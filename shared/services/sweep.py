@@ -55,9 +55,10 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
     if existing is not None:
         return existing
     result = ShardResult(run_id=shard.run_id, shard=shard.shard, evaluated=0)
+    prefetched = stores.inputs_for_range(sorted(shard.customer_ids))
     for cid in shard.customer_ids:
         try:
-            decision = decide(stores, ctx.settings, cid, now)
+            decision = decide(stores, ctx.settings, cid, now, inputs=prefetched.get(cid))
         except Exception as exc:  # one bad ledger must not stop the portfolio; it is reported on the run
             log.exception("evaluation of %s failed", cid)
             result.errors.append(f"{cid}: {type(exc).__name__}: {exc}")
@@ -66,7 +67,7 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
             continue
         result.evaluated += 1
         out = dispatch(ctx, stores, decision, now, allow_suspend=False, actor=ACTOR, run_id=shard.run_id,
-                       correlation_id=shard.run_id)
+                       correlation_id=shard.run_id, inputs=prefetched.get(cid))
         result.notices += len(out.notices)
         result.reactivations += sum(1 for r in out.enforcement if r.action == "reactivate")
         result.approvals += len(out.approvals)

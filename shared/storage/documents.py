@@ -103,6 +103,13 @@ class DocumentStore(Generic[M]):
         for entity in rows:
             yield self._decode(entity)
 
+    def range_with_etags(self, first_pk: str, last_pk: str, rk: str | None = None) -> Iterator[tuple[str, M, str]]:
+        """(key, document, etag) for partitions first_pk..last_pk (one query instead of one read per key)."""
+        filter_ = "PartitionKey ge @a and PartitionKey le @b" + (" and RowKey eq @rk" if rk is not None else "")
+        params = {"a": safe_key(first_pk), "b": safe_key(last_pk), **({"rk": safe_key(rk)} if rk is not None else {})}
+        for entity in self._client.query_entities(filter_, parameters=params):
+            yield entity.get("Key") or entity["PartitionKey"], self._decode(entity), entity.metadata["etag"]
+
     def partition(self, pk: str) -> Iterator[M]:
         return self.query("PartitionKey eq @pk", {"pk": safe_key(pk)})
 
