@@ -64,7 +64,7 @@ def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
         body = ManualAction.model_validate(data if isinstance(data, dict) else {})
         request = manual_enforcement(get_context(), req.route_params["customer_id"],
-                                     req.route_params["action"], body, who or "")  # type: ignore[arg-type]
+                                     req.route_params["action"], body, who or "")
         return json_response({"queued": request.model_dump(mode="json")}, 202)
 
     return _handle(run)
@@ -88,14 +88,14 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
         if not reason:
             return error(400, "say why: add ?reason=... to lift an override")
         return _handle(lambda: json_response(
-            lift_override(get_context(), cid, kind, who or "", reason).model_dump(mode="json")))  # type: ignore[arg-type]
+            lift_override(get_context(), cid, kind, who or "", reason).model_dump(mode="json")))
     data, bad_json = json_body(req)
     if bad_json:
         return bad_json
     if not isinstance(data, dict):
         return error(400, "expected a JSON object")
     return _handle(lambda: json_response(
-        set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))  # type: ignore[arg-type]
+        set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))
 
 
 @bp.route(route="customers/{customer_id}/case/migrate", methods=["POST"])
@@ -182,7 +182,7 @@ def approvals(req: func.HttpRequest) -> func.HttpResponse:
     status = req.params.get("status", "pending")
     if status not in ("pending", "decided"):
         return error(400, "status must be pending or decided")
-    items = list_approvals(get_context(), status)  # type: ignore[arg-type]
+    items = list_approvals(get_context(), status)
     return json_response({"items": [a.model_dump(mode="json") for a in items]})
 
 

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
-def _new_correlation_id() -> str:
+def current_correlation_id() -> str:
     """The correlation id of the work in progress (HTTP request, timer run, message), so a journey keeps one id."""
     from shared.observability import get_correlation_id
 
@@ -35,7 +35,7 @@ class Envelope(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.-]*$")
     idempotency_key: str = Field(min_length=1, max_length=400)
-    correlation_id: str = Field(default_factory=_new_correlation_id, min_length=1, max_length=100)
+    correlation_id: str = Field(default_factory=current_correlation_id, min_length=1, max_length=100)
     source: str = Field(default="csp-guard", min_length=1, max_length=100)
     created_at: datetime = Field(default_factory=_utcnow)
     payload: dict[str, Any] = Field(default_factory=dict)

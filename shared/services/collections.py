@@ -111,7 +111,8 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
             # one reactivation per lift, whichever path (engine action or safety net) asks for it first
             key = f"{cid}:reactivate:g{gen}" if action.kind == "reactivate" else f"{action.key}:g{gen}"
             request = EnforcementRequest(
-                action=action.kind, customer_id=cid, reason="nonpayment", key=key,
+                action="suspend" if action.kind == "suspend" else "reactivate", customer_id=cid,
+                reason="nonpayment", key=key,
                 detail=f"{action.reason} (policy {decision.policy_version})", actor=actor, case_id=case_id,
                 stage_id=action.stage_id, scope=action.scope, run_id=run_id, requested_at=now,
                 then_notify=tuple(n for n in held if n.stage_id == action.stage_id))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.collections.policy import SuspendScope
 from shared.messaging import Envelope, kinds
+from shared.messaging.envelope import current_correlation_id
 from shared.services.state import SuspensionReason
 
 ENFORCEMENT_KIND = kinds.ENFORCEMENT
@@ -33,8 +34,8 @@ class CollectionsNotice(_Payload):
     reason: str = ""
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
-        extra = {"correlation_id": correlation_id} if correlation_id else {}
-        return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"), **extra)
+        return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),
+                        correlation_id=correlation_id or current_correlation_id())
 
 
 class EnforcementRequest(_Payload):
@@ -55,9 +56,8 @@ class EnforcementRequest(_Payload):
     then_notify: tuple[CollectionsNotice, ...] = ()  # sent only after a verified suspension
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
-        extra = {"correlation_id": correlation_id} if correlation_id else {}
         return Envelope(kind=ENFORCEMENT_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),
-                        **extra)
+                        correlation_id=correlation_id or current_correlation_id())
 
 
 class SweepShard(_Payload):
@@ -79,5 +79,5 @@ class EvaluateCustomer(_Payload):
     cause: str
 
     def envelope(self, key: str, correlation_id: str | None = None) -> Envelope:
-        extra = {"correlation_id": correlation_id} if correlation_id else {}
-        return Envelope(kind=EVALUATE_KIND, idempotency_key=key, payload=self.model_dump(mode="json"), **extra)
+        return Envelope(kind=EVALUATE_KIND, idempotency_key=key, payload=self.model_dump(mode="json"),
+                        correlation_id=correlation_id or current_correlation_id())

@@ -138,13 +138,15 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
         return f"skipped: {stale}"
     context = await build_context(ctx, stores, notice, ledger, now)
     team = notice.audience == "team"
+    recipient: str | None
     if team and ctx.settings.team_webhook_url:
         channel, recipient = Channel.WEBHOOK, "team"
     else:
         channel, recipient = Channel.EMAIL, (ctx.settings.collections_contact if team else ledger.profile.contact_email)
     if not recipient:
-        ctx.audit.record(AuditEntry(customer_id=notice.customer_id, action="notice.failed", actor="csp-guard",
-                                    reason=f"{notice.template}: no contact e-mail on file", outcome="failed"))
+        await asyncio.to_thread(ctx.audit.record, AuditEntry(
+            customer_id=notice.customer_id, action="notice.failed", actor="csp-guard",
+            reason=f"{notice.template}: no contact e-mail on file", outcome="failed"))
         return "failed: no contact e-mail"
     template = notice.template if notice.template in {t.value for t in TemplateId} else "team_action_failed"
     if template == "team_action_failed" and notice.template != template:

@@ -28,6 +28,7 @@ from shared.domain import (
     PaymentReceived,
 )
 from shared.messaging import Envelope, Queue
+from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.collections import Dispatched, decide, dispatch
 from shared.services.state import FeedStatus, Stores
@@ -63,9 +64,9 @@ def parse_payment_event(kind: str, payload: dict[str, Any]) -> PaymentEvent:
 
 def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None = None) -> Envelope:
     """The envelope a producer sends for one event (the event id is the idempotency key)."""
-    extra = {"correlation_id": correlation_id} if correlation_id else {}
     payload = {**event.model_dump(mode="json", exclude_unset=True), "type": event.type}
-    return Envelope(kind=payload["type"], idempotency_key=event.event_id, source=source, payload=payload, **extra)
+    return Envelope(kind=payload["type"], idempotency_key=event.event_id, source=source, payload=payload,
+                    correlation_id=correlation_id or current_correlation_id())
 
 
 def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bool, CustomerLedger]:

@@ -87,7 +87,7 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
 
 
 def _planned(stores: Stores, run_id: str) -> list[EnforcementRequest]:
-    out = []
+    out: list[EnforcementRequest] = []
     for row in stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
                                    {"r": run_id}):
         out.extend(EnforcementRequest.model_validate(p) for p in row.planned)
