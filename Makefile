@@ -31,9 +31,10 @@ demo: setup
 	$(BIN)/python -m devtools.stack demo
 
 ## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner),
-## then checkov over the infrastructure templates
+## then ruff and mypy, then checkov over the infrastructure templates
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory iac-check
 
 ## lint: ruff and mypy
