@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -24,6 +25,27 @@ def json_body(req: func.HttpRequest) -> tuple[Any, func.HttpResponse | None]:
         return req.get_json(), None
     except ValueError as exc:
         return None, error(400, f"request body is not valid JSON: {exc}")
+
+
+def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run an operator action, mapping use-case errors to readable 4xx answers."""
+    from pydantic import ValidationError
+
+    from shared.collections import PolicyError
+    from shared.messaging.handling import validation_reason
+    from shared.services.errors import ConflictError, NotFoundError
+    from shared.storage.documents import ConcurrencyConflict
+
+    try:
+        return run()
+    except ValidationError as exc:
+        return error(400, f"invalid request: {validation_reason(exc)}")
+    except NotFoundError as exc:
+        return error(404, str(exc.args[0]) if exc.args else "not found")
+    except (ConflictError, ConcurrencyConflict) as exc:
+        return error(409, str(exc))
+    except PolicyError as exc:
+        return error(500, f"policy problem: {exc}")
 
 
 def actor(req: func.HttpRequest) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import actor, error, json_body, json_response
+from functions._http import actor, error, handle_errors, json_body, json_response
 from functions._queue import receive
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
@@ -69,24 +69,6 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
             ctx.deadletters.put(Queue.SERVICE_REQUESTS, msg.get_body().decode(), f"cannot render: {exc}")
             return
         log.info("service request %s: %s", request.case_id, result)  # type: ignore[attr-defined]
-
-
-def _handle(run: Any) -> func.HttpResponse:
-    """Map service errors to readable 4xx answers."""
-    from pydantic import ValidationError
-
-    from shared.messaging.handling import validation_reason
-    from shared.services.fraud import CaseConflict, CaseNotFound
-    from shared.storage.documents import ConcurrencyConflict
-
-    try:
-        return run()
-    except ValidationError as exc:
-        return error(400, f"invalid request: {validation_reason(exc)}")
-    except CaseNotFound as exc:
-        return error(404, str(exc.args[0]))
-    except (CaseConflict, ConcurrencyConflict) as exc:
-        return error(409, str(exc))
 
 
 def _operator(req: func.HttpRequest) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
@@ -186,7 +168,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
                                     str(data.get("note", "")))
         return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
 
-    return _handle(run)
+    return handle_errors(run)
 
 
 @bp.route(route="fraud/cases/{customer_id}/notes", methods=["POST"])
@@ -202,8 +184,9 @@ def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     if not text:
         return error(400, 'expected {"text": "..."}')
     ctx = get_context()
-    return _handle(lambda: json_response(_view(add_note(ctx, FraudStores(ctx.tables), req.route_params["customer_id"],
-                                                        text, who)), 201))
+    stores = FraudStores(ctx.tables)
+    return handle_errors(lambda: json_response(
+        _view(add_note(ctx, stores, req.route_params["customer_id"], text, who)), 201))
 
 
 @bp.route(route="fraud/cases/{customer_id}/service-request", methods=["POST"])
@@ -221,7 +204,7 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
     cid = req.route_params["customer_id"]
     note = str(data.get("note", ""))
     if "status" in data:
-        return _handle(lambda: json_response(track_update(fs, cid, str(data["status"]), note, who)
+        return handle_errors(lambda: json_response(track_update(fs, cid, str(data["status"]), note, who)
                                              .model_dump(mode="json")))
 
     def run() -> func.HttpResponse:
@@ -229,7 +212,7 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
         return json_response({"queued": queued, "service_request": record.model_dump(mode="json")},
                              202 if queued else 200)
 
-    return _handle(run)
+    return handle_errors(run)
 
 
 @bp.route(route="fraud/cases/{customer_id}/contain", methods=["POST"])

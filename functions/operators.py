@@ -3,11 +3,9 @@ authentication principal when present, else the ``X-Actor`` header."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.functions as func
 
-from functions._http import actor, error, json_body, json_response
+from functions._http import actor, error, handle_errors, json_body, json_response
 
 bp = func.Blueprint()
 
@@ -19,33 +17,12 @@ def _who(req: func.HttpRequest) -> tuple[str | None, func.HttpResponse | None]:
     return who, None
 
 
-def _handle(run: Any) -> func.HttpResponse:
-    """Map service errors to readable 4xx answers."""
-    from pydantic import ValidationError
-
-    from shared.collections import PolicyError
-    from shared.messaging.handling import validation_reason
-    from shared.services.operators import ConflictError, NotFoundError
-    from shared.storage.documents import ConcurrencyConflict
-
-    try:
-        return run()
-    except ValidationError as exc:
-        return error(400, f"invalid request: {validation_reason(exc)}")
-    except NotFoundError as exc:
-        return error(404, str(exc.args[0]))
-    except (ConflictError, ConcurrencyConflict) as exc:
-        return error(409, str(exc))
-    except PolicyError as exc:
-        return error(500, f"policy problem: {exc}")
-
-
 @bp.route(route="customers/{customer_id}/status", methods=["GET"])
 def customer_status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import customer_status as status
 
-    return _handle(lambda: json_response(status(get_context(), req.route_params["customer_id"])))
+    return handle_errors(lambda: json_response(status(get_context(), req.route_params["customer_id"])))
 
 
 @bp.route(route="customers/{customer_id}/actions/{action}", methods=["POST"])
@@ -67,7 +44,7 @@ def manual_action(req: func.HttpRequest) -> func.HttpResponse:
                                      req.route_params["action"], body, who or "")
         return json_response({"queued": request.model_dump(mode="json")}, 202)
 
-    return _handle(run)
+    return handle_errors(run)
 
 
 @bp.route(route="customers/{customer_id}/overrides/{kind}", methods=["POST", "DELETE"])
@@ -87,14 +64,14 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
         reason = req.params.get("reason")
         if not reason:
             return error(400, "say why: add ?reason=... to lift an override")
-        return _handle(lambda: json_response(
+        return handle_errors(lambda: json_response(
             lift_override(get_context(), cid, kind, who or "", reason).model_dump(mode="json")))
     data, bad_json = json_body(req)
     if bad_json:
         return bad_json
     if not isinstance(data, dict):
         return error(400, "expected a JSON object")
-    return _handle(lambda: json_response(
+    return handle_errors(lambda: json_response(
         set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))
 
 
@@ -111,7 +88,7 @@ def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
     reason = data.get("reason") if isinstance(data, dict) else None
     if not reason:
         return error(400, 'say why: {"reason": "..."}')
-    return _handle(lambda: json_response(
+    return handle_errors(lambda: json_response(
         migrate(get_context(), req.route_params["customer_id"], who or "", str(reason)).model_dump(mode="json")))
 
 
@@ -198,5 +175,5 @@ def decide_approval(req: func.HttpRequest) -> func.HttpResponse:
         return bad or bad_json  # type: ignore[return-value]
     if not isinstance(data, dict) or not data.get("key") or data.get("decision") not in ("approve", "reject"):
         return error(400, 'expected {"key": "...", "decision": "approve" | "reject", "note": "..."}')
-    return _handle(lambda: json_response(decide(get_context(), str(data["key"]), data["decision"] == "approve",
+    return handle_errors(lambda: json_response(decide(get_context(), str(data["key"]), data["decision"] == "approve",
                                                 who or "", str(data.get("note", ""))).model_dump(mode="json")))

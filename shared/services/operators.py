@@ -26,6 +26,7 @@ from shared.collections import (
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.errors import ConflictError, NotFoundError
 from shared.services.messages import EnforcementRequest
 from shared.services.policies import calendar, policy_set
 from shared.services.state import ApprovalRequest, CollectionsState, Stores
@@ -33,14 +34,6 @@ from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.context import AppContext
-
-
-class NotFoundError(KeyError):
-    """The customer, approval or run does not exist (HTTP 404)."""
-
-
-class ConflictError(ValueError):
-    """The request contradicts the current state (HTTP 409)."""
 
 
 class ManualAction(BaseModel):

@@ -30,6 +30,7 @@ from shared.fraud import add_note as case_add_note
 from shared.fraud import resolve as case_resolve
 from shared.fraud.cases import Case
 from shared.messaging import Queue
+from shared.services.errors import ConflictError, NotFoundError
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, PendingContainment
 from shared.services.messages import EnforcementRequest
 from shared.storage.audit import AuditEntry
@@ -41,11 +42,11 @@ log = logging.getLogger("cspguard.fraud.cases")
 SYSTEM_ACTOR = "csp-guard:fraud"
 
 
-class CaseNotFound(LookupError):
+class CaseNotFound(NotFoundError):
     """No fraud case for this customer."""
 
 
-class CaseConflict(ValueError):
+class CaseConflict(ConflictError):
     """The case's state does not allow this (resolved already, nothing pending...)."""
 
 
