@@ -13,6 +13,7 @@ bp = func.Blueprint()
 
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.PAYMENT_EVENTS.value, connection="AzureWebJobsStorage")
 def payment_event(msg: func.QueueMessage) -> None:
+    from shared.collections import PolicyError
     from shared.context import get_context
     from shared.observability import correlation_scope
     from shared.services.payments import EVENT_MODELS, LedgerError, ingest
@@ -28,6 +29,10 @@ def payment_event(msg: func.QueueMessage) -> None:
         except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
             ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
                                 f"cannot apply {envelope.kind}: {exc}", msg.dequeue_count or 1)
+        except PolicyError as exc:  # the ledger is updated; evaluation needs an operator (e.g. migrate the case)
+            ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
+                                f"recorded, but the customer cannot be evaluated: {exc}; fix the policy or migrate "
+                                "the case, then replay", msg.dequeue_count or 1)
 
 
 @bp.route(route="payment-events", methods=["POST"])

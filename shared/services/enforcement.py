@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.messaging import Queue
-from shared.partner_center import PartnerCenterError, RestrictionError, ServerError, Throttled, TransportError
+from shared.partner_center import PartnerCenterError, ServerError, Throttled, TransportError
 from shared.services.collections import decide
 from shared.services.messages import CollectionsNotice, EnforcementRequest
 from shared.services.payments import feed_age_hours
@@ -40,6 +40,7 @@ class Outcome(BaseModel):
     detail: str
     changed: list[str] = Field(default_factory=list)
     failed: dict[str, str] = Field(default_factory=dict)
+    lifted_nonpayment: bool = False
 
 
 def _base_key(key: str) -> str:
@@ -56,6 +57,11 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
             return Outcome(key=req.key, status="blocked",
                            detail=f"payment feed {seen} (limit {settings.payment_feed_max_silence_hours} h): "
                                   "not suspending on stale data")
+        parked = [d for d in ctx.deadletters.list(Queue.PAYMENT_EVENTS) if req.customer_id in d.body]
+        if parked:
+            return Outcome(key=req.key, status="blocked",
+                           detail=f"{len(parked)} payment event(s) for this customer failed validation and wait in "
+                                  "the dead-letter table: not suspending until an operator replays or discards them")
         decision = decide(stores, settings, req.customer_id, now)
         due = decision is not None and any(
             a.kind == "suspend" and a.key == _base_key(req.key) for a in decision.actions)
@@ -72,36 +78,64 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
     return None
 
 
+def _record(req: EnforcementRequest, sub_id: str, now: datetime, name: str, *, is_addon: bool = False,
+            parent: str | None = None) -> SuspensionRecord:
+    return SuspensionRecord(customer_id=req.customer_id, subscription_id=sub_id, reason=req.reason,
+                            detail=req.detail, action_key=req.key, suspended_at=now, suspended_by=req.actor,
+                            case_id=req.case_id, is_addon=is_addon, parent_subscription_id=parent, name=name)
+
+
 async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
     pc = ctx.partner_center()
     subs = await pc.list_subscriptions(req.customer_id)
     targets = select(subs, req.scope, req.subscription_ids)
     names = {s.id: describe(s)["name"] for s in subs}
     out = Outcome(key=req.key, status="done", detail=req.detail)
+    if req.reason != "nonpayment":
+        await asyncio.to_thread(_retag, stores, req, subs, now)
     for sub in targets:
+        # recorded BEFORE the change: a crash after Partner Center suspends it can never leave a suspension
+        # that csp-guard does not know it made (and so would never lift)
+        await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, sub.id,
+                                _record(req, sub.id, now, names[sub.id]))
         try:
             results = await pc.suspend(req.customer_id, sub.id)
         except TRANSIENT:
             raise
         except PartnerCenterError as exc:
+            await asyncio.to_thread(stores.suspensions.delete, req.customer_id, sub.id)
             out.failed[sub.id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
             continue
         for r in results:
-            if not r.ok:
-                out.failed[r.subscription_id] = f"read back {r.after}, expected {r.target}"
-            elif r.changed:
-                await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, r.subscription_id, SuspensionRecord(
-                    customer_id=req.customer_id, subscription_id=r.subscription_id, reason=req.reason,
-                    detail=req.detail, action_key=req.key, suspended_at=now, suspended_by=req.actor,
-                    case_id=req.case_id, is_addon=r.is_addon,
-                    parent_subscription_id=None if not r.is_addon else sub.id,
-                    name=names.get(r.subscription_id, r.subscription_id)))
-                out.changed.append(r.subscription_id)
+            parent = r.subscription_id == sub.id
+            if not r.ok or not r.changed:
+                if parent:  # refused, or someone else suspended it first: not csp-guard's suspension
+                    await asyncio.to_thread(stores.suspensions.delete, req.customer_id, sub.id)
+                if not r.ok:
+                    out.failed[r.subscription_id] = f"read back {r.after}, expected {r.target}"
+                continue
+            if not parent:
+                await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, r.subscription_id, _record(
+                    req, r.subscription_id, now, names.get(r.subscription_id, r.subscription_id),
+                    is_addon=True, parent=sub.id))
+            out.changed.append(r.subscription_id)
     if out.failed:
         out.status = "partial" if out.changed else "failed"
     if not targets:
         out.status, out.detail = "skipped", f"no active subscription in scope ({req.detail})"
     return out
+
+
+def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], now: datetime) -> None:
+    """A fraud or manual suspension of a subscription csp-guard already suspended for non-payment takes over
+    its record, so a payment can no longer lift it."""
+    wanted = set(req.subscription_ids) or {s.id for s in select(
+        [s.model_copy(update={"status": "active"}) for s in subs], req.scope)}
+    for record in stores.suspended_by_us(req.customer_id):
+        if record.subscription_id in wanted and record.reason == "nonpayment":
+            stores.suspensions.upsert(req.customer_id, record.subscription_id,
+                                      _record(req, record.subscription_id, now, record.name,
+                                              is_addon=record.is_addon, parent=record.parent_subscription_id))
 
 
 async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
@@ -115,15 +149,13 @@ async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) 
             results = await pc.reactivate(req.customer_id, rec.subscription_id, include_addons=False)
         except TRANSIENT:
             raise
-        except RestrictionError as exc:
-            out.failed[rec.subscription_id] = f"{exc.code}: {exc.description}"
-            continue
         except PartnerCenterError as exc:
             out.failed[rec.subscription_id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
             continue
         if results and results[0].ok:
             await asyncio.to_thread(stores.suspensions.delete, req.customer_id, rec.subscription_id)
             out.changed.append(rec.subscription_id)
+            out.lifted_nonpayment = out.lifted_nonpayment or rec.reason == "nonpayment"
         else:
             out.failed[rec.subscription_id] = "read back did not show active"
     if out.failed:
@@ -135,7 +167,11 @@ async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) 
 
 async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | None = None,
                   correlation_id: str = "") -> Outcome:
-    """Run one enforcement request at most once; transient Partner Center errors propagate (retry)."""
+    """Run one enforcement request at most once; transient Partner Center errors propagate (retry).
+
+    Only a request that fully succeeded is remembered as done: a failed, partial or skipped one releases its
+    key, so the next sweep, payment or operator request with the same key tries again.
+    """
     now = now or datetime.now(UTC)
     stores = ctx.stores
     # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
@@ -153,7 +189,8 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
             outcome = await _reactivate(ctx, stores, req)
         return outcome.model_dump()
 
-    ran, result = await ctx.idempotency.run_once_async("enforcement", req.key, work)
+    ran, result = await ctx.idempotency.run_once_async("enforcement", req.key, work,
+                                                       keep=lambda r: r["status"] == "done")
     outcome = Outcome.model_validate(result)
     if not ran:
         return outcome.model_copy(update={"status": "duplicate"})
@@ -166,27 +203,46 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
     _audit(ctx, req, out, now, correlation_id)
     if out.failed:
         _alert_team(ctx, req, out)
-    if req.reason != "nonpayment" or not out.changed:
+    if not out.changed:
         return
+    from shared.services.collections import dispatch
     from shared.services.state import CollectionsState
+
+    if req.action == "reactivate":
+        if not out.lifted_nonpayment:
+            return
+
+        def lifted(state: CollectionsState | None) -> CollectionsState:
+            state = state or CollectionsState(customer_id=req.customer_id)
+            case = state.case.model_copy(update={"suspended_by_stage": None}) if state.case else None
+            return state.model_copy(update={"case": case, "lifts": state.lifts + 1})
+
+        stores.cases.update(req.customer_id, "collections", lifted)
+        notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:reactivated",
+                                   stage_id=req.stage_id or "reactivation", template="reactivated",
+                                   case_id=req.case_id, reason=req.detail)
+        ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
+        return
+    if req.reason != "nonpayment":
+        return
 
     def mark(state: CollectionsState | None) -> CollectionsState:
         state = state or CollectionsState(customer_id=req.customer_id)
         case = state.case
-        if req.action == "suspend":
-            if case is not None and case.case_id == req.case_id:
-                case = case.model_copy(update={"suspended_by_stage": req.stage_id})
-            return state.model_copy(update={"case": case})
-        if case is not None:
-            case = case.model_copy(update={"suspended_by_stage": None})
-        return state.model_copy(update={"case": case, "lifts": state.lifts + 1})
+        if case is not None and case.case_id == req.case_id:
+            case = case.model_copy(update={"suspended_by_stage": req.stage_id})
+        return state.model_copy(update={"case": case})
 
     stores.cases.update(req.customer_id, "collections", mark)
-    notices = list(req.then_notify) if req.action == "suspend" else [CollectionsNotice(
-        customer_id=req.customer_id, key=f"{req.key}:reactivated", stage_id=req.stage_id or "reactivation",
-        template="reactivated", case_id=req.case_id, reason=req.detail)]
-    for notice in notices:
-        ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
+    # a payment may have landed while Partner Center was being called: evaluate again now, so a suspension
+    # that is no longer due is lifted at once (the safety net sees the records just written)
+    decision = decide(stores, ctx.settings, req.customer_id, now)
+    undone = decision is not None and any(
+        r.action == "reactivate" for r in dispatch(ctx, stores, decision, now, allow_suspend=False,
+                                                   actor=req.actor, correlation_id=correlation_id or None).enforcement)
+    if not undone:
+        for notice in req.then_notify:
+            ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
 
 
 def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:

@@ -55,9 +55,12 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
     settings = ctx.settings
     lang = ledger.profile.language
     summary = ledger.summary
-    overdue = summary.overdue_by_currency(now.date())
+    state = await asyncio.to_thread(stores.collections_state, notice.customer_id)
+    policy = policy_set(settings).for_version(state.case.policy_version if state.case else None)  # the case's
+    today = now.astimezone(policy.tz).date()  # the customer's calendar day, not UTC's
+    overdue = summary.overdue_by_currency(today)
     open_items = [i for i in summary.open_items() if i.open > i.disputed]
-    oldest_due = open_items[0].due_date if open_items else now.date()
+    oldest_due = open_items[0].due_date if open_items else today
     base: dict[str, Any] = {
         "customer_name": ledger.profile.name or notice.customer_id, "partner_name": settings.partner_name,
         "payment_instructions": settings.payment_instructions, "contact": settings.collections_contact,
@@ -71,10 +74,9 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
             due[inv.currency] = due.get(inv.currency, Decimal(0)) + inv.open - inv.disputed
         base["amount_due"] = _amounts(due, lang)
     elif template == "overdue_reminder":
-        base["days_overdue"] = max((now.date() - oldest_due).days, 0)
+        base["days_overdue"] = max((today - oldest_due).days, 0)
         base["pay_by"] = (now + timedelta(days=7)).date().isoformat()
     elif template == "final_notice":
-        policy = policy_set(settings).for_version(None)
         plan = _suspension_plan(policy, notice.stage_id, summary.oldest_unpaid_due(policy.tolerance), now)
         stage, when = plan if plan else (None, now + timedelta(days=7))
         subs = await ctx.partner_center().list_subscriptions(notice.customer_id)
@@ -85,7 +87,8 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
     elif template in ("suspension_done", "reactivated"):
         records = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         if template == "suspension_done":
-            mine = [r for r in records if r.action_key.startswith(notice.key.split(":suspend")[0])] or records
+            # only this case's non-payment suspensions: never reveal a fraud investigation or a manual action
+            mine = [r for r in records if r.reason == "nonpayment" and r.case_id == notice.case_id]
             base["subscriptions"] = [{"id": r.subscription_id, "name": r.name or r.subscription_id} for r in mine]
             base["suspended_at"] = now.isoformat()
         else:

@@ -96,7 +96,8 @@ def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: di
     _require_ledger(stores, customer_id)
     item: Exemption | PromiseToPay | ManualHold
     if kind == "exemption":
-        item = Exemption.model_validate({"starts_on": now.date().isoformat(), **data})
+        tz = policy_set(ctx.settings).for_version(None).tz  # exemptions start on the partner's calendar day
+        item = Exemption.model_validate({"starts_on": now.astimezone(tz).date().isoformat(), **data})
         field = "exemptions"
     elif kind == "promise":
         item = PromiseToPay.model_validate({"promise_id": uuid.uuid4().hex[:12], "made_at": now.isoformat(),
@@ -148,8 +149,10 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
     request = EnforcementRequest(
         action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
         detail=body.reason, actor=actor, subscription_ids=body.subscription_ids, requested_at=now)
-    if action == "reactivate" and not body.subscription_ids:
-        ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id))
+    if action == "reactivate" and not body.subscription_ids:  # fraud containment is lifted through its case only
+        ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id) if r.reason != "fraud")
+        if not ids:
+            raise ConflictError(f"only fraud containment is in place for {customer_id}: resolve the fraud case")
         request = request.model_copy(update={"subscription_ids": ids})
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope())
     return request

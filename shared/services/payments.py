@@ -93,14 +93,13 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
     """Record the event, then re-evaluate the customer and publish notices and reactivations."""
     now = now or datetime.now(UTC)
     changed, _ = record_event(stores, event, now)
-    if not changed:
-        log.info("duplicate payment event %s ignored", event.event_id)
-        return False, None
+    if not changed:  # still evaluated: the first delivery may have died between the ledger write and here
+        log.info("duplicate payment event %s: ledger unchanged, customer re-evaluated", event.event_id)
     decision = decide(stores, ctx.settings, event.customer_id, now)
     if decision is None:
-        return True, None
-    return True, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
-                          correlation_id=correlation_id)
+        return changed, None
+    return changed, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
+                             correlation_id=correlation_id)
 
 
 def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,

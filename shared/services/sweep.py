@@ -52,7 +52,8 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
     now = now or datetime.now(UTC)
     stores = ctx.stores
     existing = stores.shards.get(shard.run_id, f"shard-{shard.shard}")
-    if existing is not None:
+    if existing is not None:  # a redelivery: the first delivery may have died before finalizing
+        _finalize_if_complete(ctx, shard.run_id, now)
         return existing
     result = ShardResult(run_id=shard.run_id, shard=shard.shard, evaluated=0)
     prefetched = stores.inputs_for_range(sorted(shard.customer_ids))
@@ -77,13 +78,22 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
     except ConcurrencyConflict:  # a concurrent duplicate delivery reported first
         return stores.shards.get(shard.run_id, f"shard-{shard.shard}") or result
 
-    def count(run: SweepRun | None) -> SweepRun | None:
-        return None if run is None else run.model_copy(update={"shards_done": run.shards_done + 1})
-
-    run = stores.runs.update(shard.run_id, "run", count)
-    if run is not None and run.shards_done >= run.shards:
-        finalize(ctx, shard.run_id, now)
+    _finalize_if_complete(ctx, shard.run_id, now)
     return result
+
+
+def _finalize_if_complete(ctx: AppContext, run_id: str, now: datetime) -> None:
+    """Count the shard results (no shared counter to contend on); the run is final once all are in."""
+    stores = ctx.stores
+    done = sum(1 for _ in stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
+                                              {"r": run_id}))
+
+    def count(run: SweepRun | None) -> SweepRun | None:
+        return None if run is None or run.shards_done >= done else run.model_copy(update={"shards_done": done})
+
+    run = stores.runs.update(run_id, "run", count)
+    if run is not None and done >= run.shards and run.status == "running":
+        finalize(ctx, run_id, now)
 
 
 def _planned(stores: Stores, run_id: str) -> list[EnforcementRequest]:

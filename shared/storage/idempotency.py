@@ -36,7 +36,7 @@ class AlreadyInProgress(RuntimeError):
 class IdempotencyStore:
     """Run a piece of work at most once per (scope, key), remembering its JSON result."""
 
-    def __init__(self, tables: TableServiceClient, in_progress_ttl: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(self, tables: TableServiceClient, in_progress_ttl: timedelta = timedelta(minutes=11)) -> None:
         self._tables = tables
         self._ttl = in_progress_ttl
 
@@ -54,7 +54,8 @@ class IdempotencyStore:
         return True, self.complete(scope, key, encode(result))
 
     async def run_once_async(self, scope: str, key: str, work: Callable[[], Awaitable[T]],
-                             encode: Callable[[T], Any] = lambda r: r) -> tuple[bool, Any]:
+                             encode: Callable[[T], Any] = lambda r: r,
+                             keep: Callable[[Any], bool] = lambda r: True) -> tuple[bool, Any]:
         """``run_once`` for coroutines (the Partner Center client is async); storage calls run in a thread so
         they never block the event loop other invocations share."""
         done, stored = await asyncio.to_thread(self.claim, scope, key)
@@ -65,7 +66,11 @@ class IdempotencyStore:
         except BaseException:
             await asyncio.to_thread(self.release, scope, key)
             raise
-        return True, await asyncio.to_thread(self.complete, scope, key, encode(result))
+        encoded = encode(result)
+        if not keep(encoded):  # an outcome worth retrying later: do not remember it as done
+            await asyncio.to_thread(self.release, scope, key)
+            return True, encoded
+        return True, await asyncio.to_thread(self.complete, scope, key, encoded)
 
     def claim(self, scope: str, key: str) -> tuple[bool, Any]:
         """Claim (scope, key). Returns (True, result) if it was already completed, (False, None) if claimed."""
