@@ -145,3 +145,33 @@ def test_operator_migrates_a_case_to_the_current_policy(collections_stack: Colle
         assert r.status_code == 200, r.text
         assert r.json()["case"]["policy_version"] == "e2e-1"
         assert any(e["action"] == "case.migrated" for e in _history(stack, cid))
+
+
+def test_a_failed_reactivation_is_not_remembered_so_a_retry_can_succeed(collections_stack: CollectionsStack) -> None:
+    from shared.storage.idempotency import IdempotencyStore
+
+    stack = collections_stack
+    cid, sub = _customer(stack, "Refused Reactivation Co")
+    with stack.api() as api:
+        body = {"reason": "abuse report", "subscription_ids": [sub], "request_id": "r-1"}
+        assert api.post(f"/customers/{cid}/actions/suspend", json=body).status_code == 202
+        wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "suspend" and e["outcome"] == "done"],
+                   what="suspension done and recorded")
+    with stack.sandbox_admin() as admin:  # Partner Center will refuse: a deleted subscription cannot change (2011)
+        admin.patch(f"/_sandbox/subscriptions/{sub}", json={"status": "deleted"}).raise_for_status()
+    request = EnforcementRequest(action="reactivate", customer_id=cid, reason="manual", key=f"manual:{cid}:re-1",
+                                 detail="report closed", actor="operator:test", subscription_ids=(sub,),
+                                 requested_at=datetime.now(UTC))
+    producer = QueueProducer.from_connection_string(stack.azurite.connection_string)
+    producer.send(Queue.ENFORCEMENT, request.envelope())
+    failed = wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "reactivate"], what="attempt")
+    assert failed[0]["outcome"] == "failed" and sub in failed[0]["evidence"]["failed"]
+    idem = IdempotencyStore(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    assert idem.status("enforcement", request.key) is None  # released, not remembered as done
+    with stack.sandbox_admin() as admin:
+        admin.patch(f"/_sandbox/subscriptions/{sub}", json={"status": "suspended"}).raise_for_status()
+    producer.send(Queue.ENFORCEMENT, request.envelope())  # the same key, tried again
+    wait_until(lambda: subscription_status(stack, cid)[sub] == "active", what="reactivated on retry")
+    outcomes = wait_until(lambda: (lambda o: o if len(o) == 2 else None)(
+        [e["outcome"] for e in _history(stack, cid) if e["action"] == "reactivate"]), what="retry audited")
+    assert outcomes == ["done", "failed"]
