@@ -265,3 +265,23 @@ def test_invalid_events_are_refused_over_http_and_parked_from_the_queue(collecti
         letters = wait_until(lambda: [d for d in api.get("/dead-letters", params={"queue": "payment-events"})
                                       .json()["items"] if '"bad-1"' in d["body"]], what="dead letter")
     assert "invalid payment.received payload" in letters[0]["reason"] and "amount" in letters[0]["reason"]
+
+
+def test_manual_action_on_a_nonpayment_suspension_takes_it_over(collections_stack: CollectionsStack) -> None:
+    """Suspended for non-payment, then an abuse report: the operator's suspension owns the subscription now,
+    so the customer's payment must not lift it."""
+    stack = collections_stack
+    cid, plan = _ready_for_suspension(stack, "Double Trouble Co")
+    _run_sweep(stack)
+    wait_until(lambda: [e for e in stack_history(stack, cid) if e["action"] == "suspend" and e["outcome"] == "done"],
+               what="non-payment suspension recorded")
+    with stack.api() as api:
+        body = {"reason": "abuse report #7", "subscription_ids": [plan], "request_id": "abuse-7"}
+        assert api.post(f"/customers/{cid}/actions/suspend", json=body).status_code == 202
+        wait_until(lambda: [r for r in api.get(f"/customers/{cid}/status").json()["suspended_by_csp_guard"]
+                            if r["reason"] == "manual"], what="record taken over")
+        api.post("/payment-events", json=_event("payment.received", cid, payment_id="PAY-DT", amount="5000.00",
+                                                currency="CNY", received_at=datetime.now(UTC).isoformat()))
+        wait_until(lambda: api.get(f"/customers/{cid}/status").json()["case"] is None, what="case closed by payment")
+    time.sleep(2.5)
+    assert subscription_status(stack, cid)[plan] == "suspended"
