@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import email
 import email.policy
+import logging
 import ssl
 import sys
 import threading
@@ -104,6 +105,7 @@ class Mailbox:
     def start(self) -> Mailbox:
         if self._controller is not None:
             raise RuntimeError("mailbox already started")
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP verb at INFO
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}

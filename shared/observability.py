@@ -154,6 +154,7 @@ def configure_logging(
     root = logging.getLogger()
     # the storage SDK logs every HTTP request at INFO: thousands of lines per sweep that bury the app's own
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the Partner Center client logs each call itself
     ours = [h for h in root.handlers if getattr(h, "_cspguard", False)]
     for handler in root.handlers:
         _ensure_filter(handler)
