@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from functions._queue import receive
+from functions._queue import receive, send_or_park
 from shared.messaging import Queue
 from shared.messaging.kinds import ENFORCEMENT as ENFORCEMENT_KIND
 from shared.messaging.kinds import NOTICE as NOTICE_KIND
@@ -61,8 +61,6 @@ async def enforcement_action(msg: func.QueueMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.NOTIFICATIONS.value, connection="AzureWebJobsStorage")
 async def notification(msg: func.QueueMessage) -> None:
     from shared.context import get_context
-    from shared.notify import NotifyError, TemplateError
-    from shared.notify.errors import DeliveryError
     from shared.observability import correlation_scope
     from shared.services.messages import CollectionsNotice
     from shared.services.notices import deliver
@@ -71,16 +69,7 @@ async def notification(msg: func.QueueMessage) -> None:
     if parsed is None:
         return
     envelope, notice = parsed
-    ctx = get_context()
     with correlation_scope(envelope.correlation_id) as cid:
-        try:
-            result = await deliver(ctx, notice, correlation_id=cid)  # type: ignore[arg-type]
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            ctx.deadletters.put(Queue.NOTIFICATIONS, msg.get_body().decode(), f"not deliverable: {exc}")
-            return
-        except (TemplateError, NotifyError) as exc:
-            ctx.deadletters.put(Queue.NOTIFICATIONS, msg.get_body().decode(), f"cannot render: {exc}")
-            return
-        log.info("notice %s: %s", notice.key, result)  # type: ignore[attr-defined]
+        result = await send_or_park(Queue.NOTIFICATIONS, msg,
+                                    deliver(get_context(), notice, correlation_id=cid))  # type: ignore[arg-type]
+        log.info("notice %s: %s", notice.key, result or "parked")  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from typing import Any
 import azure.functions as func
 
 from functions._http import actor, error, handle_errors, json_body, json_response
-from functions._queue import receive
+from functions._queue import receive, send_or_park
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
 
@@ -47,8 +47,6 @@ async def fraud_scan_work(msg: func.QueueMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.SERVICE_REQUESTS.value, connection="AzureWebJobsStorage")
 async def fraud_service_request(msg: func.QueueMessage) -> None:
     from shared.context import get_context
-    from shared.notify import NotifyError, TemplateError
-    from shared.notify.errors import DeliveryError
     from shared.observability import correlation_scope
     from shared.services.fraud import ServiceRequestMessage, deliver_service_request
 
@@ -56,19 +54,10 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
     if parsed is None:
         return
     envelope, request = parsed
-    ctx = get_context()
     with correlation_scope(envelope.correlation_id) as cid:
-        try:
-            result = await deliver_service_request(ctx, request, correlation_id=cid)  # type: ignore[arg-type]
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            ctx.deadletters.put(Queue.SERVICE_REQUESTS, msg.get_body().decode(), f"not deliverable: {exc}")
-            return
-        except (TemplateError, NotifyError) as exc:
-            ctx.deadletters.put(Queue.SERVICE_REQUESTS, msg.get_body().decode(), f"cannot render: {exc}")
-            return
-        log.info("service request %s: %s", request.case_id, result)  # type: ignore[attr-defined]
+        result = await send_or_park(Queue.SERVICE_REQUESTS, msg, deliver_service_request(
+            get_context(), request, correlation_id=cid))  # type: ignore[arg-type]
+        log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
 
 
 def _operator(req: func.HttpRequest) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
