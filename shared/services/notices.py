@@ -161,23 +161,35 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
         return send_notification(notification, ctx.settings).model_dump(mode="json")
 
     ran, result = await ctx.idempotency.run_once_async("notice", notice.key, lambda: asyncio.to_thread(send))
-    if not ran:
+    if not ran:  # sent before; make sure the delivery was recorded (the first attempt may have died after sending)
+        await asyncio.to_thread(_record_delivery, stores, notice, team, now, True)
         return "duplicate"
     await asyncio.to_thread(_record_sent, ctx, stores, notice, template, team, now, correlation_id, result)
     return "sent"
 
 
+def _record_delivery(stores: Stores, notice: CollectionsNotice, team: bool, now: datetime,
+                     only_if_missing: bool = False) -> None:
+    """Record a customer notice's delivery on its case. For a duplicate, only if the case lacks it (a later time
+    than the real one only delays harm)."""
+    if team or notice.template in POST_ACTION:
+        return
+
+    def add(state: CollectionsState | None) -> CollectionsState | None:
+        state = state or CollectionsState(customer_id=notice.customer_id)
+        if only_if_missing and (notice.case_id is None or any(
+                n.stage_id == notice.stage_id and n.case_id == notice.case_id for n in state.notices)):
+            return None  # recorded already (or not tied to a case: nothing gates on it)
+        sent = SentNotice(stage_id=notice.stage_id, sent_at=now, case_id=notice.case_id)
+        return state.model_copy(update={"notices": [*state.notices, sent][-100:]})
+
+    stores.cases.update(notice.customer_id, "collections", add)
+
+
 def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, template: str, team: bool,
                  now: datetime, correlation_id: str, result: dict[str, Any]) -> None:
     """The delivery is a fact the engine's notice gate relies on: record it on the case and in the audit log."""
-    if not team and notice.template not in POST_ACTION:
-        sent = SentNotice(stage_id=notice.stage_id, sent_at=now, case_id=notice.case_id)
-
-        def add(state: CollectionsState | None) -> CollectionsState:
-            state = state or CollectionsState(customer_id=notice.customer_id)
-            return state.model_copy(update={"notices": [*state.notices, sent][-100:]})
-
-        stores.cases.update(notice.customer_id, "collections", add)
+    _record_delivery(stores, notice, team, now)
     from shared.observability import metrics
 
     metrics().action("notice", "sent")
