@@ -173,3 +173,6 @@ def run(args: Any, warmup: int) -> None:
     fp_by_det = Counter(det for det, flags in first_by_detector.items() for cid, d in flags.items()
                         if cid not in truth or d < truth[cid].start_day)
     print(f"  false-positive flags by detector: {dict(fp_by_det.most_common())}")
+    fp_days = Counter(str(START + timedelta(days=d)) for cid, d in first_flag.items()
+                      if cid not in truth or d < truth[cid].start_day)
+    print(f"  false positives by usage day: {dict(sorted(fp_days.items()))}")
