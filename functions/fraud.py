@@ -208,7 +208,10 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
 async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     """Approve the pending containment (or contain now what the signals point at). Body: {"note": "..."}."""
     from shared.context import get_context
-    from shared.services.fraud import CaseConflict, CaseNotFound, FraudStores, contain
+    from shared.partner_center import NotFound, PartnerCenterError
+    from shared.services.errors import ConflictError, NotFoundError
+    from shared.services.fraud import FraudStores, contain
+    from shared.storage.documents import ConcurrencyConflict
 
     who, data, bad = _operator(req)
     if bad:
@@ -217,8 +220,12 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     try:
         rec = await contain(ctx, FraudStores(ctx.tables), req.route_params["customer_id"], who,
                             note=str(data.get("note", "")))
-    except CaseNotFound as exc:
+    except NotFoundError as exc:
         return error(404, str(exc.args[0]))
-    except CaseConflict as exc:
+    except (ConflictError, ConcurrencyConflict) as exc:
         return error(409, str(exc))
+    except NotFound as exc:
+        return error(404, f"Partner Center does not know this customer: {exc.description}")
+    except PartnerCenterError as exc:
+        return error(502, f"Partner Center refused or failed ({exc.code}): {exc.description}; try again")
     return json_response(_view(rec), 202)

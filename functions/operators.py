@@ -108,8 +108,11 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
         return bad or bad_json  # type: ignore[return-value]
     if not isinstance(data, dict):
         return error(400, "expected a JSON object")
-    payload = {"event_id": data.pop("event_id", None) or f"dispute-{uuid.uuid4().hex}",
-               "customer_id": req.route_params["customer_id"], "occurred_at": datetime.now(UTC).isoformat(), **data}
+    cid = req.route_params["customer_id"]
+    if get_context().stores.ledger(cid) is None:
+        return error(404, f"customer {cid} has no ledger (no payment events received)")
+    payload = {**data, "event_id": data.get("event_id") or f"dispute-{uuid.uuid4().hex}", "customer_id": cid,
+               "occurred_at": datetime.now(UTC).isoformat()}  # the URL names the customer, never the body
     try:
         event = parse_payment_event("invoice.disputed", payload)
     except InvalidEvent as exc:

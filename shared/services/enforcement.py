@@ -68,6 +68,17 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
         if not due:
             why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
             return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {why}")
+    if req.reason == "fraud" or (req.action == "reactivate" and req.reason == "nonpayment"):
+        from shared.services.fraud.store import FraudStores
+
+        fraud = FraudStores(ctx.tables).current(req.customer_id)
+        open_case = fraud is not None and fraud.case.is_open
+        if req.action == "suspend" and (not open_case or fraud is None or fraud.case.case_id != req.case_id):
+            return Outcome(key=req.key, status="skipped", detail=f"fraud case {req.case_id} is no longer open")
+        if req.reason == "nonpayment" and open_case and fraud is not None and fraud.containment_keys:
+            return Outcome(key=req.key, status="skipped",
+                           detail=f"fraud case {fraud.case.case_id} is open with containment: no reactivation "
+                                  "until it is resolved")
     if req.action == "reactivate" and req.reason == "nonpayment" and req.actor.startswith("csp-guard"):
         decision = decide(stores, settings, req.customer_id, now)
         if decision is not None and decision.suspends:
@@ -140,8 +151,15 @@ def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], now: dateti
 
 async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
     pc = ctx.partner_center()
-    records = [r for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
-               if (r.subscription_id in req.subscription_ids if req.subscription_ids else r.reason == req.reason)]
+    def mine(r: SuspensionRecord) -> bool:
+        if req.reason == "fraud":  # a case lifts only its own containment
+            return r.reason == "fraud" and r.case_id == req.case_id and (
+                not req.subscription_ids or r.subscription_id in req.subscription_ids)
+        if r.reason == "fraud":  # never lifted by a payment or a manual action: only by resolving its case
+            return False
+        return r.subscription_id in req.subscription_ids if req.subscription_ids else r.reason == req.reason
+
+    records = [r for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id) if mine(r)]
     records.sort(key=lambda r: r.is_addon)  # parents first: add-ons refuse while the parent is suspended
     out = Outcome(key=req.key, status="done", detail=req.detail)
     for rec in records:

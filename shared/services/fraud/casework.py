@@ -115,12 +115,17 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
 
     rec = fs.cases.update(a.customer_id, CURRENT, change)
     changes: list[CaseChange] = seen.get("changes", [])
-    if rec is None or not changes:
-        return CaseEffects(case_id=rec.case.case_id if rec else None)
+    if rec is None:
+        return CaseEffects()
     kinds = {c.kind for c in changes}
-    effects = CaseEffects(case_id=rec.case.case_id, opened="opened" in kinds, updated="opened" not in kinds)
-    _audit(ctx, a.customer_id, "fraud.case." + ("opened" if effects.opened else "updated"), SYSTEM_ACTOR,
-           "; ".join(c.detail for c in changes), rec.case.case_id, {"run_id": run_id, "outcome": rec.case.outcome})
+    effects = CaseEffects(case_id=rec.case.case_id, opened="opened" in kinds,
+                          updated=bool(kinds) and "opened" not in kinds)
+    if changes:
+        _audit(ctx, a.customer_id, "fraud.case." + ("opened" if effects.opened else "updated"), SYSTEM_ACTOR,
+               "; ".join(c.detail for c in changes), rec.case.case_id,
+               {"run_id": run_id, "outcome": rec.case.outcome})
+    # containment is re-planned on every scan while the case is open (already requested targets are skipped),
+    # so a scan that died after opening the case cannot leave it uncontained
     if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open:
         active = await active_subscriptions(ctx, a.customer_id)
         targets, wide, approval, reasons = plan_targets(rec.case, active, _requested(rec))
@@ -194,8 +199,8 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
         return cur.model_copy(update={"case": record_action(cur.case, text, now, by=actor), "pending": pending,
                                       "containment_keys": [*cur.containment_keys, f"{key}|{','.join(targets)}"]})
 
-    updated = fs.cases.update(customer_id, CURRENT, change) or rec
-    ctx.producer.send(Queue.ENFORCEMENT, request.envelope())
+    ctx.producer.send(Queue.ENFORCEMENT, request.envelope())  # sent before it is recorded as requested, so a
+    updated = fs.cases.update(customer_id, CURRENT, change) or rec  # failed send is planned again next scan
     _audit(ctx, customer_id, "fraud.contain", actor, detail[:300], case_id, {"key": key, "subscriptions": targets})
     raise_service_request(ctx, fs, customer_id, actor, "raised on containment", now)
     return fs.current(customer_id) or updated
