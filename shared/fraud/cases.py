@@ -183,7 +183,8 @@ def open_or_update(
             }
         )
         return case, changes
-    if not new_hits and not block:
+    if not new_hits and (not block or existing is not None):
+        # a block-listed customer opens a case once; after a person resolved it, only new signals reopen anything
         return existing, []
     entries = _signal_entries(new_hits, now)
     if block:

@@ -117,3 +117,15 @@ def test_evidence_pack_lists_signals_with_figures_and_timestamped_actions() -> N
     text = render_markdown(pack)
     assert "# Suspected misuse: customer c1 (Contoso)" in text
     assert "ratio=40.0" in text and "reset credentials" in text and "suspended 1 subscription(s)" in text
+
+
+def test_block_listed_customer_is_not_reopened_every_scan_after_resolution() -> None:
+    h = history(steady("blocked", range(10)))
+    first = next(x for x in assess(h, {}, RULES, morning_after(9)) if x.customer_id == "blocked")
+    case, _ = open_or_update(None, first, morning_after(9))
+    assert case is not None
+    closed, _ = resolve(case, "legitimate", morning_after(9) + timedelta(hours=2), by="ops")
+    again = next(x for x in assess(h, {}, RULES, morning_after(9) + timedelta(hours=3)) if x.customer_id == "blocked")
+    assert again.listed == "block"
+    still, changes = open_or_update(closed, again, morning_after(9) + timedelta(hours=3))
+    assert still == closed and changes == []
