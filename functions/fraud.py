@@ -130,7 +130,7 @@ def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.fraud import FraudStores, sync_suspensions
 
     ctx = get_context()
-    cid = req.route_params["customer_id"]
+    cid = req.route_params["customer_id"].lower()
     rec = sync_suspensions(ctx, FraudStores(ctx.tables), cid)
     if rec is None:
         return error(404, f"no fraud case for customer {cid}")
@@ -153,7 +153,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
 
     def run() -> func.HttpResponse:
-        rec, request = resolve_case(ctx, FraudStores(ctx.tables), req.route_params["customer_id"], label, who,
+        rec, request = resolve_case(ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), label, who,
                                     str(data.get("note", "")))
         return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
 
@@ -175,7 +175,7 @@ def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     stores = FraudStores(ctx.tables)
     return handle_errors(lambda: json_response(
-        _view(add_note(ctx, stores, req.route_params["customer_id"], text, who)), 201))
+        _view(add_note(ctx, stores, req.route_params["customer_id"].lower(), text, who)), 201))
 
 
 @bp.route(route="fraud/cases/{customer_id}/service-request", methods=["POST"])
@@ -190,7 +190,7 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
         return bad
     ctx = get_context()
     fs = FraudStores(ctx.tables)
-    cid = req.route_params["customer_id"]
+    cid = req.route_params["customer_id"].lower()
     note = str(data.get("note", ""))
     if "status" in data:
         return handle_errors(lambda: json_response(track_update(fs, cid, str(data["status"]), note, who)
@@ -218,7 +218,7 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
         return bad
     ctx = get_context()
     try:
-        rec = await contain(ctx, FraudStores(ctx.tables), req.route_params["customer_id"], who,
+        rec = await contain(ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), who,
                             note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))
