@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from devtools.sandbox.inspect import add_customer, subscription_status
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -39,19 +41,6 @@ def _wait(check: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
             raise StoryFailed(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.25)
     return result
-
-
-def _add_customer(stack: Stack, name: str, subscriptions: list[dict[str, Any]]) -> dict[str, Any]:
-    with stack.sandbox_admin() as admin:
-        r = admin.post("/_sandbox/customers", json={"company_name": name, "subscriptions": subscriptions})
-        r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
-
-
-def _statuses(stack: Stack, customer_id: str) -> dict[str, str]:
-    with stack.sandbox_admin() as admin:
-        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
-    return {s["id"]: s["status"] for s in state["customers"][0]["subscriptions"]}
 
 
 def _post_events(stack: Stack, events: list[dict[str, Any]]) -> None:
@@ -89,7 +78,7 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
                                       ("reminder", "Early Reminder Ltd", "ap@reminder.example", 3),
                                       ("exempt", "Strategic Exempt Group", "ap@exempt.example", -40),
                                       ("disputed", "Disputing Design Studio", "ap@disputing.example", -40)):
-        created = _add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
+        created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
                                               {"kind": "license", "friendly_name": "Microsoft 365 E3"}])
         cid = created["id"]
         plan = next(s["id"] for s in created["subscriptions"] if s["offerId"].startswith("DZH318Z0BPS6"))
@@ -202,12 +191,12 @@ def step_sweep_suspends(demo: Demo) -> str:
         guard = f"run HALTED by the blast-radius guard ({run['detail']}); an operator approved it"
     elif run["status"] != "completed":
         raise StoryFailed(f"the sweep ended {run['status']}: {run['detail']}")
-    _wait(lambda: _statuses(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
-    statuses = _statuses(stack, o["id"])
+    _wait(lambda: subscription_status(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
+    statuses = subscription_status(stack, o["id"])
     if statuses[o["licence"]] != "active":
         raise StoryFailed("the licence subscription (outside the stage's scope) was touched")
     for other in ("exempt", "disputed"):
-        if set(_statuses(stack, cast[other]["id"]).values()) != {"active"}:
+        if set(subscription_status(stack, cast[other]["id"]).values()) != {"active"}:
             raise StoryFailed(f"the {other} customer was suspended")
     mail = _wait(lambda: _mail(stack, o["email"], "suspended"), "the suspension e-mail")
     return (f"POST /api/collections/sweep -> run {run['run_id']}: {run['customers']} customers, "
@@ -221,7 +210,7 @@ def step_payment_reactivates(demo: Demo) -> str:
     started = time.monotonic()
     _post_events(stack, [_event("payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
                                 currency="CNY", received_at=datetime.now(UTC).isoformat())])
-    _wait(lambda: _statuses(stack, o["id"])[o["plan"]] == "active", "the reactivation")
+    _wait(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active", "the reactivation")
     seconds = time.monotonic() - started
     _wait(lambda: _mail(stack, o["email"], "reactivat"), "the reactivation e-mail")
     with stack.http() as api:
@@ -236,7 +225,7 @@ def step_payment_reactivates(demo: Demo) -> str:
 
 def step_gpu_spike(demo: Demo) -> str:
     stack = demo.stack
-    created = _add_customer(stack, "Night Shift Compute Ltd",
+    created = add_customer(stack, "Night Shift Compute Ltd",
                             [{"kind": "azure_plan", "friendly_name": "Azure plan", "daily_usage_units": 1.0}])
     cid, plan = created["id"], created["subscriptions"][0]["id"]
     day = (date.today() - timedelta(days=1)).isoformat()
@@ -263,14 +252,14 @@ def step_contain(demo: Demo) -> str:
     stack, g = demo.stack, demo.notes["gpu"]
     with stack.http() as api:
         case = api.get(f"/api/fraud/cases/{g['id']}").json()
-        if _statuses(stack, g["id"])[g["plan"]] != "suspended":
+        if subscription_status(stack, g["id"])[g["plan"]] != "suspended":
             r = api.post(f"/api/fraud/cases/{g['id']}/contain", headers=ACTOR, json={"note": "approve containment"})
             if r.status_code not in (200, 202):
                 raise StoryFailed(f"approving containment gave {r.status_code}: {r.text}")
             how = "the rules asked for review: an operator contained it (POST /api/fraud/cases/{id}/contain)"
         else:
             how = "contained automatically"
-    _wait(lambda: _statuses(stack, g["id"])[g["plan"]] == "suspended", "the containment")
+    _wait(lambda: subscription_status(stack, g["id"])[g["plan"]] == "suspended", "the containment")
     support = _wait(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
                              and "support" in str(m["To"])], "the service request e-mail")
     with stack.http() as api:
@@ -280,7 +269,7 @@ def step_contain(demo: Demo) -> str:
                                     currency="CNY", received_at=datetime.now(UTC).isoformat())])
         time.sleep(2.5)
         case = api.get(f"/api/fraud/cases/{g['id']}").json()
-    if _statuses(stack, g["id"])[g["plan"]] != "suspended":
+    if subscription_status(stack, g["id"])[g["plan"]] != "suspended":
         raise StoryFailed("a payment lifted a fraud suspension")
     return (f"{how}; sandbox: subscription suspended while investigating; service request to "
             f"{support[0]['To']}: '{support[0]['Subject']}'; a payment arrived and did NOT lift it; "
@@ -294,7 +283,7 @@ def step_resolve_legitimate(demo: Demo) -> str:
                      json={"label": "legitimate", "note": "customer confirmed a planned model training run"})
         if r.status_code != 200:
             raise StoryFailed(f"resolving gave {r.status_code}: {r.text}")
-    _wait(lambda: _statuses(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
+    _wait(lambda: subscription_status(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
     return "POST /api/fraud/cases/{id}/resolve label=legitimate -> the subscription the case suspended is active again"
 
 

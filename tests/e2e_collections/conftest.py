@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -17,6 +17,9 @@ from devtools.azurite import Azurite
 from devtools.mailbox import Mailbox
 from devtools.runner import DEFAULT_KEYS, LocalRunner
 from devtools.sandbox import Sandbox, SandboxConfig
+from devtools.sandbox.inspect import add_customer, subscription_status
+
+__all__ = ["CollectionsStack", "add_customer", "stack_settings", "subscription_status", "wait_until"]
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -89,15 +92,3 @@ def collections_stack(azurite: Azurite) -> Iterator[CollectionsStack]:
         mailbox.stop()
         sandbox.stop()
 
-
-def add_customer(stack: CollectionsStack, name: str, subscriptions: list[dict[str, Any]]) -> dict[str, Any]:
-    with stack.sandbox_admin() as admin:
-        r = admin.post("/_sandbox/customers", json={"company_name": name, "subscriptions": subscriptions})
-        r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
-
-
-def subscription_status(stack: CollectionsStack, customer_id: str) -> dict[str, str]:
-    with stack.sandbox_admin() as admin:
-        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
-    return {s["id"]: s["status"] for s in state["customers"][0]["subscriptions"]}
