@@ -30,6 +30,7 @@ from azure.data.tables import TableServiceClient  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 from devtools.mailbox import Mailbox  # noqa: E402
+from devtools.polling import wait_until  # noqa: E402
 from devtools.runner import DEFAULT_KEYS, LocalRunner  # noqa: E402
 from devtools.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from shared.services.state import CollectionsState, Stores  # noqa: E402
@@ -42,14 +43,7 @@ def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def _wait(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
+    return wait_until(check, what, timeout, interval=0.05)
 
 
 def _at(call: dict[str, Any]) -> float:

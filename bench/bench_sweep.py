@@ -36,6 +36,7 @@ from azure.data.tables import TableServiceClient  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 from devtools.mailbox import Mailbox  # noqa: E402
+from devtools.polling import wait_until  # noqa: E402
 from devtools.runner import DEFAULT_KEYS, LocalRunner  # noqa: E402
 from devtools.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from shared.collections import CollectionsCase, CustomerLedger, SentNotice, apply_events, parse_policy  # noqa: E402
@@ -96,14 +97,7 @@ def _group_hwm_mib(pgid: int | None) -> float | None:
 
 
 def _wait(check: Any, timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
+    return wait_until(check, what, timeout, interval=every)
 
 
 def setup(admin: httpx.Client, stores: Stores, n: int, n_arrears: int, now: datetime) -> dict[str, str]:

@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from devtools.demo_stories import COLLECTIONS_STEPS, DEMO_POLICY, MISUSE_STEPS
+from devtools.polling import wait_until
 from devtools.stack import Stack, StackConfig
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ def step_invalid_message(demo: Demo) -> str:
         with contextlib.suppress(ResourceExistsError):
             queue.create_queue()
         queue.send_message(base64.b64encode(body.encode()).decode("ascii"))  # host.json: base64 encoding
-    letter = wait_for(lambda: dead_letter_for(demo, event_id), "the message in GET /api/dead-letters")
+    letter = wait_until(lambda: dead_letter_for(demo, event_id), "the message in GET /api/dead-letters")
     demo.notes["letter"] = letter
     return f"sent invoice.issued with amount -120.00 to {DEMO_QUEUE}; GET /api/dead-letters shows " \
            f"{letter['id']}: {letter['reason']}"
@@ -152,7 +152,7 @@ def step_replay(demo: Demo) -> str:
             status = api.get(f"/api/customers/{customer}/status")
             return (status.json()["invoices"] or None) if status.status_code == 200 else None
 
-        found = wait_for(invoices, f"the invoice in GET /api/customers/{customer}/status")
+        found = wait_until(invoices, f"the invoice in GET /api/customers/{customer}/status")
     again = dead_letter_for(demo, demo.notes["event_id"])
     if again is not None:
         raise DemoFailed(f"the corrected message was parked again: {again['reason']}")
@@ -181,16 +181,6 @@ def dead_letter_for(demo: Demo, event_id: str) -> dict[str, Any] | None:
         r = api.get("/api/dead-letters", params={"queue": DEMO_QUEUE})
     r.raise_for_status()
     return next((d for d in r.json()["items"] if event_id in d["body"]), None)
-
-
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    """Poll ``check`` until it returns something (queues are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
-    return result
 
 
 def run_demo(stack: Stack, steps: list[tuple[str, Step]] | None = None, say: Callable[[str], None] = print) -> bool:

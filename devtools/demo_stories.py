@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from devtools.polling import wait_until as _wait_until
 from devtools.sandbox.inspect import add_customer, subscription_status
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from devtools.demo import Demo
     from devtools.stack import Stack
 
+wait_until = partial(_wait_until, timeout=45.0)  # scans and sweeps take longer on a loaded machine
 DEMO_POLICY = "config/samples/collections-policy.demo.yaml"
 ACTOR = {"x-actor": "demo-operator@partner.example"}
 
@@ -32,15 +35,6 @@ class StoryFailed(RuntimeError):
 def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": f"{kind}-{uuid.uuid4().hex[:12]}", "customer_id": customer_id,
             "occurred_at": datetime.now(UTC).isoformat(), **fields}
-
-
-def _wait(check: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise StoryFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
-    return result
 
 
 def _post_events(stack: Stack, events: list[dict[str, Any]]) -> None:
@@ -89,7 +83,7 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
         events.append(_invoice(cid, cast[role]["invoice"], "8000.00", due_in_days=due_in))
     _post_events(stack, events)
     with stack.http() as api:
-        _wait(lambda: all(api.get(f"/api/customers/{c['id']}/status").status_code == 200 for c in cast.values()),
+        wait_until(lambda: all(api.get(f"/api/customers/{c['id']}/status").status_code == 200 for c in cast.values()),
               "the sample ledgers")
     return cast
 
@@ -115,7 +109,7 @@ def step_collections_seed(demo: Demo) -> str:
                      json={"invoice_id": disputed["invoice"], "reason": "meter billed twice"})
         if r.status_code != 202:
             raise StoryFailed(f"recording the dispute gave {r.status_code}: {r.text}")
-        _wait(lambda: any(i["disputed"] != "0" and i["disputed"] != "0.00" for i in
+        wait_until(lambda: any(i["disputed"] != "0" and i["disputed"] != "0.00" for i in
                           api.get(f"/api/customers/{disputed['id']}/status").json()["invoices"]),
               "the dispute to reach the ledger")
     return (f"payment events for every sandbox customer posted to /api/payment-events; "
@@ -125,8 +119,8 @@ def step_collections_seed(demo: Demo) -> str:
 
 def step_notices(demo: Demo) -> str:
     cast, stack = demo.notes["cast"], demo.stack
-    reminder = _wait(lambda: _mail(stack, cast["reminder"]["email"], "reminder"), "the payment reminder e-mail")
-    final = _wait(lambda: _mail(stack, cast["overdue"]["email"], "final notice"), "the final notice e-mail")
+    reminder = wait_until(lambda: _mail(stack, cast["reminder"]["email"], "reminder"), "the payment reminder e-mail")
+    final = wait_until(lambda: _mail(stack, cast["overdue"]["email"], "final notice"), "the final notice e-mail")
     body = final[0].get_body(("plain",)).get_content()
     if "Azure plan" not in body or "8,000.00" not in body:
         raise StoryFailed("the final notice does not name the amount and the subscription it will suspend")
@@ -173,7 +167,7 @@ def step_notice_period_passes(demo: Demo) -> str:
 def _sweep(demo: Demo) -> dict[str, Any]:
     with demo.stack.http() as api:
         run = api.post("/api/collections/sweep").json()
-        return _wait(lambda: (lambda r: r if r["status"] != "running" else None)(  # type: ignore[no-any-return]
+        return wait_until(lambda: (lambda r: r if r["status"] != "running" else None)(  # type: ignore[no-any-return]
             api.get(f"/api/collections/runs/{run['run_id']}").json()), "the sweep")
 
 
@@ -191,14 +185,14 @@ def step_sweep_suspends(demo: Demo) -> str:
         guard = f"run HALTED by the blast-radius guard ({run['detail']}); an operator approved it"
     elif run["status"] != "completed":
         raise StoryFailed(f"the sweep ended {run['status']}: {run['detail']}")
-    _wait(lambda: subscription_status(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
+    wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
     statuses = subscription_status(stack, o["id"])
     if statuses[o["licence"]] != "active":
         raise StoryFailed("the licence subscription (outside the stage's scope) was touched")
     for other in ("exempt", "disputed"):
         if set(subscription_status(stack, cast[other]["id"]).values()) != {"active"}:
             raise StoryFailed(f"the {other} customer was suspended")
-    mail = _wait(lambda: _mail(stack, o["email"], "suspended"), "the suspension e-mail")
+    mail = wait_until(lambda: _mail(stack, o["email"], "suspended"), "the suspension e-mail")
     return (f"POST /api/collections/sweep -> run {run['run_id']}: {run['customers']} customers, "
             f"{run['customers_to_suspend']} to suspend ({guard}); sandbox: Azure plan "
             f"suspended, licence active; exempt and disputed customers untouched; mailbox: '{mail[0]['Subject']}'")
@@ -210,9 +204,9 @@ def step_payment_reactivates(demo: Demo) -> str:
     started = time.monotonic()
     _post_events(stack, [_event("payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
                                 currency="CNY", received_at=datetime.now(UTC).isoformat())])
-    _wait(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active", "the reactivation")
+    wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active", "the reactivation")
     seconds = time.monotonic() - started
-    _wait(lambda: _mail(stack, o["email"], "reactivat"), "the reactivation e-mail")
+    wait_until(lambda: _mail(stack, o["email"], "reactivat"), "the reactivation e-mail")
     with stack.http() as api:
         history = api.get(f"/api/customers/{o['id']}/status").json()["history"]
     trail = ", ".join(f"{e['action']}:{e['outcome']}" for e in reversed(history[:6]))
@@ -238,9 +232,9 @@ def step_gpu_spike(demo: Demo) -> str:
     demo.notes["gpu"] = {"id": cid, "plan": plan}
     with stack.http() as api:
         run_id = api.post("/api/fraud/scan").json()["run_id"]
-        run = _wait(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
+        run = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
             api.get(f"/api/fraud/scans/{run_id}").json()), "the usage scan")
-        case = _wait(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
+        case = wait_until(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
             api.get(f"/api/fraud/cases/{cid}")), "the fraud case")
     hits = ", ".join(h["rule_id"] for h in case["case"]["hits"])
     return (f"usage: 100 h of A100 GPU (CNY 3,000) yesterday on a subscription that ran one small VM; "
@@ -259,8 +253,8 @@ def step_contain(demo: Demo) -> str:
             how = "the rules asked for review: an operator contained it (POST /api/fraud/cases/{id}/contain)"
         else:
             how = "contained automatically"
-    _wait(lambda: subscription_status(stack, g["id"])[g["plan"]] == "suspended", "the containment")
-    support = _wait(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
+    wait_until(lambda: subscription_status(stack, g["id"])[g["plan"]] == "suspended", "the containment")
+    support = wait_until(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
                              and "support" in str(m["To"])], "the service request e-mail")
     with stack.http() as api:
         _post_events(stack, [_event("customer.updated", g["id"], name="Night Shift Compute Ltd",
@@ -283,7 +277,7 @@ def step_resolve_legitimate(demo: Demo) -> str:
                      json={"label": "legitimate", "note": "customer confirmed a planned model training run"})
         if r.status_code != 200:
             raise StoryFailed(f"resolving gave {r.status_code}: {r.text}")
-    _wait(lambda: subscription_status(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
+    wait_until(lambda: subscription_status(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
     return "POST /api/fraud/cases/{id}/resolve label=legitimate -> the subscription the case suspended is active again"
 
 

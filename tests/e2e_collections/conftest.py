@@ -4,8 +4,7 @@ its queues and the sandbox's inspection endpoints, as a user or the Functions ho
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +14,7 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.mailbox import Mailbox
+from devtools.polling import wait_until
 from devtools.runner import DEFAULT_KEYS, LocalRunner
 from devtools.sandbox import Sandbox, SandboxConfig
 from devtools.sandbox.inspect import add_customer, subscription_status
@@ -39,18 +39,6 @@ class CollectionsStack:
 
     def sandbox_admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.sandbox.base_url, verify=self.sandbox.ssl_context(), timeout=30)
-
-
-def wait_until(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    """Poll until ``check`` returns something truthy (queues are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra: str) -> dict[str, str]:
