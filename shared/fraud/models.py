@@ -61,7 +61,9 @@ class UsageLine(_Camel):
 
     customer_id: str
     customer_name: str = ""
-    subscription_id: str
+    subscription_id: str  # the Partner Center subscription: for Azure usage, the Azure plan
+    entitlement_id: str = ""  # the Azure subscription under the plan (daily-rated usage names it)
+    entitlement_name: str = ""
     meter_category: str = ""
     meter_sub_category: str = ""
     meter_name: str = ""

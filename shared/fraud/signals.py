@@ -31,7 +31,10 @@ class Signal(BaseModel):
     detector: Detector
     customer_id: str
     day: date
-    subscription_ids: tuple[str, ...] = ()
+    subscription_ids: tuple[str, ...] = ()  # Partner Center subscriptions (an Azure plan, a licence)
+    entitlement_ids: tuple[str, ...] = ()  # Azure subscriptions (entitlements) under an Azure plan above
+    meters: tuple[str, ...] = ()  # meter categories/names responsible
+    regions: tuple[str, ...] = ()  # regions responsible
     why: str
     figures: dict[str, Figure]
     amount_at_risk: Decimal = Decimal(0)
