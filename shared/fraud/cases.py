@@ -36,6 +36,30 @@ class EntryKind(StrEnum):
     OUTCOME = "outcome"
 
 
+class ContainmentStatus(StrEnum):
+    """What Partner Center says about a case's containment (verified by read-back, never assumed)."""
+
+    NONE = "none"  # nothing asked
+    REQUESTED = "requested"  # sent to enforcement, outcome not yet known
+    CONTAINED = "contained"  # every target verified suspended/disabled
+    PARTIAL = "partial"  # some targets verified, others still active: a person must look
+    FAILED = "failed"  # Partner Center refused or nothing could be verified
+
+
+class Containment(BaseModel):
+    """A case's containment as Partner Center last reported it: the only source for case, alert and request text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ContainmentStatus = ContainmentStatus.NONE
+    detail: str = ""  # what Partner Center said, e.g. "900115: Azure plan has active Azure subscriptions"
+    verified_at: datetime | None = None
+    targets: tuple[str, ...] = ()  # in scope: subscription ids, or "plan-id/entitlement-id" for Azure subscriptions
+    contained: tuple[str, ...] = ()  # verified suspended/disabled
+    failed: tuple[str, ...] = ()  # still active or refused: need a person
+    attempts: int = 0
+
+
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -69,6 +93,7 @@ class Case(BaseModel):
     label: Literal["legitimate", "fraud"] | None = None
     hits: tuple[RuleHit, ...] = ()
     suspended: tuple[str, ...] = ()
+    containment: Containment = Containment()
     timeline: tuple[TimelineEntry, ...] = ()
 
     @property

@@ -22,6 +22,13 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AzureTarget(_Payload):
+    """One Azure subscription (entitlement) under an Azure plan: the unit Partner Center can disable."""
+
+    plan_subscription_id: str = Field(min_length=1)
+    entitlement_id: str = Field(min_length=1)
+
+
 class CollectionsNotice(_Payload):
     """Send the notice of a stage to a customer (context is built when sending, from fresh state)."""
 
@@ -51,6 +58,7 @@ class EnforcementRequest(_Payload):
     stage_id: str | None = None
     scope: SuspendScope | None = None  # suspend: which subscriptions (None = all)
     subscription_ids: tuple[str, ...] = ()  # explicit subscriptions (manual and fraud actions)
+    entitlements: tuple[AzureTarget, ...] = ()  # explicit Azure subscriptions under their plans
     run_id: str | None = None
     requested_at: datetime
     then_notify: tuple[CollectionsNotice, ...] = ()  # sent only after a verified suspension

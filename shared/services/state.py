@@ -54,6 +54,7 @@ class SuspensionRecord(BaseModel):
     is_addon: bool = False
     parent_subscription_id: str | None = None
     name: str = ""
+    entitlement_id: str | None = None  # an Azure subscription (entitlement) under the Azure plan ``subscription_id``
 
 
 class ApprovalRequest(BaseModel):
