@@ -44,7 +44,7 @@ def build(
     """Ledgers of 1-4 invoices and 0-2 payments, due dates spread so every stage occurs."""
     out = []
     for i in range(n):
-        cid = f"cust-{i:06d}"
+        cid = f"00000000-0000-4000-8000-{i:012d}"
         events: list = []
         for k in range(rnd.randint(1, 4)):
             due = NOW.date() - timedelta(days=rnd.randint(-20, 60))
@@ -97,7 +97,7 @@ def paid_up(n: int, start: int) -> list[tuple[CustomerLedger, CollectionsCase | 
     """Customers in good standing: last month's invoice, paid in full."""
     out = []
     for i in range(start, start + n):
-        cid = f"cust-{i:06d}"
+        cid = f"00000000-0000-4000-8000-{i:012d}"
         due = NOW.date() - timedelta(days=5)
         events = [
             InvoiceIssued.model_construct(event_id=f"{cid}-i", customer_id=cid, occurred_at=STAMP,

@@ -19,12 +19,62 @@ def error(status: int, message: str, **details: Any) -> func.HttpResponse:
     return json_response({"error": message, **details}, status)
 
 
+MAX_JSON_DEPTH = 20
+"""No operator body or payment event nests deeper; deeper JSON is refused before it is parsed."""
+
+
+def _too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when brackets nest deeper than ``limit`` outside strings (a linear scan: no recursion to exhaust)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
 def json_body(req: func.HttpRequest) -> tuple[Any, func.HttpResponse | None]:
     """Parse the request body as JSON, or return a 400 saying why not."""
+    if _too_deep(req.get_body() or b""):
+        return None, error(400, f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         return req.get_json(), None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return None, error(400, f"request body is not valid JSON: {exc}")
+
+
+def only_fields(data: Any, allowed: set[str] | frozenset[str]) -> func.HttpResponse | None:
+    """A 400 naming the fields of a JSON object body that the route does not know (a typo must never be
+    silently ignored), or a 400 when the body is not an object; None when the body is acceptable."""
+    if not isinstance(data, dict):
+        return error(400, "expected a JSON object")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        return error(400, f"unknown field(s): {', '.join(unknown)}; this route accepts {', '.join(sorted(allowed))}",
+                     unknown_fields=unknown)
+    return None
+
+
+def route_customer(req: func.HttpRequest) -> tuple[str, func.HttpResponse | None]:
+    """The route's ``{customer_id}`` normalised (tenant ids are GUIDs, compared lower-case), or a 400."""
+    from shared.domain.ids import InvalidCustomerId, normalise_customer_id
+
+    try:
+        return normalise_customer_id(req.route_params.get("customer_id", "")), None
+    except InvalidCustomerId as exc:
+        return "", error(400, str(exc))
 
 
 def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
@@ -46,6 +96,16 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
         return error(409, str(exc))
     except PolicyError as exc:
         return error(500, f"policy problem: {exc}")
+    except RecursionError:
+        return error(400, "request nests too deeply")
+    except Exception as exc:  # never an empty 500: say what failed and where to look
+        import logging
+
+        from shared.observability import get_correlation_id
+
+        logging.getLogger("cspguard.http").exception("unhandled error in an HTTP function")
+        return error(500, f"internal error ({type(exc).__name__}): see the logs for this correlation id",
+                     correlation_id=get_correlation_id())
 
 
 def actor(req: func.HttpRequest) -> str | None:

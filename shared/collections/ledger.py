@@ -41,6 +41,7 @@ from shared.domain import (
     PaymentReceived,
 )
 from shared.domain.events import PROFILE_FIELDS, Language
+from shared.domain.money import check_minor_units
 
 _ZERO = Decimal(0)
 _Frozen = ConfigDict(frozen=True, extra="forbid")
@@ -160,6 +161,38 @@ class LedgerError(ValueError):
     """An event that cannot belong to this ledger."""
 
 
+def same_payment(a: PaymentReceived, b: PaymentReceived) -> bool:
+    """Two statements of one payment with the same content (a producer's retry under a new event id)."""
+    return (a.amount, a.currency, a.invoice_id, a.received_at) == (b.amount, b.currency, b.invoice_id, b.received_at)
+
+
+def _check(event: PaymentEvent, invoices: dict[str, InvoiceFacts], payments: dict[str, PaymentReceived]) -> bool:
+    """Refuse what cannot be applied (LedgerError); False when the event restates a recorded payment."""
+    if isinstance(event, PaymentReceived):
+        known = payments.get(event.payment_id)
+        if known is None or (known.cumulative and event.cumulative):
+            return True
+        if same_payment(known, event):
+            return False
+        raise LedgerError(
+            f"payment {event.payment_id} was already recorded by event {known.event_id} "
+            f"({known.amount} {known.currency}, received {known.received_at.isoformat()}, invoice "
+            f"{known.invoice_id or '-'}); event {event.event_id} states {event.amount} {event.currency}, received "
+            f"{event.received_at.isoformat()}, invoice {event.invoice_id or '-'}: a distinct payment needs its own "
+            "payment_id; replay this one corrected, or discard it if the first is right"
+        )
+    amounts = [getattr(event, name, None) for name in ("amount", "new_amount", "delta")]
+    facts = invoices.get(getattr(event, "invoice_id", None) or "")
+    if facts is not None and facts.issued is not None and not hasattr(event, "currency"):
+        for amount in amounts:
+            if amount is not None:
+                try:
+                    check_minor_units(amount, facts.issued.currency)
+                except ValueError as exc:
+                    raise LedgerError(f"event {event.event_id}: {exc}") from None
+    return True
+
+
 def apply_event(ledger: CustomerLedger, event: PaymentEvent) -> CustomerLedger:
     """Return the ledger with ``event`` recorded and balances re-derived; unchanged if already seen."""
     return apply_events(ledger, (event,))
@@ -184,6 +217,8 @@ def apply_events(ledger: CustomerLedger, events: Iterable[PaymentEvent]) -> Cust
             continue
         seen.add(event.event_id)
         changed = True
+        if not _check(event, invoices, payments):
+            continue
         last = event.occurred_at if last is None else max(last, event.occurred_at)
         _record(event, invoices, payments, holds, profile, stamps)
     if not changed:

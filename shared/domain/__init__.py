@@ -14,7 +14,7 @@ from shared.domain.events import (
     PaymentReceived,
     parse_event,
 )
-from shared.domain.ids import CustomerId, EventId, InvoiceId, PaymentId
+from shared.domain.ids import CustomerId, EventId, InvalidCustomerId, InvoiceId, PaymentId, normalise_customer_id
 from shared.domain.money import Currency, CurrencyMismatch, Money
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "CustomerUpdated",
     "DisputeResolved",
     "EventId",
+    "InvalidCustomerId",
     "InvoiceAdjusted",
     "InvoiceCredited",
     "InvoiceDisputed",
@@ -36,5 +37,6 @@ __all__ = [
     "PaymentId",
     "PaymentInTransit",
     "PaymentReceived",
+    "normalise_customer_id",
     "parse_event",
 ]

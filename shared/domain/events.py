@@ -7,13 +7,11 @@ belongs to and ``occurred_at`` (timezone-aware). ``PaymentEvent`` is a union dis
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,8 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from shared.domain.dates import Day, Instant
 from shared.domain.ids import CustomerId, EventId, InvoiceId, PaymentId
-from shared.domain.money import Currency, DecimalStr, _no_float
+from shared.domain.money import Currency, DecimalStr, check_minor_units, strict_amount
 
 
 def _positive(value: Decimal) -> Decimal:
@@ -33,8 +32,8 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-Amount = Annotated[DecimalStr, BeforeValidator(_no_float), Field(allow_inf_nan=False, max_digits=20)]
-"""A signed money amount: Decimal, never float."""
+Amount = Annotated[DecimalStr, BeforeValidator(strict_amount), Field(allow_inf_nan=False, max_digits=20)]
+"""A signed money amount: a decimal string on the wire (see ``strict_amount``), Decimal inside, never float."""
 PositiveAmount = Annotated[Amount, AfterValidator(_positive)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Language = Literal["en", "zh-CN"]
@@ -47,7 +46,12 @@ class _Event(BaseModel):
 
     event_id: EventId
     customer_id: CustomerId
-    occurred_at: AwareDatetime
+    occurred_at: Instant
+
+
+def _in_minor_units(amount: Decimal | None, currency: str | None) -> None:
+    if amount is not None and currency is not None:
+        check_minor_units(amount, currency)
 
 
 class InvoiceIssued(_Event):
@@ -55,11 +59,12 @@ class InvoiceIssued(_Event):
     invoice_id: InvoiceId
     amount: PositiveAmount
     currency: Currency
-    issue_date: date
-    due_date: date
+    issue_date: Day
+    due_date: Day
 
     @model_validator(mode="after")
     def _due_after_issue(self) -> InvoiceIssued:
+        _in_minor_units(self.amount, self.currency)
         if self.due_date < self.issue_date:
             raise ValueError(f"due_date {self.due_date} is before issue_date {self.issue_date}")
         return self
@@ -93,14 +98,26 @@ class InvoiceCredited(_Event):
 
 
 class PaymentReceived(_Event):
-    """Money received; ``invoice_id`` absent means unallocated (applied oldest-due-first)."""
+    """Money received; ``invoice_id`` absent means unallocated (applied oldest-due-first).
+
+    ``payment_id`` names one payment. A second event with the same ``payment_id`` and the same amount,
+    currency, invoice and ``received_at`` is the producer's retry under a new ``event_id``: a no-op. With
+    different content it is refused (kept as a dead letter with both versions in its reason) unless both
+    are ``cumulative``: the total received so far under that id (the AR import's ``paid_amount``), where
+    the later statement replaces the earlier one."""
 
     type: Literal["payment.received"] = "payment.received"
     payment_id: PaymentId
     amount: PositiveAmount
     currency: Currency
-    received_at: AwareDatetime
+    received_at: Instant
     invoice_id: InvoiceId | None = None
+    cumulative: bool = False
+
+    @model_validator(mode="after")
+    def _minor_units(self) -> PaymentReceived:
+        _in_minor_units(self.amount, self.currency)
+        return self
 
 
 class PaymentInTransit(_Event):
@@ -108,9 +125,14 @@ class PaymentInTransit(_Event):
 
     type: Literal["payment.in_transit"] = "payment.in_transit"
     reference: Text
-    hold_until: date
+    hold_until: Day
     amount: PositiveAmount | None = None
     currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _minor_units(self) -> PaymentInTransit:
+        _in_minor_units(self.amount, self.currency)
+        return self
 
 
 class InvoiceDisputed(_Event):
@@ -147,6 +169,11 @@ class CreditLimit(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     amount: Annotated[Amount, Field(ge=0)]
     currency: Currency
+
+    @model_validator(mode="after")
+    def _minor_units(self) -> CreditLimit:
+        _in_minor_units(self.amount, self.currency)
+        return self
 
 
 class CustomerUpdated(_Event):

@@ -5,6 +5,7 @@ Amounts serialize to JSON as strings so no consumer ever parses them into binary
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -25,6 +26,47 @@ def _no_float(value: Any) -> Any:
     """Floats carry binary rounding error into money; callers must pass str, int or Decimal."""
     if isinstance(value, float):
         raise ValueError("money amounts must be given as strings, integers or Decimals, never floats")
+    return value
+
+
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+"""ISO 4217 minor units of the currencies that do not have 2 (CNY, USD, EUR... have 2, the default)."""
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places a currency's amounts may carry (ISO 4217; 2 when the code is not in the table)."""
+    return MINOR_UNITS.get(currency, 2)
+
+
+def check_minor_units(amount: Decimal, currency: str) -> None:
+    """Refuse an amount finer than the currency's smallest unit (``0.001 CNY``, ``1.5 JPY``)."""
+    places = minor_units(currency)
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValueError(f"{amount} {currency} is finer than the currency's smallest unit "
+                         f"({places} decimal place{'s' if places != 1 else ''})")
+
+
+def strict_amount(value: Any) -> Any:
+    """What a producer may send as money: a JSON string of ASCII digits with an optional dot and fraction
+    (``"1234.50"``). JSON numbers are refused (an integer today is a float in the next producer), and so are
+    exponents, thousands separators and non-ASCII digits (``"１２３"``), which ``Decimal`` would accept.
+    Decimals built by the app itself pass unchanged."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or isinstance(value, int | float):
+        raise ValueError(f"amounts are decimal strings like \"1234.50\", not JSON numbers (got {value!r})")
+    if not isinstance(value, str) or not _AMOUNT_TEXT.fullmatch(value):
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:37] + "..."
+        raise ValueError(f"{shown!r} is not a plain decimal amount like \"1234.50\" (ASCII digits and one dot; "
+                         "no exponent, sign other than a leading minus, or thousands separator)")
     return value
 
 

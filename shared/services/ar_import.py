@@ -34,8 +34,9 @@ states an absolute value, so applying an import twice or on top of an older one 
 - ``invoice.issued`` (header: customer, currency, dates); a re-dated invoice is a new header event and the
   ledger keeps the latest;
 - ``invoice.adjusted`` with ``new_amount`` = ``amount`` (``void`` sets 0);
-- ``payment.received`` with ``payment_id`` ``ar-<invoice_id>`` for ``paid_amount`` (cumulative): the ledger
-  keeps the latest payment per id, so a larger total replaces the smaller one instead of adding to it;
+- ``payment.received`` with ``payment_id`` ``ar-<invoice_id>`` for ``paid_amount``, marked ``cumulative``: the
+  ledger keeps the latest cumulative payment per id, so a larger total replaces the smaller one instead of
+  adding to it;
 - the dispute state: ``dispute.resolved`` (outcome ``rejected``: nothing left in dispute) followed, when
   something is disputed, by ``invoice.disputed`` of ``disputed_amount`` (whole invoice when the status is
   ``disputed`` and no amount is given), so a changed amount replaces the open dispute;
@@ -207,7 +208,7 @@ def row_events(row: ArRow, now: datetime) -> list[PaymentEvent]:
     if row.paid_amount > 0:
         events.append(PaymentReceived(event_id=_event_id("paid", row, row.paid_amount),
                                       payment_id=payment_id_for(row.invoice_id), amount=row.paid_amount,
-                                      currency=row.currency, received_at=at, **inv))
+                                      currency=row.currency, received_at=at, cumulative=True, **inv))
     whole = row.status == "disputed" and row.disputed_amount == 0
     disputed = "whole" if whole else row.disputed_amount
     events.append(DisputeResolved(event_id=_event_id("dispute-clear", row, disputed), outcome="rejected", **inv))

@@ -29,4 +29,4 @@ def app_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 @pytest.fixture
 def customer_id() -> str:
     """Tables are shared within the session: every test works on its own customers."""
-    return f"cli-{uuid.uuid4().hex[:12]}"
+    return str(uuid.uuid4())

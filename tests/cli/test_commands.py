@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,8 +44,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_preview_json_shows_what_a_sweep_would_do_at_a_date(app_env: AppContext, customer_id: str) -> None:
+    paying = str(uuid.uuid4())
     seed(app_env, customer_id)
-    seed(app_env, customer_id + "-ok", due=date(2026, 6, 1))
+    seed(app_env, paying, due=date(2026, 6, 1))
     code, out, _ = run("preview", "--at", AT, "--json")
     assert code == 0
     rows = {r["customer_id"]: r for r in json.loads(out)}
@@ -53,9 +55,9 @@ def test_preview_json_shows_what_a_sweep_would_do_at_a_date(app_env: AppContext,
     assert mine["days_past_due"] == 19
     assert mine["overdue"] == {"CNY": "5000.00"}
     assert "notify_customer:final_notice" in mine["actions"]
-    assert customer_id + "-ok" not in rows  # nothing to do: left out without --all
+    assert paying not in rows  # nothing to do: left out without --all
     code, out, _ = run("preview", "--at", AT, "--json", "--all")
-    assert customer_id + "-ok" in {r["customer_id"] for r in json.loads(out)}
+    assert paying in {r["customer_id"] for r in json.loads(out)}
 
 
 def test_preview_table(app_env: AppContext, customer_id: str, monkeypatch: pytest.MonkeyPatch) -> None:

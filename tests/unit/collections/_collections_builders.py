@@ -24,14 +24,14 @@ _ids = itertools.count()
 
 
 def ev(
-    kind: str, cid: str = "c1", occurred_at: datetime = T0, event_id: str | None = None, **fields: Any
+    kind: str, cid: str = "00000000-0000-4000-8000-0000000000c1", occurred_at: datetime = T0, event_id: str | None = None, **fields: Any
 ) -> PaymentEvent:
     data = {"type": kind, "customer_id": cid, "occurred_at": occurred_at.isoformat(), **fields}
     data["event_id"] = event_id or f"{kind}-{next(_ids)}"
     return parse_event({k: (str(v) if isinstance(v, Decimal | date) else v) for k, v in data.items()})
 
 
-def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = "c1", **kw: Any) -> PaymentEvent:
+def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = "00000000-0000-4000-8000-0000000000c1", **kw: Any) -> PaymentEvent:
     return ev(
         "invoice.issued",
         cid,
@@ -45,7 +45,7 @@ def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = "c1", 
 
 
 def paid(
-    pid: str, amount: str, at: datetime = T0, inv: str | None = None, cur: str = "CNY", cid: str = "c1"
+    pid: str, amount: str, at: datetime = T0, inv: str | None = None, cur: str = "CNY", cid: str = "00000000-0000-4000-8000-0000000000c1"
 ) -> PaymentEvent:
     fields: dict[str, Any] = {
         "payment_id": pid,
@@ -58,7 +58,7 @@ def paid(
     return ev("payment.received", cid, **fields)
 
 
-def ledger(*events: PaymentEvent, cid: str = "c1") -> CustomerLedger:
+def ledger(*events: PaymentEvent, cid: str = "00000000-0000-4000-8000-0000000000c1") -> CustomerLedger:
     return apply_events(CustomerLedger.empty(cid), events)
 
 

@@ -50,9 +50,9 @@ def test_document_follows_the_policy_when_it_changes() -> None:
 def test_preview_and_diff_show_what_a_policy_change_would_do() -> None:
     due = dt.date(2026, 6, 1)
     ledgers = [
-        ledger(issued("a", "5000", due, cid="late"), cid="late"),
-        ledger(issued("b", "5000", due, cid="paid"), paid("p", "5000", cid="paid"), cid="paid"),
-        ledger(issued("c", "5000", dt.date(2026, 6, 10), cid="recent"), cid="recent"),
+        ledger(issued("a", "5000", due, cid="00000000-0000-4000-8000-0000000000a1"), cid="00000000-0000-4000-8000-0000000000a1"),
+        ledger(issued("b", "5000", due, cid="00000000-0000-4000-8000-0000000000a2"), paid("p", "5000", cid="00000000-0000-4000-8000-0000000000a2"), cid="00000000-0000-4000-8000-0000000000a2"),
+        ledger(issued("c", "5000", dt.date(2026, 6, 10), cid="00000000-0000-4000-8000-0000000000a3"), cid="00000000-0000-4000-8000-0000000000a3"),
     ]
     now = local(2026, 6, 22)
     stricter = parse_policy(
@@ -62,7 +62,7 @@ def test_preview_and_diff_show_what_a_policy_change_would_do() -> None:
     assert [d.stage for d in old] == ["final_notice", None, "overdue"]
     assert [d.stage for d in new] == ["final_notice", None, "final_notice"]
     changes = diff_decisions(old, new)
-    assert [c.customer_id for c in changes] == ["recent"]
+    assert [c.customer_id for c in changes] == ["00000000-0000-4000-8000-0000000000a3"]
     change = changes[0]
     assert (change.old_stage, change.new_stage, change.severity_delta) == ("overdue", "final_notice", 1)
     assert "notify_customer:final_notice" in change.actions_added

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from shared.domain import CurrencyMismatch, InvoiceIssued, Money, parse_event
 
-BASE = {"event_id": "e1", "customer_id": "c1", "occurred_at": "2026-01-01T00:00:00+08:00"}
+BASE = {"event_id": "e1", "customer_id": "00000000-0000-4000-8000-0000000000c1", "occurred_at": "2026-01-01T00:00:00+08:00"}
 
 
 def test_money_adds_within_one_currency_and_serializes_as_string() -> None:
@@ -83,7 +83,7 @@ def test_invoice_issued_round_trips_through_json() -> None:
                 "issue_date": "2026-01-01",
                 "due_date": "2026-01-01",
             },
-            "never floats",
+            "not JSON numbers",
         ),
         (
             {"type": "invoice.adjusted", "invoice_id": "i1", "new_amount": "1", "delta": "2", "reason": "x"},

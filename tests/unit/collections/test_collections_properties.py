@@ -64,7 +64,7 @@ def inputs(draw: st.DrawFn) -> Inputs:
         suspended = draw(st.sampled_from([None, None, "suspend_usage"]))
         case = CollectionsCase(
             case_id="k",
-            customer_id="c1",
+            customer_id="00000000-0000-4000-8000-0000000000c1",
             policy_version=POLICY.version,
             opened_at=OPENED,
             suspended_by_stage=suspended,

@@ -1,0 +1,31 @@
+"""The window of dates csp-guard accepts from outside (events, operator bodies, ``?at=``).
+
+A date in year 9999 or year 1 is never a real invoice, payment or hold: it is a producer's placeholder
+("no end") or a typo, and date arithmetic on it overflows (``date.max + 1 day``). Refusing it at the
+ingress, with the window in the message, keeps one customer's bad data from breaking anyone's evaluation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
+
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+def check_day(value: date) -> date:
+    """``value`` if it lies in [EARLIEST, LATEST], else a ValueError naming the window."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{value.isoformat()} is outside the accepted window {EARLIEST} to {LATEST} "
+                         "(for a hold without an end, choose a real date and renew it)")
+    return value
+
+
+Day = Annotated[date, AfterValidator(check_day)]
+"""A calendar date inside the accepted window."""
+Instant = Annotated[AwareDatetime, AfterValidator(check_day)]
+"""A timezone-aware timestamp inside the accepted window."""
