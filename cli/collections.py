@@ -69,8 +69,9 @@ def _when(at: str | None) -> datetime:
 
     try:
         return parse_day(at) or datetime.now(UTC)
-    except ValueError:
-        raise CliError(f"--at: {at!r} is not YYYY-MM-DD or an ISO 8601 time") from None
+    except ValueError as exc:
+        raise CliError(f"--at: {at!r} is not YYYY-MM-DD or an ISO 8601 time in the accepted window ({exc})") \
+            from None
 
 
 def guarded(job: Callable[[], T]) -> T:
@@ -105,15 +106,19 @@ def preview(at: AtOption = None, json_out: JsonFlag = False,
     """What a sweep would do now (or --at a date); nothing is stored or sent."""
     from shared.services.operators import decision_row, portfolio_preview
 
+    errors: dict[str, str] = {}
+
     def job() -> list[dict[str, Any]]:
         ctx = _context(env_file)
-        decisions = portfolio_preview(ctx, _when(at))
+        decisions = portfolio_preview(ctx, _when(at), errors=errors)
         if not all_customers:
             decisions = [d for d in decisions if d.actions or d.pending_approval or d.blocked_by]
         decisions.sort(key=lambda d: (-d.severity, d.customer_id))
         return [decision_row(d) for d in decisions]
 
     rows = guarded(job)
+    for cid, problem in sorted(errors.items()):  # the rest of the portfolio is still shown
+        typer.echo(f"cannot evaluate customer {cid}: {problem}", err=True)
     if json_out:
         _print_json(rows)
         return
@@ -233,8 +238,13 @@ def policy_doc(language: Annotated[str, typer.Option("--language", help="en or z
 def status(customer: Annotated[str, typer.Argument(help="Customer id.")], json_out: JsonFlag = False,
            at: AtOption = None, env_file: EnvFile = None) -> None:
     """A customer's ledger, case, notices, suspensions by csp-guard, decision with reasons and history."""
+    from shared.domain import InvalidCustomerId, normalise_customer_id
     from shared.services.operators import customer_status
 
+    try:
+        customer = normalise_customer_id(customer)
+    except InvalidCustomerId as exc:
+        raise fail(str(exc)) from None
     data = guarded(lambda: customer_status(_context(env_file), customer, _when(at)))
     if json_out:
         _print_json(data)
@@ -273,6 +283,8 @@ def _print_status(data: dict[str, Any]) -> None:
                   highlight=False, markup=False)
         for r in (*d["reasons"], *d["blocked_by"]):
             out.print(f"  {r['code']}: {r['text']}", highlight=False, markup=False)
+    if data.get("evaluation_error"):
+        out.print(f"decision: none, {data['evaluation_error']}", highlight=False, markup=False)
     history = Table(title="Recent history")
     for column in ("at", "action", "actor", "reason"):
         history.add_column(column)

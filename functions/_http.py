@@ -83,13 +83,15 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
 
     from shared.collections import PolicyError
     from shared.messaging.handling import validation_reason
-    from shared.services.errors import ConflictError, NotFoundError
+    from shared.services.errors import ConflictError, InvalidRequest, NotFoundError
     from shared.storage.documents import ConcurrencyConflict
 
     try:
         return run()
     except ValidationError as exc:
         return error(400, f"invalid request: {validation_reason(exc)}")
+    except InvalidRequest as exc:
+        return error(400, str(exc))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]) if exc.args else "not found")
     except (ConflictError, ConcurrencyConflict) as exc:

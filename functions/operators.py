@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import actor, error, handle_errors, json_body, json_response
+from functions._http import actor, error, handle_errors, json_body, json_response, only_fields, route_customer
 
 bp = func.Blueprint()
 
@@ -22,26 +22,54 @@ def customer_status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import customer_status as status
 
-    return handle_errors(lambda: json_response(status(get_context(), req.route_params["customer_id"])))
+    cid, bad = route_customer(req)
+    return bad or handle_errors(lambda: json_response(status(get_context(), cid)))
+
+
+MANUAL_FIELDS = frozenset({"reason", "subscription_ids", "all_subscriptions", "request_id"})
 
 
 @bp.route(route="customers/{customer_id}/actions/{action}", methods=["POST"])
-def manual_action(req: func.HttpRequest) -> func.HttpResponse:
-    """Body: {"reason": "...", "subscription_ids": [...], "request_id": "..."} (request_id makes retries safe)."""
+async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
+    """Body: {"reason": "...", "subscription_ids": [...] | "all_subscriptions": true, "request_id": "..."}
+    (request_id makes retries safe). Subscription ids are checked against Partner Center first."""
+    from pydantic import ValidationError
+
     from shared.context import get_context
-    from shared.services.operators import ManualAction, manual_enforcement
+    from shared.messaging.handling import validation_reason
+    from shared.partner_center import NotFound, PartnerCenterError
+    from shared.services.errors import InvalidRequest
+    from shared.services.operators import ManualAction, known_subscriptions, manual_enforcement
 
     if req.route_params["action"] not in ("suspend", "reactivate"):
         return error(404, "action must be suspend or reactivate")
+    cid, bad_id = route_customer(req)
     who, bad = _who(req)
     data, bad_json = json_body(req)
-    if bad or bad_json:
-        return bad or bad_json  # type: ignore[return-value]
+    if bad_id or bad or bad_json:
+        return bad_id or bad or bad_json  # type: ignore[return-value]
+    unknown = only_fields(data, MANUAL_FIELDS)
+    if unknown:
+        return unknown
+    try:
+        body = ManualAction.model_validate(data)
+    except ValidationError as exc:
+        return error(400, f"invalid request: {validation_reason(exc)}")
+    ctx = get_context()
+    if body.subscription_ids:
+        try:
+            body = body.model_copy(update={"subscription_ids": await known_subscriptions(
+                ctx, cid, body.subscription_ids)})
+        except InvalidRequest as exc:
+            return error(400, str(exc))
+        except NotFound as exc:
+            return error(404, f"Partner Center does not know customer {cid}: {exc.description}")
+        except PartnerCenterError as exc:
+            return error(502, f"could not check the subscriptions with Partner Center ({exc.code}): "
+                              f"{exc.description}; nothing was queued, try again")
 
     def run() -> func.HttpResponse:
-        body = ManualAction.model_validate(data if isinstance(data, dict) else {})
-        request = manual_enforcement(get_context(), req.route_params["customer_id"],
-                                     req.route_params["action"], body, who or "")
+        request = manual_enforcement(ctx, cid, req.route_params["action"], body, who or "")
         return json_response({"queued": request.model_dump(mode="json")}, 202)
 
     return handle_errors(run)
@@ -54,12 +82,13 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import lift_override, set_override
 
-    cid, kind = req.route_params["customer_id"], req.route_params["kind"]
+    kind = req.route_params["kind"]
     if kind not in ("exemption", "promise", "hold"):
         return error(404, "override kind must be exemption, promise or hold")
+    cid, bad_id = route_customer(req)
     who, bad = _who(req)
-    if bad:
-        return bad
+    if bad_id or bad:
+        return bad_id or bad  # type: ignore[return-value]
     if req.method == "DELETE":
         reason = req.params.get("reason")
         if not reason:
@@ -81,15 +110,18 @@ def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import migrate_case as migrate
 
+    cid, bad_id = route_customer(req)
     who, bad = _who(req)
     data, bad_json = json_body(req)
-    if bad or bad_json:
-        return bad or bad_json  # type: ignore[return-value]
-    reason = data.get("reason") if isinstance(data, dict) else None
-    if not reason:
+    if bad_id or bad or bad_json:
+        return bad_id or bad or bad_json  # type: ignore[return-value]
+    unknown = only_fields(data, {"reason"})
+    if unknown:
+        return unknown
+    reason = data.get("reason")
+    if not reason or not isinstance(reason, str):
         return error(400, 'say why: {"reason": "..."}')
-    return handle_errors(lambda: json_response(
-        migrate(get_context(), req.route_params["customer_id"], who or "", str(reason)).model_dump(mode="json")))
+    return handle_errors(lambda: json_response(migrate(get_context(), cid, who or "", reason).model_dump(mode="json")))
 
 
 @bp.route(route="customers/{customer_id}/disputes", methods=["POST"])
@@ -102,13 +134,14 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
 
+    cid, bad_id = route_customer(req)
     who, bad = _who(req)
     data, bad_json = json_body(req)
-    if bad or bad_json:
-        return bad or bad_json  # type: ignore[return-value]
-    if not isinstance(data, dict):
-        return error(400, "expected a JSON object")
-    cid = req.route_params["customer_id"]
+    if bad_id or bad or bad_json:
+        return bad_id or bad or bad_json  # type: ignore[return-value]
+    unknown = only_fields(data, {"invoice_id", "amount", "reason", "event_id"})
+    if unknown:
+        return unknown
     if get_context().stores.ledger(cid) is None:
         return error(404, f"customer {cid} has no ledger (no payment events received)")
     payload = {**data, "event_id": data.get("event_id") or f"dispute-{uuid.uuid4().hex}", "customer_id": cid,
@@ -129,11 +162,18 @@ def preview(req: func.HttpRequest) -> func.HttpResponse:
 
     try:
         at = parse_day(req.params.get("at"))
-    except ValueError:
-        return error(400, "at must be YYYY-MM-DD or an ISO timestamp")
-    decisions = portfolio_preview(get_context(), at)
-    rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
-    return json_response({"at": at.isoformat() if at else None, "customers": len(decisions), "items": rows})
+    except ValueError as exc:
+        return error(400, f"at must be YYYY-MM-DD or an ISO timestamp in the accepted window: {exc}")
+
+    def run() -> func.HttpResponse:
+        errors: dict[str, str] = {}
+        decisions = portfolio_preview(get_context(), at, errors=errors)
+        rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
+        failed = [{"customer_id": c, "error": e} for c, e in sorted(errors.items())]
+        return json_response({"at": at.isoformat() if at else None, "customers": len(decisions) + len(errors),
+                              "items": rows, "errors": failed})
+
+    return handle_errors(run)
 
 
 @bp.route(route="collections/sweep", methods=["POST"])
@@ -176,7 +216,10 @@ def decide_approval(req: func.HttpRequest) -> func.HttpResponse:
     data, bad_json = json_body(req)
     if bad or bad_json:
         return bad or bad_json  # type: ignore[return-value]
-    if not isinstance(data, dict) or not data.get("key") or data.get("decision") not in ("approve", "reject"):
+    unknown = only_fields(data, {"key", "decision", "note"})
+    if unknown:
+        return unknown
+    if not data.get("key") or data.get("decision") not in ("approve", "reject"):
         return error(400, 'expected {"key": "...", "decision": "approve" | "reject", "note": "..."}')
     return handle_errors(lambda: json_response(decide(get_context(), str(data["key"]), data["decision"] == "approve",
                                                 who or "", str(data.get("note", ""))).model_dump(mode="json")))

@@ -25,7 +25,7 @@ def payment_event(msg: func.QueueMessage) -> None:
     ctx = get_context()
     with correlation_scope(envelope.correlation_id) as cid:
         try:
-            ingest(ctx, ctx.stores, event, correlation_id=cid)  # type: ignore[arg-type]
+            ingest(ctx, ctx.stores, event, correlation_id=cid, source=envelope.source)  # type: ignore[arg-type]
         except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
             ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
                                 f"cannot apply {envelope.kind}: {exc}", msg.dequeue_count or 1)

@@ -26,10 +26,13 @@ def preview(
     notices: Mapping[str, Sequence[SentNotice]] | None = None,
     cases: Mapping[str, CollectionsCase] | None = None,
     unbilled: Mapping[str, Money] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> list[Decision]:
     """What tonight's run would decide for every customer under ``policy`` (nothing is executed).
 
-    Open cases are re-based onto ``policy``'s version so a draft policy can be tried on live cases.
+    Open cases are re-based onto ``policy``'s version so a draft policy can be tried on live cases. With
+    ``errors`` given, a customer whose evaluation raises is recorded there (id -> reason) and left out, so
+    one customer's bad data cannot hide the rest of the portfolio.
     """
     overrides, notices, cases, unbilled = overrides or {}, notices or {}, cases or {}, unbilled or {}
     out = []
@@ -38,8 +41,8 @@ def preview(
         case = cases.get(cid)
         if case is not None and case.policy_version != policy.version:
             case = case.model_copy(update={"policy_version": policy.version})
-        out.append(
-            evaluate(
+        try:
+            decision = evaluate(
                 ledger,
                 overrides.get(cid),
                 policy,
@@ -49,7 +52,12 @@ def preview(
                 case,
                 unbilled=unbilled.get(cid),
             )
-        )
+        except (ArithmeticError, ValueError, TypeError, KeyError) as exc:
+            if errors is None:
+                raise
+            errors[cid] = f"{type(exc).__name__}: {exc}"
+            continue
+        out.append(decision)
     return out
 
 

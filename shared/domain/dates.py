@@ -8,7 +8,7 @@ ingress, with the window in the message, keeps one customer's bad data from brea
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime
 
@@ -16,7 +16,10 @@ EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
 
 
-def check_day(value: date) -> date:
+D = TypeVar("D", date, datetime)
+
+
+def check_day(value: D) -> D:
     """``value`` if it lies in [EARLIEST, LATEST], else a ValueError naming the window."""
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST <= day <= LATEST:

@@ -61,7 +61,7 @@ def strict_amount(value: Any) -> Any:
     Decimals built by the app itself pass unchanged."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or isinstance(value, int | float):
+    if isinstance(value, int | float):  # bool is an int
         raise ValueError(f"amounts are decimal strings like \"1234.50\", not JSON numbers (got {value!r})")
     if not isinstance(value, str) or not _AMOUNT_TEXT.fullmatch(value):
         shown = value if not isinstance(value, str) or len(value) <= 40 else value[:37] + "..."

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from shared.collections import Decision, evaluate
+from shared.collections import Decision, PolicyError, evaluate
 from shared.messaging import Queue
+from shared.services.errors import EvaluationError
 from shared.services.messages import CollectionsNotice, EnforcementRequest
 from shared.services.policies import calendar, policy_set
 from shared.services.state import ApprovalRequest, CustomerInputs, Stores, SuspensionRecord
@@ -49,8 +50,13 @@ def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
         policies = policy_set(settings)
         case = state.case if state.case is not None and state.case.is_open else None
         policy = policies.for_version(case.policy_version if case else None)
-        decision = evaluate(ledger, inputs.overrides, policy, calendar(settings, policy), now,
-                            state.notices, case, unbilled=inputs.unbilled)
+        try:
+            decision = evaluate(ledger, inputs.overrides, policy, calendar(settings, policy), now,
+                                state.notices, case, unbilled=inputs.unbilled)
+        except PolicyError:
+            raise
+        except (ArithmeticError, ValueError, TypeError, KeyError) as exc:  # the pure engine on bad stored data
+            raise EvaluationError(customer_id, exc) from exc
         if not persist or decision.case_change is None:
             return decision
         if decision.case_change == "opened":

@@ -99,6 +99,10 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
             base["reactivated_at"] = now.isoformat()
             paid = summary.payments[-1] if summary.payments else None
             base["amount_received"] = format_amount(paid[2], paid[1], lang) if paid else _amounts({}, lang)
+    elif template == "team_alert":
+        from shared.services.alerts import alert_context
+
+        base.update({**alert_context(notice, ledger.profile.name), "raised_at": now.isoformat()})
     elif template == "team_action_failed":
         suspended = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         verb = "suspend" if "suspend" in notice.reason else "reactivate"
@@ -132,7 +136,9 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
     # storage calls are synchronous: threads keep them off the event loop other invocations share
     ledger = await asyncio.to_thread(stores.ledger, notice.customer_id)
     if ledger is None:
-        return "skipped: no ledger"
+        if notice.audience != "team":
+            return "skipped: no ledger"
+        ledger = CustomerLedger.empty(notice.customer_id)  # a portfolio alert ("*") still reaches the team
     stale = await asyncio.to_thread(_still_relevant, stores, ctx, notice, now)
     if stale:
         await asyncio.to_thread(ctx.audit.record, AuditEntry(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.collections import (
     Approval,
@@ -26,7 +26,7 @@ from shared.collections import (
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
-from shared.services.errors import ConflictError, NotFoundError
+from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
 from shared.services.messages import EnforcementRequest
 from shared.services.policies import calendar, policy_set
 from shared.services.state import ApprovalRequest, CollectionsState, Stores
@@ -37,11 +37,38 @@ if TYPE_CHECKING:
 
 
 class ManualAction(BaseModel):
-    """Body of a manual suspend or reactivate."""
+    """Body of a manual suspend or reactivate. The target is never implied: either ``subscription_ids``
+    (a non-empty list, each checked against Partner Center) or ``"all_subscriptions": true``. Unknown fields
+    are refused, so ``"subscription_id"`` (a typo) cannot silently widen the action to everything."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason: str = Field(min_length=3, max_length=500)
-    subscription_ids: tuple[str, ...] = ()
+    subscription_ids: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] | None = None
+    all_subscriptions: bool = False
     request_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _explicit_target(self) -> ManualAction:
+        if self.subscription_ids is not None and not self.subscription_ids:
+            raise ValueError("subscription_ids is empty: name at least one subscription, or send "
+                             '"all_subscriptions": true instead')
+        if (self.subscription_ids is None) == (not self.all_subscriptions):
+            raise ValueError('say what to act on: either "subscription_ids": [...] or "all_subscriptions": true '
+                             "(not both)")
+        return self
+
+
+async def known_subscriptions(ctx: AppContext, customer_id: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+    """``ids`` as Partner Center spells them; InvalidRequest naming every id the customer does not have.
+    (Partner Center errors propagate: NotFound when it does not know the customer.)"""
+    subs = await ctx.partner_center().list_subscriptions(customer_id)
+    by_lower = {s.id.lower(): s.id for s in subs}
+    unknown = [i for i in ids if i.lower() not in by_lower]
+    if unknown:
+        raise InvalidRequest(f"customer {customer_id} has no subscription(s) {', '.join(unknown)} in Partner Center "
+                             f"(it has {len(subs)}: {', '.join(sorted(by_lower.values())[:20]) or 'none'})")
+    return tuple(dict.fromkeys(by_lower[i.lower()] for i in ids))
 
 
 def _now(now: datetime | None) -> datetime:
@@ -69,7 +96,10 @@ def customer_status(ctx: AppContext, customer_id: str, now: datetime | None = No
     ledger = stores.ledger(customer_id)
     if ledger is None:
         raise NotFoundError(f"customer {customer_id} has no ledger (no payment events received)")
-    decision = decide(stores, ctx.settings, customer_id, now, persist=False)
+    try:
+        decision, evaluation_error = decide(stores, ctx.settings, customer_id, now, persist=False), None
+    except EvaluationError as exc:  # the facts are still shown, with why no decision could be made
+        decision, evaluation_error = None, str(exc)
     state = stores.collections_state(customer_id)
     return {
         "customer_id": customer_id,
@@ -81,6 +111,7 @@ def customer_status(ctx: AppContext, customer_id: str, now: datetime | None = No
         "notices_sent": [n.model_dump(mode="json") for n in state.notices],
         "suspended_by_csp_guard": [r.model_dump(mode="json") for r in stores.suspended_by_us(customer_id)],
         "decision": decision.model_dump(mode="json") if decision else None,
+        "evaluation_error": evaluation_error,
         "history": [e.model_dump(mode="json") for e in ctx.audit.history(customer_id, history)],
     }
 
@@ -141,15 +172,18 @@ def lift_override(ctx: AppContext, customer_id: str, kind: OverrideKind, actor: 
 
 def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspend", "reactivate"],
                        body: ManualAction, actor: str, now: datetime | None = None) -> EnforcementRequest:
-    """Queue a manual suspend/reactivate. Manual suspensions are never lifted by a payment."""
+    """Queue a manual suspend/reactivate (``body.subscription_ids`` already checked by ``known_subscriptions``;
+    ``all_subscriptions`` means every active one, or for a reactivation all that csp-guard suspended for
+    non-payment or by hand). Manual suspensions are never lifted by a payment."""
     now = _now(now)
     stores = ctx.stores
-    if action == "reactivate" and not body.subscription_ids and not stores.suspended_by_us(customer_id):
+    ids = body.subscription_ids or ()
+    if action == "reactivate" and not ids and not stores.suspended_by_us(customer_id):
         raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
     request = EnforcementRequest(
         action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
-        detail=body.reason, actor=actor, subscription_ids=body.subscription_ids, requested_at=now)
-    if action == "reactivate" and not body.subscription_ids:  # fraud containment is lifted through its case only
+        detail=body.reason, actor=actor, subscription_ids=ids, requested_at=now)
+    if action == "reactivate" and not ids:  # fraud containment is lifted through its case only
         ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id) if r.reason != "fraud")
         if not ids:
             raise ConflictError(f"only fraud containment is in place for {customer_id}: resolve the fraud case")
@@ -235,8 +269,10 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
     return decided
 
 
-def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None) -> list[Decision]:
-    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent."""
+def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None,
+                      errors: dict[str, str] | None = None) -> list[Decision]:
+    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
+    ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview."""
     now = _now(now)
     stores = ctx.stores
     policy = policy or policy_set(ctx.settings).for_version(None)
@@ -251,7 +287,7 @@ def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Poli
     cases = {cid: s.case for cid, s in states.items() if s.case is not None}
     notices = {cid: s.notices for cid, s in states.items()}
     return preview(ledgers, policy, calendar(ctx.settings, policy), now, overrides=overrides, notices=notices,
-                   cases=cases, unbilled=unbilled)
+                   cases=cases, unbilled=unbilled, errors=errors)
 
 
 def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None) -> list[DecisionChange]:
@@ -270,10 +306,15 @@ def decision_row(d: Decision) -> dict[str, Any]:
 
 
 def parse_day(value: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` or an ISO timestamp -> aware datetime (a date means 10:00 UTC that day)."""
+    """``YYYY-MM-DD`` or an ISO timestamp -> aware datetime (a date means 10:00 UTC that day); ValueError
+    for anything else, or a day outside the accepted window (shared.domain.dates)."""
+    from shared.domain.dates import check_day
+
     if not value:
         return None
     if len(value) == 10:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC).replace(hour=10)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC).replace(hour=10)
+    else:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return check_day(parsed)

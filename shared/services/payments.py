@@ -9,18 +9,23 @@ payment reactivates without waiting for the next sweep.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from shared.clock import utcnow
 from shared.collections import CustomerLedger, LedgerError, apply_event
-from shared.domain import PaymentEvent
+from shared.domain import CustomerUpdated, PaymentEvent
+from shared.domain.events import PROFILE_FIELDS
 from shared.messaging import Envelope, Queue
 from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
+from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.errors import EvaluationError
 from shared.services.state import FeedStatus, Stores
+from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.context import AppContext
@@ -77,17 +82,49 @@ def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bo
 
 
 def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
-           correlation_id: str | None = None) -> tuple[bool, Dispatched | None]:
-    """Record the event, then re-evaluate the customer and publish notices and reactivations."""
-    now = now or datetime.now(UTC)
-    changed, _ = record_event(stores, event, now)
+           correlation_id: str | None = None, source: str = "") -> tuple[bool, Dispatched | None]:
+    """Record the event, then re-evaluate the customer and publish notices and reactivations. ``source`` is
+    the system that sent it (the envelope's ``source``), named in the audit of profile changes.
+
+    An evaluation that fails on this customer's stored data does not undo or refuse the event: it is recorded
+    (a payment still counts), the failure is audited and alerted once per ledger state, and the message
+    completes, so later events of the customer keep applying."""
+    now = now or utcnow()
+    before = stores.ledger(event.customer_id) if isinstance(event, CustomerUpdated) else None
+    changed, ledger = record_event(stores, event, now)
     if not changed:  # still evaluated: the first delivery may have died between the ledger write and here
         log.info("duplicate payment event %s: ledger unchanged, customer re-evaluated", event.event_id)
-    decision = decide(stores, ctx.settings, event.customer_id, now)
+    elif isinstance(event, CustomerUpdated):
+        _audit_profile_change(ctx, event, before, ledger, source or "unknown", now, correlation_id)
+    try:
+        decision = decide(stores, ctx.settings, event.customer_id, now)
+    except EvaluationError as exc:
+        log.error("%s (after event %s)", exc, event.event_id)
+        ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="evaluation.failed", actor="csp-guard",
+                                    reason=str(exc), at=now, outcome="failed", correlation_id=correlation_id or "",
+                                    evidence={"event_id": event.event_id}))
+        send_alert(ctx, AlertKind.EVALUATION_FAILED, f"{event.customer_id}:{ledger.summary.digest}",
+                   f"{exc}. Event {event.event_id} was recorded; the customer gets no collections decision "
+                   "(no notices, no suspension, no reactivation) until its data is corrected.",
+                   customer_id=event.customer_id, correlation_id=correlation_id)
+        return changed, None
     if decision is None:
         return changed, None
     return changed, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
                              correlation_id=correlation_id)
+
+
+def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: CustomerLedger | None,
+                          after: CustomerLedger, source: str, now: datetime, correlation_id: str | None) -> None:
+    """Who changed a customer's profile (the sending system), what it asked for and what actually changed
+    (an older event loses to a newer one per field). A segment change can lower a customer's protection."""
+    old = (before or CustomerLedger.empty(event.customer_id)).profile.model_dump(mode="json")
+    new = after.profile.model_dump(mode="json")
+    asked = sorted(event.model_fields_set & PROFILE_FIELDS)
+    changed = {k: {"from": old.get(k), "to": new.get(k)} for k in asked if old.get(k) != new.get(k)}
+    ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="profile.updated", actor=f"system:{source}",
+                                reason=f"customer.updated {event.event_id}: {', '.join(asked)}", at=now,
+                                correlation_id=correlation_id or "", evidence={"changed": changed, "asked": asked}))
 
 
 def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.messaging import Queue
+from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import decide, dispatch
 from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
 from shared.services.state import ApprovalRequest, ShardResult, Stores, SweepRun
@@ -155,6 +156,10 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
     ctx.audit.record(AuditEntry(customer_id="*", action=f"sweep.{new.status}", actor=ACTOR, reason=new.detail,
                                 at=now, correlation_id=run_id,
                                 evidence={"run_id": run_id, "customers": run.customers, "targets": targets[:200]}))
+    if errors:  # the others were evaluated as usual; these customers got no decision tonight
+        send_alert(ctx, AlertKind.SWEEP_ERRORS, run_id,
+                   f"sweep {run_id}: {len(errors)} customer(s) could not be evaluated and got no decision: "
+                   + "; ".join(errors[:10]) + ("; ..." if len(errors) > 10 else ""), correlation_id=run_id)
     return new
 
 

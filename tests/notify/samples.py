@@ -64,6 +64,10 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                     "attempts": 3, "attempted_at": "2025-03-21T02:05:00Z",
                                     "error": "Partner Center 409: subscription is in a transitional state",
                                     "case_id": "COL-2025-0042"},
+    TemplateId.TEAM_ALERT: {"title": "Customer cannot be evaluated", "customer": CUSTOMER,
+                            "raised_at": "2025-03-21T02:05:00Z",
+                            "detail": "OverflowError: date value out of range",
+                            "next_steps": ["Look at GET /api/customers/{id}/status"]},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}

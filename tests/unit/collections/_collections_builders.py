@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from shared.collections import Calendar, CustomerLedger, apply_events, parse_policy
 from shared.domain import PaymentEvent, parse_event
 
+C1 = "00000000-0000-4000-8000-0000000000c1"
+
 ROOT = Path(__file__).resolve().parents[3]
 POLICY_PATH = Path(__file__).with_name("policy-fixture.yaml")
 POLICY_TEXT = POLICY_PATH.read_text(encoding="utf-8")
@@ -24,14 +26,14 @@ _ids = itertools.count()
 
 
 def ev(
-    kind: str, cid: str = "00000000-0000-4000-8000-0000000000c1", occurred_at: datetime = T0, event_id: str | None = None, **fields: Any
+    kind: str, cid: str = C1, occurred_at: datetime = T0, event_id: str | None = None, **fields: Any
 ) -> PaymentEvent:
     data = {"type": kind, "customer_id": cid, "occurred_at": occurred_at.isoformat(), **fields}
     data["event_id"] = event_id or f"{kind}-{next(_ids)}"
     return parse_event({k: (str(v) if isinstance(v, Decimal | date) else v) for k, v in data.items()})
 
 
-def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = "00000000-0000-4000-8000-0000000000c1", **kw: Any) -> PaymentEvent:
+def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = C1, **kw: Any) -> PaymentEvent:
     return ev(
         "invoice.issued",
         cid,
@@ -45,7 +47,7 @@ def issued(inv: str, amount: str, due: date, cur: str = "CNY", cid: str = "00000
 
 
 def paid(
-    pid: str, amount: str, at: datetime = T0, inv: str | None = None, cur: str = "CNY", cid: str = "00000000-0000-4000-8000-0000000000c1"
+    pid: str, amount: str, at: datetime = T0, inv: str | None = None, cur: str = "CNY", cid: str = C1
 ) -> PaymentEvent:
     fields: dict[str, Any] = {
         "payment_id": pid,
@@ -58,7 +60,7 @@ def paid(
     return ev("payment.received", cid, **fields)
 
 
-def ledger(*events: PaymentEvent, cid: str = "00000000-0000-4000-8000-0000000000c1") -> CustomerLedger:
+def ledger(*events: PaymentEvent, cid: str = C1) -> CustomerLedger:
     return apply_events(CustomerLedger.empty(cid), events)
 
 

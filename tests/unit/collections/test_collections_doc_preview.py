@@ -13,6 +13,8 @@ from _collections_builders import CAL, POLICY, POLICY_TEXT, ROOT, issued, ledger
 import shared.collections as collections_pkg
 from shared.collections import diff_decisions, parse_policy, preview, render_policy_document
 
+A1, A2, A3 = (f"00000000-0000-4000-8000-0000000000a{i}" for i in (1, 2, 3))  # late, paid, recent
+
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
 def test_document_states_every_stage_and_day_count(language: str) -> None:
@@ -50,9 +52,9 @@ def test_document_follows_the_policy_when_it_changes() -> None:
 def test_preview_and_diff_show_what_a_policy_change_would_do() -> None:
     due = dt.date(2026, 6, 1)
     ledgers = [
-        ledger(issued("a", "5000", due, cid="00000000-0000-4000-8000-0000000000a1"), cid="00000000-0000-4000-8000-0000000000a1"),
-        ledger(issued("b", "5000", due, cid="00000000-0000-4000-8000-0000000000a2"), paid("p", "5000", cid="00000000-0000-4000-8000-0000000000a2"), cid="00000000-0000-4000-8000-0000000000a2"),
-        ledger(issued("c", "5000", dt.date(2026, 6, 10), cid="00000000-0000-4000-8000-0000000000a3"), cid="00000000-0000-4000-8000-0000000000a3"),
+        ledger(issued("a", "5000", due, cid=A1), cid=A1),
+        ledger(issued("b", "5000", due, cid=A2), paid("p", "5000", cid=A2), cid=A2),
+        ledger(issued("c", "5000", dt.date(2026, 6, 10), cid=A3), cid=A3),
     ]
     now = local(2026, 6, 22)
     stricter = parse_policy(
@@ -62,7 +64,7 @@ def test_preview_and_diff_show_what_a_policy_change_would_do() -> None:
     assert [d.stage for d in old] == ["final_notice", None, "overdue"]
     assert [d.stage for d in new] == ["final_notice", None, "final_notice"]
     changes = diff_decisions(old, new)
-    assert [c.customer_id for c in changes] == ["00000000-0000-4000-8000-0000000000a3"]
+    assert [c.customer_id for c in changes] == [A3]
     change = changes[0]
     assert (change.old_stage, change.new_stage, change.severity_delta) == ("overdue", "final_notice", 1)
     assert "notify_customer:final_notice" in change.actions_added

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from shared.domain import CurrencyMismatch, InvoiceIssued, Money, parse_event
 
-BASE = {"event_id": "e1", "customer_id": "00000000-0000-4000-8000-0000000000c1", "occurred_at": "2026-01-01T00:00:00+08:00"}
+C1 = "00000000-0000-4000-8000-0000000000c1"
+
+BASE = {"event_id": "e1", "customer_id": C1, "occurred_at": "2026-01-01T00:00:00+08:00"}
 
 
 def test_money_adds_within_one_currency_and_serializes_as_string() -> None:

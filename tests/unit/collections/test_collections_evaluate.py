@@ -25,6 +25,8 @@ from shared.collections import (
 from shared.collections.harm import next_harm_window
 from shared.domain import Money
 
+C1 = "00000000-0000-4000-8000-0000000000c1"
+
 DUE = dt.date(2026, 6, 1)  # a Monday
 OPENED = local(2026, 6, 2, 1)
 JUN = issued("jun", "5000", DUE)
@@ -32,7 +34,7 @@ JUN = issued("jun", "5000", DUE)
 
 def case(**kw: Any) -> CollectionsCase:
     return CollectionsCase(
-        case_id="c1/case", customer_id="00000000-0000-4000-8000-0000000000c1", policy_version=POLICY.version, opened_at=OPENED, **kw
+        case_id="c1/case", customer_id=C1, policy_version=POLICY.version, opened_at=OPENED, **kw
     )
 
 
@@ -134,7 +136,7 @@ def test_calendar_gates(now: dt.datetime, code: str, next_window: dt.datetime) -
 def test_no_suspension_on_a_holiday_eve() -> None:
     inv = issued("aug", "5000", dt.date(2026, 8, 20))
     k = CollectionsCase(
-        case_id="k", customer_id="00000000-0000-4000-8000-0000000000c1", policy_version=POLICY.version, opened_at=local(2026, 8, 21)
+        case_id="k", customer_id=C1, policy_version=POLICY.version, opened_at=local(2026, 8, 21)
     )
     sent = [notice("final_notice", local(2026, 9, 5))]
     d = evaluate(ledger(inv), None, POLICY, CAL, local(2026, 9, 30, 10), sent, k)
@@ -149,7 +151,7 @@ def test_no_suspension_on_a_holiday_eve() -> None:
 def test_doubtful_year_blocks_harm_and_says_why() -> None:
     inv = issued("jan27", "5000", dt.date(2027, 1, 4))
     k = CollectionsCase(
-        case_id="k", customer_id="00000000-0000-4000-8000-0000000000c1", policy_version=POLICY.version, opened_at=local(2027, 1, 5)
+        case_id="k", customer_id=C1, policy_version=POLICY.version, opened_at=local(2027, 1, 5)
     )
     d = evaluate(
         ledger(inv),
@@ -332,7 +334,7 @@ def test_exposure_trigger_uses_unbilled_consumption() -> None:
 
 
 def test_case_under_another_policy_version_is_refused() -> None:
-    k = CollectionsCase(case_id="k", customer_id="00000000-0000-4000-8000-0000000000c1", policy_version="2025-old", opened_at=OPENED)
+    k = CollectionsCase(case_id="k", customer_id=C1, policy_version="2025-old", opened_at=OPENED)
     with pytest.raises(PolicyError, match="2025-old"):
         run(JUN, now=local(2026, 7, 1), kase=k)
     with pytest.raises(ValueError, match="timezone-aware"):
