@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import actor, error, handle_errors, json_body, json_response
+from functions._http import actor, error, handle_errors, json_body, json_response, only_fields, route_customer
 from functions._queue import receive, send_or_park
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
@@ -60,19 +60,24 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
         log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
 
 
-def _operator(req: func.HttpRequest) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
-    """(actor, JSON object body, error response)."""
+def _operator(req: func.HttpRequest, fields: set[str]) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
+    """(normalised route customer id, actor, JSON object body with only ``fields``, error response)."""
+    cid, bad_id = route_customer(req)
+    if bad_id:
+        return "", "", {}, bad_id
     who = actor(req)
     if not who:
-        return "", {}, error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+        return cid, "", {}, error(400, "say who is acting: send an X-Actor header (or sign in through App Service "
+                                        "auth)")
     if not req.get_body():
-        return who, {}, None
+        return cid, who, {}, None
     data, bad = json_body(req)
     if bad:
-        return who, {}, bad
-    if not isinstance(data, dict):
-        return who, {}, error(400, "expected a JSON object")
-    return who, data, None
+        return cid, who, {}, bad
+    bad = only_fields(data, fields)
+    if bad:
+        return cid, who, {}, bad
+    return cid, who, data, None
 
 
 def _view(rec: Any) -> dict[str, Any]:
@@ -129,8 +134,10 @@ def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, sync_suspensions
 
+    cid, bad = route_customer(req)
+    if bad:
+        return bad
     ctx = get_context()
-    cid = req.route_params["customer_id"].lower()
     rec = sync_suspensions(ctx, FraudStores(ctx.tables), cid)
     if rec is None:
         return error(404, f"no fraud case for customer {cid}")
@@ -144,7 +151,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, resolve_case
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"label", "note"})
     if bad:
         return bad
     label = data.get("label")
@@ -153,8 +160,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
 
     def run() -> func.HttpResponse:
-        rec, request = resolve_case(ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), label, who,
-                                    str(data.get("note", "")))
+        rec, request = resolve_case(ctx, FraudStores(ctx.tables), cid, label, who, str(data.get("note", "")))
         return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
 
     return handle_errors(run)
@@ -166,7 +172,7 @@ def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, add_note
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"text"})
     if bad:
         return bad
     text = str(data.get("text", "")).strip()
@@ -175,7 +181,7 @@ def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     stores = FraudStores(ctx.tables)
     return handle_errors(lambda: json_response(
-        _view(add_note(ctx, stores, req.route_params["customer_id"].lower(), text, who)), 201))
+        _view(add_note(ctx, stores, cid, text, who)), 201))
 
 
 @bp.route(route="fraud/cases/{customer_id}/service-request", methods=["POST"])
@@ -185,12 +191,11 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, raise_service_request, track_update
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"note", "status"})
     if bad:
         return bad
     ctx = get_context()
     fs = FraudStores(ctx.tables)
-    cid = req.route_params["customer_id"].lower()
     note = str(data.get("note", ""))
     if "status" in data:
         return handle_errors(lambda: json_response(track_update(fs, cid, str(data["status"]), note, who)
@@ -213,12 +218,12 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.fraud import FraudStores, contain
     from shared.storage.documents import ConcurrencyConflict
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"note"})
     if bad:
         return bad
     ctx = get_context()
     try:
-        rec = await contain(ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), who,
+        rec = await contain(ctx, FraudStores(ctx.tables), cid, who,
                             note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))

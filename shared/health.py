@@ -8,7 +8,9 @@ from shared.settings import SettingsError, load_settings
 
 
 def check_health() -> dict[str, Any]:
-    """Return {"status": "ok"|"degraded"|"error", "checks": {...}, "problems": [...]}."""
+    """Return {"status": "ok"|"degraded"|"error", "checks": {...}, "problems": [...], "warnings": [...],
+    "calendar": {...}, "payment_feed": {...}}. Warnings (holiday data ending within 30 days, a silent payment
+    feed) do not change the status: suspensions already fail safe, and the team gets an alert."""
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -32,6 +34,22 @@ def check_health() -> dict[str, Any]:
             queues[name] = {"backlog": backlog, "poison": poison}
             if poison:
                 problems.append(f"{poison} message(s) in {name}-poison need an operator")
+    watched: dict[str, Any] = {}
+    try:
+        from shared.clock import utcnow
+        from shared.services import watch
+        from shared.services.state import Stores
+        from shared.storage.clients import table_service
+
+        now = utcnow()
+        watched["calendar"] = watch.calendar_status(settings, now)
+        if checks["storage"] == "ok":
+            watched["payment_feed"] = watch.feed_status(Stores(table_service(settings)), settings, now)
+        # warnings, not problems: the app works (and fails safe); a non-2xx health check would take every
+        # instance out of rotation on the day the calendar warning starts
+        watched["warnings"] = watch.problems(watched["calendar"], watched.get("payment_feed", {"silent": False}))
+    except Exception as exc:  # a policy or calendar file that cannot be read is a problem, not a crash
+        problems.append(f"cannot check the holiday calendar / payment feed: {type(exc).__name__}: {exc}")
     status = "error" if checks["storage"] != "ok" else ("degraded" if problems else "ok")
     return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value,
-            "enforcement_enabled": settings.enforcement_enabled, "queues": queues}
+            "enforcement_enabled": settings.enforcement_enabled, "queues": queues, **watched}

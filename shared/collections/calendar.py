@@ -70,6 +70,13 @@ class DayInfo(BaseModel):
         return self.working and not self.doubtful
 
 
+@lru_cache(maxsize=1)
+def official_china_years() -> tuple[int, int]:
+    """(first, last) year the installed ``chinese-calendar`` has the State Council's schedule for."""
+    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    return min(years), max(years)
+
+
 def _china_official(day: dt.date) -> tuple[bool, str | None] | None:
     """(working, holiday name) from the official data, or None when the year is not covered."""
     try:
@@ -125,6 +132,17 @@ class Calendar:
         working = day in adjusted or (name is None and day.weekday() < 5)
         doubtful = self.country == "CN" and not confirmed
         return DayInfo(day=day, working=working, holiday=name, doubtful=doubtful)
+
+    def first_day_without_official_data(self) -> dt.date | None:
+        """The first day (1 January of a year) that neither ``chinese-calendar`` nor a confirmed year of the
+        override file covers: from then on every harmful action is blocked as calendar-doubtful. None for
+        countries whose rule-based data counts as official."""
+        if self.country != "CN":
+            return None
+        year = official_china_years()[1] + 1
+        while year in self.overrides.confirmed_years:
+            year += 1
+        return dt.date(year, 1, 1)
 
     def is_holiday_eve(self, day: dt.date) -> bool:
         """True when the next day is a public holiday (or, failing safe, a doubtful day off)."""

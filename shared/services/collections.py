@@ -36,6 +36,17 @@ class Dispatched:
     enforcement: list[EnforcementRequest] = field(default_factory=list)
     planned_suspensions: list[EnforcementRequest] = field(default_factory=list)
     approvals: list[str] = field(default_factory=list)
+    held_for_approval: list[str] = field(default_factory=list)  # suspensions whose approval is pending/rejected
+
+
+def _awaits_approval(stores: Stores, key: str) -> bool:
+    """True when a person was asked to approve this action and has not approved it (pending or rejected).
+    The engine asks only while the customer's profile requires approval; once asked, a later profile change
+    (segment strategic -> standard, sent by any feed) must not release the action without that person."""
+    if stores.approvals.get("pending", key) is not None:
+        return True
+    decided = stores.approvals.get("decided", key)
+    return decided is not None and decided.status != "approved"
 
 
 def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
@@ -122,6 +133,10 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
                 detail=f"{action.reason} (policy {decision.policy_version})", actor=actor, case_id=case_id,
                 stage_id=action.stage_id, scope=action.scope, run_id=run_id, requested_at=now,
                 then_notify=tuple(n for n in held if n.stage_id == action.stage_id))
+            if action.kind == "suspend" and _awaits_approval(stores, key):
+                log.warning("suspension %s of %s held: its approval is pending or was rejected", key, cid)
+                out.held_for_approval.append(key)
+                continue
             if action.kind == "suspend" and not allow_suspend:
                 out.planned_suspensions.append(request)
                 continue
