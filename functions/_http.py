@@ -83,7 +83,7 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
 
     from shared.collections import PolicyError
     from shared.messaging.handling import validation_reason
-    from shared.services.errors import ConflictError, InvalidRequest, NotFoundError
+    from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
     from shared.storage.documents import ConcurrencyConflict
 
     try:
@@ -92,6 +92,8 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
         return error(400, f"invalid request: {validation_reason(exc)}")
     except InvalidRequest as exc:
         return error(400, str(exc))
+    except EvaluationError as exc:  # the customer's stored data, not this request: say so
+        return error(422, str(exc))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]) if exc.args else "not found")
     except (ConflictError, ConcurrencyConflict) as exc:

@@ -10,11 +10,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from shared.collections.ledger import CustomerLedger
 from shared.domain import Money
+from shared.domain.dates import Day
 from shared.domain.events import Text
+from shared.domain.ingress import from_storage
+from shared.domain.money import check_minor_units
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -25,8 +28,8 @@ class Exemption(BaseModel):
     model_config = _Frozen
     reason: Text
     approver: Text
-    starts_on: date
-    expires_on: date
+    starts_on: Day
+    expires_on: Day
 
     @model_validator(mode="after")
     def _ordered(self) -> Exemption:
@@ -41,10 +44,16 @@ class PromiseToPay(BaseModel):
     model_config = _Frozen
     promise_id: Text
     amount: Money
-    promised_date: date
+    promised_date: Day
     grace_days: int = Field(default=2, ge=0, le=30)
     made_at: datetime
     recorded_by: Text
+
+    @model_validator(mode="after")
+    def _in_minor_units(self, info: ValidationInfo) -> PromiseToPay:
+        if not from_storage(info):
+            check_minor_units(self.amount.amount, self.amount.currency)
+        return self
 
 
 class ManualHold(BaseModel):
@@ -53,7 +62,7 @@ class ManualHold(BaseModel):
     model_config = _Frozen
     reason: Text
     set_by: Text
-    until: date
+    until: Day
 
 
 class CustomerOverrides(BaseModel):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, ValidationInfo
+
+from shared.domain.ingress import from_storage
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
@@ -28,7 +30,11 @@ def check_day(value: D) -> D:
     return value
 
 
-Day = Annotated[date, AfterValidator(check_day)]
+def _at_ingress(value: D, info: ValidationInfo) -> D:
+    return value if from_storage(info) else check_day(value)
+
+
+Day = Annotated[date, AfterValidator(_at_ingress)]
 """A calendar date inside the accepted window."""
-Instant = Annotated[AwareDatetime, AfterValidator(check_day)]
+Instant = Annotated[AwareDatetime, AfterValidator(_at_ingress)]
 """A timezone-aware timestamp inside the accepted window."""

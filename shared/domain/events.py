@@ -18,11 +18,13 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     model_validator,
 )
 
 from shared.domain.dates import Day, Instant
 from shared.domain.ids import CustomerId, EventId, InvoiceId, PaymentId
+from shared.domain.ingress import from_storage
 from shared.domain.money import Currency, DecimalStr, check_minor_units, strict_amount
 
 
@@ -49,8 +51,8 @@ class _Event(BaseModel):
     occurred_at: Instant
 
 
-def _in_minor_units(amount: Decimal | None, currency: str | None) -> None:
-    if amount is not None and currency is not None:
+def _in_minor_units(amount: Decimal | None, currency: str | None, info: ValidationInfo) -> None:
+    if amount is not None and currency is not None and not from_storage(info):
         check_minor_units(amount, currency)
 
 
@@ -63,8 +65,8 @@ class InvoiceIssued(_Event):
     due_date: Day
 
     @model_validator(mode="after")
-    def _due_after_issue(self) -> InvoiceIssued:
-        _in_minor_units(self.amount, self.currency)
+    def _due_after_issue(self, info: ValidationInfo) -> InvoiceIssued:
+        _in_minor_units(self.amount, self.currency, info)
         if self.due_date < self.issue_date:
             raise ValueError(f"due_date {self.due_date} is before issue_date {self.issue_date}")
         return self
@@ -115,8 +117,8 @@ class PaymentReceived(_Event):
     cumulative: bool = False
 
     @model_validator(mode="after")
-    def _minor_units(self) -> PaymentReceived:
-        _in_minor_units(self.amount, self.currency)
+    def _minor_units(self, info: ValidationInfo) -> PaymentReceived:
+        _in_minor_units(self.amount, self.currency, info)
         return self
 
 
@@ -130,8 +132,8 @@ class PaymentInTransit(_Event):
     currency: Currency | None = None
 
     @model_validator(mode="after")
-    def _minor_units(self) -> PaymentInTransit:
-        _in_minor_units(self.amount, self.currency)
+    def _minor_units(self, info: ValidationInfo) -> PaymentInTransit:
+        _in_minor_units(self.amount, self.currency, info)
         return self
 
 
@@ -171,8 +173,8 @@ class CreditLimit(BaseModel):
     currency: Currency
 
     @model_validator(mode="after")
-    def _minor_units(self) -> CreditLimit:
-        _in_minor_units(self.amount, self.currency)
+    def _minor_units(self, info: ValidationInfo) -> CreditLimit:
+        _in_minor_units(self.amount, self.currency, info)
         return self
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import BeforeValidator, StringConstraints, ValidationInfo
+
+from shared.domain.ingress import from_storage
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 
@@ -37,9 +39,14 @@ def normalise_customer_id(value: object) -> str:
     return lowered
 
 
+def _at_ingress(value: object, info: ValidationInfo) -> object:
+    """An id read back from storage is kept as it was stored (an older version may have stored it)."""
+    return value if isinstance(value, str) and from_storage(info) else normalise_customer_id(value)
+
+
 _ID = StringConstraints(min_length=1, max_length=128, pattern=r"^[^/\\#?\x00-\x1f\x7f]+$")
 
-CustomerId = Annotated[str, BeforeValidator(normalise_customer_id)]
+CustomerId = Annotated[str, BeforeValidator(_at_ingress)]
 InvoiceId = Annotated[str, _ID]
 PaymentId = Annotated[str, _ID]
 EventId = Annotated[str, _ID]

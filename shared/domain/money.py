@@ -9,7 +9,9 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, ValidationInfo, field_validator
+
+from shared.domain.ingress import from_storage
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """An ISO 4217 alphabetic code in upper case, e.g. ``CNY``."""
@@ -50,16 +52,16 @@ def check_minor_units(amount: Decimal, currency: str) -> None:
     places = minor_units(currency)
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        raise ValueError(f"{amount} {currency} is finer than the currency's smallest unit "
+        raise ValueError(f"amount {amount} {currency} is finer than the currency's smallest unit "
                          f"({places} decimal place{'s' if places != 1 else ''})")
 
 
-def strict_amount(value: Any) -> Any:
+def strict_amount(value: Any, info: ValidationInfo) -> Any:
     """What a producer may send as money: a JSON string of ASCII digits with an optional dot and fraction
     (``"1234.50"``). JSON numbers are refused (an integer today is a float in the next producer), and so are
     exponents, thousands separators and non-ASCII digits (``"１２３"``), which ``Decimal`` would accept.
-    Decimals built by the app itself pass unchanged."""
-    if isinstance(value, Decimal):
+    Decimals built by the app itself, and amounts read back from storage, pass unchanged."""
+    if isinstance(value, Decimal) or from_storage(info):
         return value
     if isinstance(value, int | float):  # bool is an int
         raise ValueError(f"amounts are decimal strings like \"1234.50\", not JSON numbers (got {value!r})")

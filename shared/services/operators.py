@@ -6,6 +6,7 @@ of the customer so its effect (a reactivation after an exemption, say) is immedi
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -34,6 +35,8 @@ from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.context import AppContext
+
+log = logging.getLogger("cspguard.operators")
 
 
 class ManualAction(BaseModel):
@@ -81,8 +84,14 @@ def _require_ledger(stores: Stores, customer_id: str) -> None:
 
 
 def reevaluate(ctx: AppContext, customer_id: str, actor: str, now: datetime | None = None) -> Dispatched | None:
+    """Apply an operator's change at once; a customer whose data cannot be evaluated keeps the change (its
+    status says why no decision is made)."""
     now = _now(now)
-    decision = decide(ctx.stores, ctx.settings, customer_id, now)
+    try:
+        decision = decide(ctx.stores, ctx.settings, customer_id, now)
+    except EvaluationError as exc:
+        log.error("%s (after a change by %s)", exc, actor)
+        return None
     if decision is None:
         return None
     return dispatch(ctx, ctx.stores, decision, now, allow_suspend=False, actor=actor)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from shared.domain.ingress import STORED
 from shared.storage.tables import safe_key, table
 
 if TYPE_CHECKING:
@@ -133,4 +134,4 @@ class DocumentStore(Generic[M]):
 
     def _decode(self, entity: Any) -> M:
         data = b"".join(bytes(entity[f"D{i}"]) for i in range(int(entity["Chunks"])))
-        return self._model.model_validate_json(zlib.decompress(data))
+        return self._model.model_validate_json(zlib.decompress(data), context=STORED)  # no ingress-only rules
