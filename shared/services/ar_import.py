@@ -9,7 +9,7 @@ CSV format (UTF-8, a BOM is accepted; header row required; unknown columns are r
 ====================  ========  ==============================================================
 column                required  meaning
 ====================  ========  ==============================================================
-customer_id           yes       customer (tenant) id
+customer_id           yes       tenant id: a GUID, any case (stored lower-case)
 invoice_id            yes       invoice number (unique in the file)
 issue_date            yes       YYYY-MM-DD
 due_date              yes       YYYY-MM-DD, not before issue_date
@@ -86,9 +86,10 @@ from shared.domain import (
     PaymentEvent,
     PaymentReceived,
 )
+from shared.domain.dates import Day, check_day
 from shared.domain.events import Email, Language
 from shared.domain.ids import CustomerId, InvoiceId
-from shared.domain.money import Currency
+from shared.domain.money import Currency, check_minor_units
 
 REQUIRED = ("customer_id", "invoice_id", "issue_date", "due_date", "amount", "currency")
 OPTIONAL = ("paid_amount", "disputed_amount", "status", "customer_name", "contact_email", "language", "updated_at")
@@ -144,8 +145,8 @@ class ArRow(BaseModel):
     line: int
     customer_id: CustomerId
     invoice_id: InvoiceId
-    issue_date: date
-    due_date: date
+    issue_date: Day
+    due_date: Day
     amount: Money
     currency: Currency
     paid_amount: Money = _ZERO
@@ -154,10 +155,15 @@ class ArRow(BaseModel):
     customer_name: str | None = None
     contact_email: Email | None = None
     language: Language | None = None
-    updated_at: Annotated[datetime, BeforeValidator(_instant)] | None = None
+    updated_at: Annotated[datetime, BeforeValidator(_instant), AfterValidator(check_day)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ArRow:
+        for column in ("amount", "paid_amount", "disputed_amount"):
+            try:
+                check_minor_units(getattr(self, column), self.currency)
+            except ValueError as exc:
+                raise ValueError(f"{column}: {exc}") from None
         if self.due_date < self.issue_date:
             raise ValueError(f"due_date: {self.due_date} is before issue_date {self.issue_date}")
         if self.amount == 0:

@@ -151,3 +151,34 @@ def test_policy_doc_renders_both_languages(tmp_path: Path) -> None:
     code, _, err = run("policy-doc", "--policy", str(POLICY), "--language", "fr")
     assert code == 1 and "fr" in err
     assert (ROOT / "config").is_dir()
+
+
+def test_import_ar_normalises_tenant_ids_and_refuses_bad_ids_dates_and_amounts(app_env: AppContext, customer_id: str,
+                                                                               tmp_path: Path) -> None:
+    """Issue 14: an upper-case tenant id must land on the customer's one ledger; what is not a tenant id, a
+    date outside the window or money finer than the currency's unit is refused with its line."""
+    upper = tmp_path / "upper.csv"
+    upper.write_text("customer_id,invoice_id,issue_date,due_date,amount,currency\n"
+                     f"{customer_id.upper()},U1,2026-01-01,2026-01-31,100.00,CNY\n", encoding="utf-8")
+    code, out, _ = run("import-ar", str(upper), "--json")
+    assert code == 0 and json.loads(out)["queued"] == 3
+    queue = QueueServiceClient.from_connection_string(app_env.settings.storage_connection.get_secret_value()
+                                                      ).get_queue_client(Queue.PAYMENT_EVENTS)
+    ids = {decode_envelope(base64.b64decode(m.content)).payload.get("customer_id")
+           for m in queue.peek_messages(max_messages=32)}
+    assert customer_id in ids and customer_id.upper() not in ids
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,invoice_id,issue_date,due_date,amount,currency\n"
+                   "..,B1,2026-01-01,2026-01-31,1.00,CNY\n"
+                   "c1,B2,2026-01-01,2026-01-31,1.00,CNY\n"
+                   f"{customer_id},B3,2026-01-01,9999-12-31,1.00,CNY\n"
+                   f"{customer_id},B4,2026-01-01,2026-01-31,1.005,CNY\n"
+                   f"{customer_id},B5,2026-01-01,2026-01-31,１.00,CNY\n"
+                   f"{customer_id},B6,2026-01-01,2026-01-31,1.5,JPY\n", encoding="utf-8")
+    code, _, err = run("import-ar", str(bad))
+    assert code == 1 and "nothing was imported" in err
+    for line, column in [(2, "customer_id"), (3, "customer_id"), (4, "due_date"), (5, "amount"), (6, "amount"),
+                         (7, "amount")]:
+        assert f"{bad}:{line}: {column}:" in err, (line, err)
+    assert "tenant" in err and "2099-12-31" in err and "smallest unit" in err

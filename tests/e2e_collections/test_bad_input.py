@@ -163,7 +163,8 @@ def test_route_customer_ids_that_are_not_tenant_ids_get_a_400(collections_stack:
         for method, route, body in [("GET", f"/customers/{path}/status", None),
                                     ("POST", f"/customers/{path}/actions/suspend",
                                      {"reason": "abuse", "all_subscriptions": True}),
-                                    ("POST", f"/customers/{path}/overrides/hold", {"reason": "x", "until": "2030-01-01"}),
+                                    ("POST", f"/customers/{path}/overrides/hold",
+                                     {"reason": "x", "until": "2030-01-01"}),
                                     ("POST", f"/customers/{path}/disputes", {"invoice_id": "I"}),
                                     ("GET", f"/fraud/cases/{path}", None),
                                     ("POST", f"/fraud/cases/{path}/notes", {"text": "x"})]:

@@ -237,7 +237,8 @@ def test_manual_suspension_is_not_lifted_by_payment(collections_stack: Collectio
         assert subscription_status(stack, cid)[sub] == "suspended"
         history = api.get(f"/customers/{cid}/status").json()["history"]
         assert len([e for e in history if e["action"] == "suspend" and e["outcome"] == "done"]) == 1
-        assert api.post(f"/customers/{cid}/actions/reactivate", json={"reason": "report closed", "all_subscriptions": True}).status_code == 202
+        closed = {"reason": "report closed", "all_subscriptions": True}
+        assert api.post(f"/customers/{cid}/actions/reactivate", json=closed).status_code == 202
         wait_until(lambda: subscription_status(stack, cid)[sub] == "active", what="manual reactivation")
         no_actor = api.post(f"/customers/{cid}/actions/suspend", json=body, headers={"x-actor": ""})
         assert no_actor.status_code == 400 and "X-Actor" in no_actor.json()["error"]
