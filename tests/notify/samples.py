@@ -26,6 +26,10 @@ SIGNALS = [
     {"rule_id": "FR-NEW-REGION", "description": "Deployments in a region never used before",
      "figure": "3 regions", "threshold": "1 region", "observed_at": "2025-03-14T19:20:00+00:00"},
 ]
+AZURE_SUB = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a"
+CONTAINED = {"status": "contained", "detail": "-", "verified_at": "2025-03-14T19:35:00+00:00", "requested_at": "",
+             "contained": [{"kind": "azure", "id": AZURE_SUB, "plan": "6f1c2b7e-0d3a-4a8e-9d51-2b7f0c4e9a11",
+                            "name": AZURE_SUB}], "failed": []}
 ACTIONS = [
     {"at": "2025-03-14T19:30:00+00:00", "action": "Suspended subscription Dev/Test", "result": "verified"},
 ]
@@ -68,7 +72,19 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
                                                                          for s in SUBSCRIPTIONS],
-                                 "signals": SIGNALS, "actions": ACTIONS, "reference": "FRD-0007",
-                                 "request": "Please investigate possible crypto-mining and confirm whether "
-                                            "the tenant's credentials were compromised."},
+                                 "azure_subscriptions": [{"kind": "azure", "id": AZURE_SUB, "plan": SUBSCRIPTIONS[0]["id"],
+                                                          "name": AZURE_SUB}],
+                                 "generated_at": "2025-03-14T19:40:00+00:00",
+                                 "opened_at": "2025-03-14T19:25:00+00:00",
+                                 "usage": {"meters": "Virtual Machines/NCads A100 v4", "regions": "chinanorth3",
+                                           "amount_at_risk": AMOUNT},
+                                 "signals": [{**s, "day": "2025-03-14", "amount": AMOUNT} for s in SIGNALS],
+                                 "timeline": [{"at": a["at"], "kind": "action", "by": "ops@fabrikam.example",
+                                               "text": a["action"], "subscriptions": "-"} for a in ACTIONS],
+                                 "containment": CONTAINED, "note": "", "reference": "FRD-0007"},
+    TemplateId.SERVICE_REQUEST_READY: {"customer": CUSTOMER, "case_id": "FRD-0007", "containment_status": "contained",
+                                       "containment_known": True, "title": "可疑活动报告：租户 ...",
+                                       "text_zh": "世纪互联技术支持团队，您好：...", "text_en": "Hello 21Vianet support, ...",
+                                       "steps": ["Support -> Customer requests -> New request"],
+                                       "download": "/api/fraud/cases/8d0c/evidence"},
 }
