@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     service_request_channel: Literal["portal", "email", "webhook"] | None = Field(
         default=None, alias="CSPGUARD_SERVICE_REQUEST_CHANNEL")
     service_request_language: Literal["zh-CN", "en"] = Field(default="zh-CN", alias="CSPGUARD_SERVICE_REQUEST_LANGUAGE")
-    service_request_retry_seconds: int = Field(default=120, ge=1, le=3600, alias="CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS")
+    service_request_retry_seconds: int = Field(
+        default=120, ge=1, le=3600, alias="CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS")
     service_request_max_wait_minutes: int = Field(
         default=120, ge=0, le=7 * 24 * 60, alias="CSPGUARD_SERVICE_REQUEST_MAX_WAIT_MINUTES")
 

@@ -116,8 +116,9 @@ def containment_line(facts: ContainmentFacts) -> str:
     if facts.status is ContainmentStatus.CONTAINED:
         return f"contained{at} (verified): {', '.join(facts.contained)}"
     if facts.status is ContainmentStatus.PARTIAL:
+        detail = f": {facts.detail}" if facts.detail else ""
         return (f"partial{at} (verified): contained {', '.join(facts.contained) or '-'}; "
-                f"still active or refused {', '.join(facts.failed) or '-'}" + (f": {facts.detail}" if facts.detail else ""))
+                f"still active or refused {', '.join(facts.failed) or '-'}{detail}")
     if facts.status is ContainmentStatus.FAILED:
         return f"containment failed{at}: {facts.detail or 'refused'}; nothing suspended"
     if facts.status is ContainmentStatus.REQUESTED:

@@ -54,8 +54,8 @@ class ServiceRequestMessage(BaseModel):
         return f"fraud:{self.case_id}:service-request"
 
     def envelope(self) -> Envelope:
-        return Envelope(kind=SERVICE_REQUEST, idempotency_key=self.key if not self.waits else f"{self.key}:wait{self.waits}",
-                        payload=self.model_dump(mode="json"))
+        key = f"{self.key}:wait{self.waits}" if self.waits else self.key
+        return Envelope(kind=SERVICE_REQUEST, idempotency_key=key, payload=self.model_dump(mode="json"))
 
 
 def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by: str, note: str = "",
@@ -176,11 +176,24 @@ def track_update(ctx: AppContext, fs: FraudStores, customer_id: str, status: str
     return updated.service_request
 
 
-def _find(fs: FraudStores, customer_id: str, case_id: str) -> CaseRecord | None:
+def find_case(fs: FraudStores, customer_id: str, case_id: str | None = None) -> CaseRecord | None:
+    """The customer's current case, or its case ``case_id`` (current or archived)."""
     rec = fs.current(customer_id)
-    if rec is not None and rec.case.case_id == case_id:
+    if case_id is None or (rec is not None and rec.case.case_id == case_id):
         return rec
     return fs.cases.get(customer_id, case_id)
+
+
+def case_ref(ref: str) -> tuple[str, str | None]:
+    """(customer id, case id) from what an operator typed: a customer id or a case id ``fraud-<customer>-<time>``."""
+    ref = ref.strip()
+    if ref.lower().startswith("fraud-") and ref.count("-") >= 2:
+        return ref[len("fraud-"):].rsplit("-", 1)[0].lower(), ref
+    return ref.lower(), None
+
+
+def _find(fs: FraudStores, customer_id: str, case_id: str) -> CaseRecord | None:
+    return find_case(fs, customer_id, case_id)
 
 
 def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:

@@ -144,7 +144,8 @@ def render_document(settings: Settings, rec: CaseRecord, live: LiveDetails, now:
     from shared.notify import TemplateId, render_notice
 
     pack = evidence_pack(rec.case, now, rec.customer_name)
-    titles, texts = {}, {}
+    titles: dict[str, str] = {}
+    texts: dict[str, str] = {}
     for lang in LANGUAGES:
         msg = render_notice(TemplateId.SERVICE_REQUEST, lang,
                             pack_context(settings, rec, pack, live, lang, note, currency))
