@@ -25,7 +25,14 @@ from shared.fraud import record_action
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import SERVICE_REQUEST
 from shared.services.fraud.casework import CaseConflict, CaseNotFound
-from shared.services.fraud.srpack import EvidenceDocument, LiveDetails, live_details, pack_context, render_document
+from shared.services.fraud.srpack import (
+    EvidenceDocument,
+    LiveDetails,
+    known_record,
+    live_details,
+    pack_context,
+    render_document,
+)
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.storage.audit import AuditEntry
 
@@ -276,6 +283,7 @@ async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, li
     settings = ctx.settings
     hook = settings.service_request_webhook_url if settings.service_request_route == "webhook" else None
     lang = settings.service_request_language
+    rec = known_record(rec)
     pack = evidence_pack(rec.case, now, rec.customer_name)
     context = pack_context(settings, rec, pack, live, lang, msg.note, currency)
     note = Notification(idempotency_key=msg.key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,

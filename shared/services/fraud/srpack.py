@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.fraud import ContainmentFacts, EvidencePack, evidence_pack
-from shared.fraud.cases import TimelineEntry
+from shared.fraud.cases import Case, Containment, ContainmentStatus, TimelineEntry
 from shared.services.fraud.casework import signal_rows
 from shared.services.fraud.store import CaseRecord
 
@@ -138,11 +138,28 @@ class EvidenceDocument(BaseModel):
         return f"csp-guard-evidence-{self.case_id}.{ext}"
 
 
+def known_record(rec: CaseRecord) -> CaseRecord:
+    """``rec`` with its case's containment as the pack must state it (see ``_known_case``)."""
+    return rec.model_copy(update={"case": _known_case(rec)})
+
+
+def _known_case(rec: CaseRecord) -> Case:
+    """The case, with a containment that was sent to enforcement but has no recorded outcome yet counted as
+    ``requested`` (cases whose containment state predates ``Case.containment`` carry only the enforcement keys)."""
+    case = rec.case
+    if case.containment.status is ContainmentStatus.NONE and rec.containment_keys and not case.suspended:
+        targets = tuple(t for k in rec.containment_keys if "|" in k for t in k.split("|", 1)[1].split(",") if t)
+        return case.model_copy(update={"containment": Containment(status=ContainmentStatus.REQUESTED,
+                                                                   targets=targets)})
+    return case
+
+
 def render_document(settings: Settings, rec: CaseRecord, live: LiveDetails, now: datetime, note: str = "",
                     currency: str = "CNY") -> EvidenceDocument:
     """Render the pack in zh-CN and English (pure apart from template files)."""
     from shared.notify import TemplateId, render_notice
 
+    rec = known_record(rec)
     pack = evidence_pack(rec.case, now, rec.customer_name)
     titles: dict[str, str] = {}
     texts: dict[str, str] = {}
