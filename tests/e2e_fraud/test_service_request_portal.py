@@ -54,7 +54,8 @@ def test_pack_is_ready_to_file_and_the_ticket_is_tracked(portal_stack: Collectio
     with stack.api() as api:
         r = api.get(f"/fraud/cases/{cid}/evidence")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-        assert r.headers["content-disposition"] == f'attachment; filename="csp-guard-evidence-{case["case"]["case_id"]}.txt"'
+        name = f'csp-guard-evidence-{case["case"]["case_id"]}.txt'
+        assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
         assert r.headers["x-cspguard-containment"] == "contained"
         text = r.text
         assert text.index("世纪互联技术支持团队") < text.index("Hello 21Vianet support")  # zh-CN first, then English

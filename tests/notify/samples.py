@@ -35,6 +35,13 @@ ACTIONS = [
 ]
 
 
+CONSEQUENCES = {"items": [{"id": SUBSCRIPTIONS[0]["id"], "name": SUBSCRIPTIONS[0]["name"], "kind": "azure_plan",
+                           "new_commerce": False, "term_end": ""},
+                          {"id": SUBSCRIPTIONS[1]["id"], "name": SUBSCRIPTIONS[1]["name"], "kind": "license",
+                           "new_commerce": True, "term_end": "2025-06-30"}],
+                "data_deletion_days": 60, "azure_reactivation_days": 30, "data_deletion_date": "2025-05-20"}
+
+
 def _customer_notice(**extra: Any) -> dict[str, Any]:
     return {"customer_name": CUSTOMER_ZH, "partner_name": "Fabrikam Cloud 合作伙伴",
             "contact": "billing@fabrikam.example, +86 10 5555 0100", "reference": "COL-2025-0042",
@@ -51,9 +58,10 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
     TemplateId.FINAL_NOTICE: _customer_notice(amount_overdue=AMOUNT, due_date="2025-03-03",
                                               deadline="2025-03-20T10:00:00+00:00",
                                               suspension_at="2025-03-21T02:00:00+00:00",
-                                              subscriptions=SUBSCRIPTIONS, invoices=INVOICES),
+                                              subscriptions=SUBSCRIPTIONS, invoices=INVOICES,
+                                              consequences=CONSEQUENCES),
     TemplateId.SUSPENSION_DONE: _customer_notice(amount_overdue=AMOUNT, suspended_at="2025-03-21T02:00:00Z",
-                                                 subscriptions=SUBSCRIPTIONS),
+                                                 subscriptions=SUBSCRIPTIONS, consequences=CONSEQUENCES),
     TemplateId.REACTIVATED: {"customer_name": CUSTOMER_ZH, "partner_name": "Fabrikam",
                              "contact": "b@f.example",
                              "reference": "COL-2025-0042", "amount_received": AMOUNT,
@@ -72,8 +80,8 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
                                                                          for s in SUBSCRIPTIONS],
-                                 "azure_subscriptions": [{"kind": "azure", "id": AZURE_SUB, "plan": SUBSCRIPTIONS[0]["id"],
-                                                          "name": AZURE_SUB}],
+                                 "azure_subscriptions": [{"kind": "azure", "id": AZURE_SUB,
+                                                          "plan": SUBSCRIPTIONS[0]["id"], "name": AZURE_SUB}],
                                  "generated_at": "2025-03-14T19:40:00+00:00",
                                  "opened_at": "2025-03-14T19:25:00+00:00",
                                  "usage": {"meters": "Virtual Machines/NCads A100 v4", "regions": "chinanorth3",
@@ -82,9 +90,17 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                  "timeline": [{"at": a["at"], "kind": "action", "by": "ops@fabrikam.example",
                                                "text": a["action"], "subscriptions": "-"} for a in ACTIONS],
                                  "containment": CONTAINED, "note": "", "reference": "FRD-0007"},
+    TemplateId.TEAM_SUSPENSION_DEADLINE: {"customer": CUSTOMER, "subscription": {"id": SUBSCRIPTIONS[1]["id"],
+                                                                               "name": SUBSCRIPTIONS[1]["name"],
+                                                                               "plan": ""},
+                                          "deadline_kind": "data_deletion", "deadline": "2025-05-20", "days_left": 7,
+                                          "policy_days": 60, "new_commerce": True,
+                                          "suspended_at": "2025-03-21T02:00:00Z", "reason": "nonpayment",
+                                          "case_id": "COL-2025-0042", "status": "suspended"},
     TemplateId.SERVICE_REQUEST_READY: {"customer": CUSTOMER, "case_id": "FRD-0007", "containment_status": "contained",
                                        "containment_known": True, "title": "可疑活动报告：租户 ...",
-                                       "text_zh": "世纪互联技术支持团队，您好：...", "text_en": "Hello 21Vianet support, ...",
+                                       "text_zh": "世纪互联技术支持团队，您好：...",
+                                       "text_en": "Hello 21Vianet support, ...",
                                        "steps": ["Support -> Customer requests -> New request"],
                                        "download": "/api/fraud/cases/8d0c/evidence"},
 }
