@@ -92,10 +92,14 @@ def _row(d: Deadline) -> dict[str, Any]:
             "days_left": d.days_left, "status": d.item.status, "key": d.key}
 
 
-async def check_suspension_deadlines(ctx: AppContext, policy: Policy, now: datetime | None = None,
-                                     send: bool = True) -> DeadlineReport:
-    """Find suspended subscriptions near a point of no return and alert the team once per deadline."""
+async def check_suspension_deadlines(ctx: AppContext, now: datetime | None = None, send: bool = True,
+                                     policy: Policy | None = None) -> DeadlineReport:
+    """Find suspended subscriptions near a point of no return and alert the team once per deadline
+    (``send=False``: only report them). Periods and the alert window come from the current policy."""
+    from shared.services.policies import policy_set
+
     now = now or utcnow()
+    policy = policy or policy_set(ctx.settings).for_version(None)
     records = await asyncio.to_thread(lambda: list(ctx.stores.suspensions.query()))
     items, errors = await _items(ctx, records)
     today = now.astimezone(policy.tz).date()
