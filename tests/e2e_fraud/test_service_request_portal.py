@@ -118,3 +118,36 @@ def test_pack_is_ready_to_file_and_the_ticket_is_tracked(portal_stack: Collectio
     assert mine[:3] == [("fraud.service_request.status", "operator:lead"),
                         ("fraud.service_request.status", "operator:ops@partner.example"),
                         ("fraud.service_request.ticket", "operator:ops@partner.example")]
+
+
+def test_sweep_timer_warns_the_team_before_a_suspended_subscriptions_data_may_go(
+        portal_stack: CollectionsStack) -> None:
+    """The daily sweep timer runs the deadline check: one alert per deadline, not one per run."""
+    from datetime import UTC, datetime, timedelta
+
+    from devtools.sandbox.inspect import add_customer
+    from shared.services.state import Stores, SuspensionRecord
+
+    stack = portal_stack
+    created = add_customer(stack, "Long Suspended Ltd", [{"kind": "license", "status": "suspended",
+                                                          "friendly_name": "Office 365 E3"}])
+    cid, lic = created["id"], created["subscriptions"][0]["id"]
+    stores = Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    stores.suspensions.upsert(cid, lic, SuspensionRecord(
+        customer_id=cid, subscription_id=lic, reason="nonpayment", detail="stage suspend_all", action_key="k-e2e",
+        suspended_at=datetime.now(UTC) - timedelta(days=56), suspended_by="csp-guard:sweep", name="Office 365 E3"))
+
+    def alerts() -> list[Any]:
+        return [m for m in stack.mailbox.messages()
+                if "data may be deleted from" in str(m["Subject"]) and "Long Suspended Ltd" not in str(m["To"])
+                and cid in m.get_body(("plain",)).get_content()]
+
+    stack.runner.trigger_timer("collections_sweep")
+    mail = wait_until(alerts, what="deadline alert")
+    assert len(mail) == 1 and "Office 365 E3" in str(mail[0]["Subject"])
+    assert "If it is not reactivated by" in mail[0].get_body(("plain",)).get_content()
+    stack.runner.trigger_timer("collections_sweep")
+    with stack.api() as api:
+        listed = api.get("/collections/suspension-deadlines").json()
+    assert [d["kind"] for d in listed["due"] if d["customer_id"] == cid] == ["data_deletion"]
+    assert len(alerts()) == 1
