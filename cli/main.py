@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from cli import collections, fraud, pc, sandbox
+from cli import collections, deadlines, fraud, fraud_requests, pc, sandbox
 
 app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
 app.add_typer(pc.app, name="pc")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(fraud.app, name="fraud")
+fraud_requests.register(fraud.app)
 collections.register(app)
+deadlines.register(app)
 
 
 def main() -> None:

@@ -17,14 +17,22 @@ log = logging.getLogger("cspguard.functions.collections")
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
-def collections_sweep(timer: func.TimerRequest) -> None:
+async def collections_sweep(timer: func.TimerRequest) -> None:
+    """The daily sweep, then the check that warns the team before a suspension can no longer be undone."""
     from shared.context import get_context
+    from shared.services.deadlines import check_suspension_deadlines
     from shared.services.sweep import start_sweep
 
     if timer.past_due:
         log.warning("collections sweep is running late")
-    run = start_sweep(get_context())
+    ctx = get_context()
+    run = start_sweep(ctx)
     log.info("sweep %s: %d customers in %d shards", run.run_id, run.customers, run.shards)
+    try:  # the sweep is queued already; a failed check is logged and runs again with the next sweep
+        report = await check_suspension_deadlines(ctx)
+        log.info("suspension deadlines: %d due, %d alerted", len(report.due), report.alerted)
+    except Exception:
+        log.exception("suspension deadline check failed")
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.SWEEP_SHARDS.value, connection="AzureWebJobsStorage")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic.json_schema import JsonDict
@@ -103,6 +104,15 @@ class Settings(BaseSettings):
     team_webhook_url: str | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_URL")
     # Optional: service requests to 21Vianet go to this JSON webhook (the partner's ticketing) instead of e-mail.
     service_request_webhook_url: str | None = Field(default=None, alias="CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
+    # 21Vianet takes suspicious-activity reports only through the Partner Center portal: "portal" (default) prepares
+    # the evidence pack for an operator to file; "email"/"webhook" send it to a ticketing system in between.
+    service_request_channel: Literal["portal", "email", "webhook"] | None = Field(
+        default=None, alias="CSPGUARD_SERVICE_REQUEST_CHANNEL")
+    service_request_language: Literal["zh-CN", "en"] = Field(default="zh-CN", alias="CSPGUARD_SERVICE_REQUEST_LANGUAGE")
+    service_request_retry_seconds: int = Field(
+        default=120, ge=1, le=3600, alias="CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS")
+    service_request_max_wait_minutes: int = Field(
+        default=120, ge=0, le=7 * 24 * 60, alias="CSPGUARD_SERVICE_REQUEST_MAX_WAIT_MINUTES")
 
     # Observability
     appinsights_connection: SecretStr | None = Field(
@@ -121,6 +131,13 @@ class Settings(BaseSettings):
                 "AzureWebJobsStorage__queueServiceUri and AzureWebJobsStorage__tableServiceUri"
             )
         return self
+
+    @property
+    def service_request_route(self) -> Literal["portal", "email", "webhook"]:
+        """The channel in use: as set, else the webhook when its URL is set (as before), else the portal."""
+        if self.service_request_channel is not None:
+            return self.service_request_channel
+        return "webhook" if self.service_request_webhook_url else "portal"
 
     def problems(self) -> list[str]:
         """Configuration that is valid but not usable yet (reported by /api/health)."""

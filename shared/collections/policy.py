@@ -152,6 +152,18 @@ class CalendarRules(BaseModel):
     no_harm_on_friday_after: dt.time | None = dt.time(12, 0)
 
 
+class SuspensionTerms(BaseModel):
+    """What a suspension costs the customer, as notices and the policy document state it, and when the team is
+    warned before a suspended subscription reaches a point of no return (``alert_days_before``; 0 = never)."""
+
+    model_config = _Frozen
+    # 21Vianet's documentation: data may be deleted if a subscription is not reactivated within 60 days
+    data_deletion_days: Annotated[int, Field(ge=1, le=365)] = 60
+    # a cancelled Azure subscription can be reactivated only for a limited period (not documented for 21Vianet)
+    azure_reactivation_days: Annotated[int, Field(ge=1, le=365)] = 30
+    alert_days_before: Annotated[int, Field(ge=0, le=90)] = 7
+
+
 StagePlan = tuple[int | None, tuple[tuple[str, Decimal], ...], Decimal | None, bool, bool]
 """(days_past_due, min_overdue items, exposure_ratio, match_all, harmful) of one stage."""
 
@@ -165,6 +177,7 @@ class Policy(BaseModel):
     tolerance: dict[Currency, NonNegative]
     restore_within_hours: Annotated[int, Field(ge=1, le=168)] = 4
     calendar: CalendarRules = CalendarRules()
+    suspension: SuspensionTerms = SuspensionTerms()
     stages: tuple[Stage, ...] = Field(min_length=1)
 
     @field_validator("timezone")

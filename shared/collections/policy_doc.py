@@ -67,5 +67,7 @@ def render_policy_document(policy: Policy, language: Language) -> str:
         cutoff=None if cal.harm_cutoff_local_time is None else f"{cal.harm_cutoff_local_time:%H:%M}",
         friday=None if cal.no_harm_on_friday_after is None else f"{cal.no_harm_on_friday_after:%H:%M}",
         window=f"{cal.harm_window_start:%H:%M}",
+        terms=policy.suspension,
+        suspends=any(s.harmful for s in policy.stages),
         lang=language,
     )

@@ -20,7 +20,14 @@ from shared.fraud.cases import (
     record_containment,
     resolve,
 )
-from shared.fraud.evidence import EvidencePack, evidence_pack, render_markdown
+from shared.fraud.evidence import (
+    ContainmentFacts,
+    EvidencePack,
+    containment_facts,
+    containment_line,
+    evidence_pack,
+    render_markdown,
+)
 from shared.fraud.models import (
     CustomerProfile,
     DailySpend,
@@ -42,6 +49,7 @@ __all__ = [
     "CaseChange",
     "CaseError",
     "CaseStatus",
+    "ContainmentFacts",
     "ContainmentPlan",
     "CustomerProfile",
     "DailySpend",
@@ -65,6 +73,8 @@ __all__ = [
     "assess",
     "assess_customer",
     "backtest",
+    "containment_facts",
+    "containment_line",
     "containment_plan",
     "evidence_pack",
     "open_or_update",

@@ -26,6 +26,8 @@ class TemplateId(StrEnum):
     TEAM_ACTION_FAILED = "team_action_failed"
     TEAM_ALERT = "team_alert"
     SERVICE_REQUEST = "service_request"
+    SERVICE_REQUEST_READY = "service_request_ready"
+    TEAM_SUSPENSION_DEADLINE = "team_suspension_deadline"
 
 
 class Channel(StrEnum):

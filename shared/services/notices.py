@@ -18,6 +18,7 @@ from shared.collections import CustomerLedger, Policy, SentNotice
 from shared.messaging import Envelope
 from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
 from shared.services.collections import decide
+from shared.services.deadlines import consequences_context, planned_item, suspended_item
 from shared.services.messages import CollectionsNotice
 from shared.services.policies import policy_set
 from shared.services.state import CollectionsState, Stores
@@ -81,7 +82,10 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
         stage, when = plan if plan else (None, now + timedelta(days=7))
         subs = await ctx.partner_center().list_subscriptions(notice.customer_id)
         scope = stage.suspend.scope if stage is not None and stage.suspend else None
-        base["subscriptions"] = [describe(s) for s in select(subs, scope)]
+        chosen = select(subs, scope)
+        base["subscriptions"] = [describe(s) for s in chosen]
+        base["consequences"] = consequences_context(
+            policy.suspension, [planned_item(notice.customer_id, s, when) for s in chosen], when)
         base["suspension_at"] = when.isoformat()
         base["deadline"] = (when - timedelta(hours=1)).isoformat()
     elif template in ("suspension_done", "reactivated"):
@@ -91,6 +95,7 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
             mine = [r for r in records if r.reason == "nonpayment" and r.case_id == notice.case_id]
             base["subscriptions"] = [{"id": r.subscription_id, "name": r.name or r.subscription_id} for r in mine]
             base["suspended_at"] = now.isoformat()
+            base["consequences"] = await _suspended_consequences(ctx, policy, notice.customer_id, mine, now)
         else:
             history = await asyncio.to_thread(ctx.audit.history, notice.customer_id, 20)
             audit = [e for e in history if e.action == "reactivate"]
@@ -112,6 +117,21 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
                                   "tenant_id": notice.customer_id},
                      "subscriptions": [{"id": r.subscription_id, "name": r.name} for r in suspended]})
     return base
+
+
+async def _suspended_consequences(ctx: AppContext, policy: Policy, customer_id: str, records: list[Any],
+                                  now: datetime) -> dict[str, Any]:
+    """What the suspension does to each suspended subscription (its type and term end read from Partner Center;
+    if Partner Center cannot be read the notice still states the data-deletion period)."""
+    from shared.partner_center import PartnerCenterError
+
+    try:
+        subs = {s.id: s for s in await ctx.partner_center().list_subscriptions(customer_id)}
+    except PartnerCenterError as exc:
+        log.warning("suspension notice for %s: subscription types unavailable: %s", customer_id, exc)
+        subs = {}
+    return consequences_context(policy.suspension, [suspended_item(r, subs.get(r.subscription_id)) for r in records],
+                                now)
 
 
 def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, now: datetime) -> str | None:

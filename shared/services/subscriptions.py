@@ -45,3 +45,9 @@ def select(subs: Iterable[Subscription], scope: SuspendScope | None,
 def describe(sub: Subscription) -> dict[str, str]:
     """What a notice shows of a subscription."""
     return {"id": sub.id, "name": sub.friendly_name or sub.offer_name or sub.id}
+
+
+def is_new_commerce(sub: Subscription) -> bool:
+    """A new-commerce licence: its offer id is a catalog item id ("<product>:<sku>:<availability>"), not a legacy
+    offer GUID. It keeps billing while suspended and expires if still suspended at term end."""
+    return kind_of(sub) == "license" and ":" in (sub.offer_id or "")

@@ -23,11 +23,13 @@ HERE = Path(__file__).parent
 SUPPORT = "support@21vianet.example"
 
 
-def start_stack(azurite: Azurite, rules: str) -> CollectionsStack:
+def start_stack(azurite: Azurite, rules: str, **extra: str) -> CollectionsStack:
+    """The misuse stories send the service request by e-mail (``extra`` may choose the portal channel instead)."""
     sandbox = Sandbox(SandboxConfig(seed=11, customers=2, misuse_share=0, lookalike_share=0)).start()
     mailbox = Mailbox(port=0).start()
-    settings = stack_settings(azurite, sandbox, mailbox, CSPGUARD_FRAUD_RULES_FILE=str(HERE / rules),
-                              CSPGUARD_SUPPORT_ADDRESS=SUPPORT)
+    chosen = {"CSPGUARD_FRAUD_RULES_FILE": str(HERE / rules), "CSPGUARD_SUPPORT_ADDRESS": SUPPORT,
+              "CSPGUARD_SERVICE_REQUEST_CHANNEL": "email", "CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS": "1", **extra}
+    settings = stack_settings(azurite, sandbox, mailbox, **chosen)
     runner = LocalRunner(settings=settings, port=0, enable_timers=False).start()
     return CollectionsStack(runner, sandbox, mailbox, azurite, settings)
 

@@ -26,9 +26,20 @@ SIGNALS = [
     {"rule_id": "FR-NEW-REGION", "description": "Deployments in a region never used before",
      "figure": "3 regions", "threshold": "1 region", "observed_at": "2025-03-14T19:20:00+00:00"},
 ]
+AZURE_SUB = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a"
+CONTAINED = {"status": "contained", "detail": "-", "verified_at": "2025-03-14T19:35:00+00:00", "requested_at": "",
+             "contained": [{"kind": "azure", "id": AZURE_SUB, "plan": "6f1c2b7e-0d3a-4a8e-9d51-2b7f0c4e9a11",
+                            "name": AZURE_SUB}], "failed": []}
 ACTIONS = [
     {"at": "2025-03-14T19:30:00+00:00", "action": "Suspended subscription Dev/Test", "result": "verified"},
 ]
+
+
+CONSEQUENCES = {"items": [{"id": SUBSCRIPTIONS[0]["id"], "name": SUBSCRIPTIONS[0]["name"], "kind": "azure_plan",
+                           "new_commerce": False, "term_end": ""},
+                          {"id": SUBSCRIPTIONS[1]["id"], "name": SUBSCRIPTIONS[1]["name"], "kind": "license",
+                           "new_commerce": True, "term_end": "2025-06-30"}],
+                "data_deletion_days": 60, "azure_reactivation_days": 30, "data_deletion_date": "2025-05-20"}
 
 
 def _customer_notice(**extra: Any) -> dict[str, Any]:
@@ -47,9 +58,10 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
     TemplateId.FINAL_NOTICE: _customer_notice(amount_overdue=AMOUNT, due_date="2025-03-03",
                                               deadline="2025-03-20T10:00:00+00:00",
                                               suspension_at="2025-03-21T02:00:00+00:00",
-                                              subscriptions=SUBSCRIPTIONS, invoices=INVOICES),
+                                              subscriptions=SUBSCRIPTIONS, invoices=INVOICES,
+                                              consequences=CONSEQUENCES),
     TemplateId.SUSPENSION_DONE: _customer_notice(amount_overdue=AMOUNT, suspended_at="2025-03-21T02:00:00Z",
-                                                 subscriptions=SUBSCRIPTIONS),
+                                                 subscriptions=SUBSCRIPTIONS, consequences=CONSEQUENCES),
     TemplateId.REACTIVATED: {"customer_name": CUSTOMER_ZH, "partner_name": "Fabrikam",
                              "contact": "b@f.example",
                              "reference": "COL-2025-0042", "amount_received": AMOUNT,
@@ -72,7 +84,27 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
                                                                          for s in SUBSCRIPTIONS],
-                                 "signals": SIGNALS, "actions": ACTIONS, "reference": "FRD-0007",
-                                 "request": "Please investigate possible crypto-mining and confirm whether "
-                                            "the tenant's credentials were compromised."},
+                                 "azure_subscriptions": [{"kind": "azure", "id": AZURE_SUB,
+                                                          "plan": SUBSCRIPTIONS[0]["id"], "name": AZURE_SUB}],
+                                 "generated_at": "2025-03-14T19:40:00+00:00",
+                                 "opened_at": "2025-03-14T19:25:00+00:00",
+                                 "usage": {"meters": "Virtual Machines/NCads A100 v4", "regions": "chinanorth3",
+                                           "amount_at_risk": AMOUNT},
+                                 "signals": [{**s, "day": "2025-03-14", "amount": AMOUNT} for s in SIGNALS],
+                                 "timeline": [{"at": a["at"], "kind": "action", "by": "ops@fabrikam.example",
+                                               "text": a["action"], "subscriptions": "-"} for a in ACTIONS],
+                                 "containment": CONTAINED, "note": "", "reference": "FRD-0007"},
+    TemplateId.TEAM_SUSPENSION_DEADLINE: {"customer": CUSTOMER, "subscription": {"id": SUBSCRIPTIONS[1]["id"],
+                                                                               "name": SUBSCRIPTIONS[1]["name"],
+                                                                               "plan": ""},
+                                          "deadline_kind": "data_deletion", "deadline": "2025-05-20", "days_left": 7,
+                                          "policy_days": 60, "new_commerce": True,
+                                          "suspended_at": "2025-03-21T02:00:00Z", "reason": "nonpayment",
+                                          "case_id": "COL-2025-0042", "status": "suspended"},
+    TemplateId.SERVICE_REQUEST_READY: {"customer": CUSTOMER, "case_id": "FRD-0007", "containment_status": "contained",
+                                       "containment_known": True, "title": "可疑活动报告：租户 ...",
+                                       "text_zh": "世纪互联技术支持团队，您好：...",
+                                       "text_en": "Hello 21Vianet support, ...",
+                                       "steps": ["Support -> Customer requests -> New request"],
+                                       "download": "/api/fraud/cases/8d0c/evidence"},
 }

@@ -78,8 +78,8 @@ def test_service_request_carries_the_evidence_pack(lang: str) -> None:
         assert ctx["customer"]["tenant_id"] in part
         for s in ctx["signals"]:
             assert s["rule_id"] in part and s["figure"] in part and s["threshold"] in part
-        for a in ctx["actions"]:
-            assert a["action"] in part
+        for e in ctx["timeline"]:
+            assert e["text"] in part
         assert "19:30" not in part  # times are shown in Beijing time, never raw UTC
     stamp = "2025年3月15日（星期六）03:30" if lang == "zh-CN" else "Saturday 15 March 2025, 03:30"
     assert stamp in msg.text

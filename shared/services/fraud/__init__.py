@@ -12,8 +12,11 @@ from shared.services.fraud.casework import (
 )
 from shared.services.fraud.requests import (
     ServiceRequestMessage,
+    case_ref,
     deliver_service_request,
+    find_case,
     raise_service_request,
+    record_ticket,
     track_update,
 )
 from shared.services.fraud.scan import FraudScanItem, assess_shard, load_rules, start_scan, stream
@@ -31,10 +34,13 @@ __all__ = [
     "add_note",
     "apply_assessment",
     "assess_shard",
+    "case_ref",
     "contain",
     "deliver_service_request",
+    "find_case",
     "load_rules",
     "raise_service_request",
+    "record_ticket",
     "resolve_case",
     "start_scan",
     "stream",

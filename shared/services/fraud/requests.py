@@ -1,24 +1,38 @@
-"""Service requests to 21Vianet: queued per case, sent once with the evidence pack, tracked on the case.
+"""Service requests to 21Vianet: queued per case, prepared once Partner Center's containment outcome is known,
+then filed by an operator in the Partner Center portal (default) or sent by e-mail / webhook; the ticket is
+tracked on the case.
 
-Partner Center has no service-request API in the 21Vianet cloud, so the channel is e-mail to
-``settings.support_address`` or, when ``CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL`` is set, a JSON webhook into
-the partner's ticketing system. The idempotency key is the case id: a second scan, a redelivered message
-or an operator's repeated click never raise a second request for the same case.
+21Vianet takes suspicious-activity reports only through Partner Center's support request form (Support ->
+Customer requests -> New request): there is no API and no documented address. So by default the worker renders
+the evidence pack (``srpack``), marks the request ``ready`` and tells the team; the operator files it and records
+21Vianet's ticket number and later its status (``record_ticket`` / ``track_update``). ``CSPGUARD_SERVICE_REQUEST_
+CHANNEL=email|webhook`` sends the same pack to a ticketing system in between instead. The idempotency key is the
+case id: a second scan, a redelivered message or a repeated click never raise a second request for one case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.fraud import evidence_pack, record_action, render_markdown
+from shared.clock import utcnow
+from shared.fraud import record_action
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import SERVICE_REQUEST
-from shared.services.fraud.casework import CaseConflict, CaseNotFound, action_rows, signal_rows
+from shared.services.fraud.casework import CaseConflict, CaseNotFound
+from shared.services.fraud.srpack import (
+    EvidenceDocument,
+    LiveDetails,
+    known_record,
+    live_details,
+    pack_context,
+    render_document,
+)
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.storage.audit import AuditEntry
 
@@ -26,6 +40,8 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.requests")
+TICKET_STATUSES = ("open", "attention_needed", "closed")
+_TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
 
 
 class ServiceRequestMessage(BaseModel):
@@ -38,13 +54,15 @@ class ServiceRequestMessage(BaseModel):
     requested_by: str = Field(min_length=1)
     note: str = ""
     requested_at: datetime
+    waits: int = Field(default=0, ge=0)  # times the worker put it back to wait for the containment outcome
 
     @property
     def key(self) -> str:
         return f"fraud:{self.case_id}:service-request"
 
     def envelope(self) -> Envelope:
-        return Envelope(kind=SERVICE_REQUEST, idempotency_key=self.key, payload=self.model_dump(mode="json"))
+        key = f"{self.key}:wait{self.waits}" if self.waits else self.key
+        return Envelope(kind=SERVICE_REQUEST, idempotency_key=key, payload=self.model_dump(mode="json"))
 
 
 def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by: str, note: str = "",
@@ -53,7 +71,7 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
 
     A repeated request records the operator's note as an update of the existing request instead.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     rec = fs.current(customer_id)
     if rec is None:
         raise CaseNotFound(f"no fraud case for customer {customer_id}")
@@ -71,7 +89,8 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
             update = RequestUpdate(at=now, by=by, status=sr.status, note=note)
             return cur.model_copy(update={"service_request": sr.model_copy(update={"updates": [*sr.updates, update]})})
         queued["now"] = True
-        return cur.model_copy(update={"service_request": ServiceRequestRecord(requested_at=now, requested_by=by)})
+        return cur.model_copy(update={"service_request": ServiceRequestRecord(
+            requested_at=now, requested_by=by, channel=ctx.settings.service_request_route)})
 
     updated = fs.cases.update(customer_id, CURRENT, change) or rec
     if updated.service_request is None:
@@ -83,93 +102,193 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
     return updated.service_request, queued["now"]
 
 
-def track_update(fs: FraudStores, customer_id: str, status: str, note: str, by: str,
-                 now: datetime | None = None) -> ServiceRequestRecord:
-    """Record 21Vianet's answer (acknowledged, closed...) on the case's service request."""
-    now = now or datetime.now(UTC)
-    if status not in ("acknowledged", "closed", "sent", "failed"):
-        raise CaseConflict("status must be acknowledged, closed, sent or failed")
+def _change_request(fs: FraudStores, customer_id: str, case_id: str | None,
+                    edit: Any) -> CaseRecord | None:
+    """Apply ``edit(ServiceRequestRecord) -> ServiceRequestRecord | None`` to the case's request (current row, or
+    the archived row of an earlier case)."""
+    cur = fs.current(customer_id)
+    row = CURRENT if case_id is None or (cur is not None and cur.case.case_id == case_id) else case_id
 
-    def change(cur: CaseRecord | None) -> CaseRecord | None:
-        if cur is None or cur.service_request is None:
+    def change(rec: CaseRecord | None) -> CaseRecord | None:
+        if rec is None or rec.service_request is None or (case_id is not None and rec.case.case_id != case_id):
             return None
-        sr = cur.service_request
-        upd = RequestUpdate(at=now, by=by, status=status, note=note)
-        return cur.model_copy(update={"service_request": sr.model_copy(
-            update={"status": status, "updates": [*sr.updates, upd]})})
+        sr = edit(rec.service_request)
+        return None if sr is None else rec.model_copy(update={"service_request": sr})
 
-    rec = fs.cases.update(customer_id, CURRENT, change)
+    return fs.cases.update(customer_id, row, change)
+
+
+def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
+                  now: datetime | None = None) -> ServiceRequestRecord:
+    """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited)."""
+    now = now or utcnow()
+    number = number.strip()
+    if not _TICKET.match(number):
+        raise CaseConflict("a ticket number is 1-64 letters, digits or ._/#- characters, as 21Vianet gave it")
+    rec = fs.current(customer_id)
+    if rec is None or rec.service_request is None:
+        raise CaseNotFound(f"no service request for customer {customer_id}'s case: raise it first")
+    before = rec.service_request.ticket_number
+
+    def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
+        if sr.ticket_number == number and not note:
+            return None
+        text = f"ticket {number}" + (f" (was {sr.ticket_number})" if sr.ticket_number not in (None, number) else "")
+        upd = RequestUpdate(at=now, by=by, status="filed", note=f"{text}: {note}" if note else text)
+        return sr.model_copy(update={"ticket_number": number, "ticket_status": sr.ticket_status or "open",
+                                     "ticket_recorded_at": now, "ticket_recorded_by": by,
+                                     "status": "filed" if sr.status != "closed" else sr.status,
+                                     "updates": [*sr.updates, upd]})
+
+    updated = _change_request(fs, customer_id, rec.case.case_id, edit)
+    if updated is None:
+        return rec.service_request
+    assert updated.service_request is not None
+    if updated.case.is_open:
+        fs.cases.update(customer_id, CURRENT, lambda cur: cur.model_copy(update={"case": record_action(
+            cur.case, f"service request filed with 21Vianet: ticket {number}", now, by=by)})
+            if cur and cur.case.case_id == rec.case.case_id and cur.case.is_open else None)
+    ctx.audit.record(AuditEntry(customer_id=customer_id, action="fraud.service_request.ticket", actor=by, at=now,
+                                reason=f"21Vianet ticket {number} for case {rec.case.case_id}" + (
+                                    f": {note}" if note else ""),
+                                evidence={"case_id": rec.case.case_id, "ticket": number, "previous": before}))
+    return (fs.current(customer_id) or updated).service_request or updated.service_request
+
+
+def track_update(ctx: AppContext, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
+                 now: datetime | None = None) -> ServiceRequestRecord:
+    """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited)."""
+    now = now or utcnow()
+    if status not in TICKET_STATUSES:
+        raise CaseConflict(f"status must be one of {', '.join(TICKET_STATUSES)} (the ticket's status in the portal)")
+    rec = fs.current(customer_id)
     if rec is None or rec.service_request is None:
         raise CaseNotFound(f"no service request for customer {customer_id}'s case")
-    return rec.service_request
+    if rec.service_request.ticket_number is None:
+        raise CaseConflict("record the 21Vianet ticket number first (service-request/ticket)")
+
+    def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord:
+        upd = RequestUpdate(at=now, by=by, status=status, note=note)
+        return sr.model_copy(update={"ticket_status": status, "status": "closed" if status == "closed" else "filed",
+                                     "updates": [*sr.updates, upd]})
+
+    updated = _change_request(fs, customer_id, rec.case.case_id, edit)
+    if updated is None or updated.service_request is None:
+        raise CaseConflict("the case changed while recording the ticket status; try again")
+    ctx.audit.record(AuditEntry(customer_id=customer_id, action="fraud.service_request.status", actor=by, at=now,
+                                reason=f"ticket {updated.service_request.ticket_number}: {status}"
+                                       + (f": {note}" if note else ""),
+                                evidence={"case_id": rec.case.case_id, "status": status,
+                                          "ticket": updated.service_request.ticket_number}))
+    return updated.service_request
 
 
-def _find(fs: FraudStores, customer_id: str, case_id: str) -> CaseRecord | None:
+def find_case(fs: FraudStores, customer_id: str, case_id: str | None = None) -> CaseRecord | None:
+    """The customer's current case, or its case ``case_id`` (current or archived)."""
     rec = fs.current(customer_id)
-    if rec is not None and rec.case.case_id == case_id:
+    if case_id is None or (rec is not None and rec.case.case_id == case_id):
         return rec
     return fs.cases.get(customer_id, case_id)
 
 
-async def build_context(ctx: AppContext, rec: CaseRecord, msg: ServiceRequestMessage, now: datetime) -> dict[str, Any]:
-    """The SERVICE_REQUEST template's context, from the case's evidence pack and live subscription status."""
-    from shared.partner_center import PartnerCenterError
+def case_ref(ref: str) -> tuple[str, str | None]:
+    """(customer id, case id) from what an operator typed: a customer id or a case id ``fraud-<customer>-<time>``."""
+    ref = ref.strip()
+    if ref.lower().startswith("fraud-") and ref.count("-") >= 2:
+        return ref[len("fraud-"):].rsplit("-", 1)[0].lower(), ref
+    return ref.lower(), None
 
+
+def _find(fs: FraudStores, customer_id: str, case_id: str) -> CaseRecord | None:
+    return find_case(fs, customer_id, case_id)
+
+
+def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:
+    """Put the request back to wait for the containment outcome; False once the wait is over."""
     settings = ctx.settings
-    case = rec.case
-    pack = evidence_pack(case, now, rec.customer_name)
-    domain = ""
-    statuses: dict[str, tuple[str, str]] = {}
-    try:
-        pc = ctx.partner_center()
-        customer = await pc.get_customer(case.customer_id)
-        domain = customer.company_profile.domain or ""
-        for s in await pc.list_subscriptions(case.customer_id):
-            statuses[s.id] = (s.friendly_name or s.offer_name or s.id, str(s.status.value))
-    except PartnerCenterError as exc:  # the request still goes out; the evidence pack carries the ids
-        log.warning("service request %s: subscription details unavailable: %s", case.case_id, exc)
-    subs = list(pack.subscriptions) or list(statuses)
-    ask = ("Please investigate suspected fraudulent or compromised use of the subscriptions below, and advise "
-           "whether the usage can be stopped or credited. We have suspended them while investigating."
-           if case.suspended or rec.containment_keys else
-           "Please investigate suspected fraudulent or compromised use of the subscriptions below.")
-    if msg.note:
-        ask += f"\nNote from {msg.requested_by}: {msg.note}"
-    ask += "\n\nEvidence pack:\n" + render_markdown(pack)
-    return {
-        "partner": {"name": settings.partner_name, "partner_id": settings.pc_tenant_id or "-",
-                    "contact": settings.collections_contact},
-        "customer": {"name": rec.customer_name or case.customer_id, "tenant_id": case.customer_id,
-                     "domain": domain or "-"},
-        "request": ask,
-        "subscriptions": [{"id": s, "name": statuses.get(s, (s, ""))[0], "status": statuses.get(s, ("", "unknown"))[1]}
-                          for s in subs],
-        "signals": signal_rows(case),
-        "actions": action_rows(case),
-        "reference": case.case_id,
-    }
+    if now - msg.requested_at >= timedelta(minutes=settings.service_request_max_wait_minutes):
+        return False
+    later = msg.model_copy(update={"waits": msg.waits + 1})
+    ctx.producer.send(Queue.SERVICE_REQUESTS, later.envelope(), delay_seconds=settings.service_request_retry_seconds)
+    _change_request(fs, msg.customer_id, msg.case_id, lambda sr: None if sr.status == "awaiting_containment"
+                    else sr.model_copy(update={"status": "awaiting_containment"}))
+    return True
 
 
 async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *, now: datetime | None = None,
                                   correlation_id: str = "") -> str:
-    """Send one case's service request at most once and record reference and status on the case."""
+    """Prepare (portal) or send (e-mail/webhook) one case's service request once its containment outcome is known.
+
+    While Partner Center has not confirmed the containment the message goes back on the queue (every
+    ``CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS``); after ``CSPGUARD_SERVICE_REQUEST_MAX_WAIT_MINUTES`` the pack goes out
+    anyway and says explicitly that the outcome is not yet known.
+    """
+    from shared.services.fraud.casework import sync_suspensions
+
+    now = now or utcnow()
+    fs = FraudStores(ctx.tables)
+    if _find(fs, msg.customer_id, msg.case_id) is None:
+        return "skipped: no such case"
+    sync_suspensions(ctx, fs, msg.customer_id)  # suspensions read back by the enforcement worker, onto the case
+    rec = _find(fs, msg.customer_id, msg.case_id)
+    assert rec is not None
+    live = await live_details(ctx, msg.customer_id)
+    exposure = ctx.stores.unbilled(msg.customer_id)
+    currency = exposure.currency if exposure else "CNY"
+    doc = render_document(ctx.settings, rec, live, now, msg.note, currency)
+    if not doc.containment_known and rec.case.is_open and _wait(ctx, fs, msg, now):
+        return "waiting: containment outcome not yet known"
+    route = ctx.settings.service_request_route
+    if route == "portal":
+        result: dict[str, Any] = {"subject": doc.title["zh-CN"], "message_id": None}
+        ran = True
+        await _tell_team(ctx, rec, doc)
+    else:
+        ran, result = await _send(ctx, msg, rec, live, currency, now)
+    reference = result.get("message_id") or msg.key
+    status = "ready" if route == "portal" else "sent"
+
+    def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
+        if sr.status in ("filed", "closed") or (sr.status == status and sr.pack_generated_at is not None):
+            return None
+        return sr.model_copy(update={
+            "status": status, "channel": route, "reference": reference, "subject": result.get("subject"),
+            "recipient": None if route == "portal" else (ctx.settings.service_request_webhook_url if route == "webhook"
+                                                         else ctx.settings.support_address),
+            "sent_at": None if route == "portal" else now, "pack_generated_at": now,
+            "pack_containment": doc.containment_status})
+
+    changed = _change_request(fs, msg.customer_id, msg.case_id, edit) is not None
+    if changed:
+        text = (f"service request prepared for the Partner Center portal (containment: {doc.containment_status})"
+                if route == "portal" else f"service request sent to 21Vianet by {route} (ref {reference})")
+        fs.cases.update(msg.customer_id, CURRENT, lambda cur: cur.model_copy(update={"case": record_action(
+            cur.case, text, now)}) if cur and cur.case.case_id == msg.case_id and cur.case.is_open else None)
+    if changed or route != "portal":
+        ctx.audit.record(AuditEntry(
+            customer_id=msg.customer_id, action="fraud.service_request", actor=msg.requested_by, at=now,
+            reason=f"service request for case {msg.case_id}", correlation_id=correlation_id,
+            outcome=status if ran else "duplicate",
+            evidence={"case_id": msg.case_id, "reference": reference, "channel": route,
+                      "containment": doc.containment_status}))
+    return status if ran else "duplicate"
+
+
+async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
+                now: datetime) -> tuple[bool, dict[str, Any]]:
+    from shared.fraud import evidence_pack
     from shared.notify import Channel, Notification, TemplateId, send_notification
     from shared.notify.webhook import WebhookSender
 
-    now = now or datetime.now(UTC)
-    fs = FraudStores(ctx.tables)
-    rec = _find(fs, msg.customer_id, msg.case_id)
-    if rec is None:
-        return "skipped: no such case"
     settings = ctx.settings
-    context = await build_context(ctx, rec, msg, now)
-    hook = settings.service_request_webhook_url
-    if hook:
-        note = Notification(idempotency_key=msg.key, channel=Channel.WEBHOOK, recipient="team",
-                            template_id=TemplateId.SERVICE_REQUEST, context=context)
-    else:
-        note = Notification(idempotency_key=msg.key, channel=Channel.EMAIL, recipient=settings.support_address,
-                            template_id=TemplateId.SERVICE_REQUEST, context=context)
+    hook = settings.service_request_webhook_url if settings.service_request_route == "webhook" else None
+    lang = settings.service_request_language
+    rec = known_record(rec)
+    pack = evidence_pack(rec.case, now, rec.customer_name)
+    context = pack_context(settings, rec, pack, live, lang, msg.note, currency)
+    note = Notification(idempotency_key=msg.key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
+                        recipient="team" if hook else settings.support_address, language=lang,
+                        template_id=TemplateId.SERVICE_REQUEST, context=context)
 
     def send() -> dict[str, Any]:
         if hook:
@@ -177,27 +296,30 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
                 return send_notification(note, settings, webhook=sender, now=now).model_dump(mode="json")
         return send_notification(note, settings, now=now).model_dump(mode="json")
 
-    ran, result = await ctx.idempotency.run_once_async("service-request", msg.case_id, lambda: asyncio.to_thread(send))
-    reference = result.get("message_id") or msg.key
-    channel = "webhook" if hook else "email"
+    return await ctx.idempotency.run_once_async("service-request", msg.case_id, lambda: asyncio.to_thread(send))
 
-    def change(cur: CaseRecord | None) -> CaseRecord | None:
-        if cur is None or cur.case.case_id != msg.case_id:
-            return None
-        sr = cur.service_request or ServiceRequestRecord(requested_at=msg.requested_at, requested_by=msg.requested_by)
-        if sr.reference == reference and sr.status != "queued":
-            return None
-        sr = sr.model_copy(update={"status": "sent", "channel": channel, "recipient": hook or settings.support_address,
-                                   "reference": reference, "sent_at": now, "subject": result.get("subject")})
-        case = cur.case
-        if case.is_open:
-            case = record_action(case, f"service request sent to 21Vianet by {channel} (ref {reference})", now)
-        return cur.model_copy(update={"service_request": sr, "case": case})
 
-    row = CURRENT if (fs.current(msg.customer_id) or rec).case.case_id == msg.case_id else msg.case_id
-    fs.cases.update(msg.customer_id, row, change)
-    ctx.audit.record(AuditEntry(customer_id=msg.customer_id, action="fraud.service_request", actor=msg.requested_by,
-                                reason=f"service request for case {msg.case_id}", correlation_id=correlation_id,
-                                outcome="sent" if ran else "duplicate",
-                                evidence={"case_id": msg.case_id, "reference": reference, "channel": channel}))
-    return "sent" if ran else "duplicate"
+async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) -> None:
+    """Portal channel: send the team the paste-ready pack and the portal steps (once per case)."""
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+
+    settings = ctx.settings
+    case = rec.case
+    context = {"customer": {"name": rec.customer_name or case.customer_id, "tenant_id": case.customer_id},
+               "case_id": case.case_id, "containment_status": doc.containment_status,
+               "containment_known": doc.containment_known, "title": doc.title["zh-CN"],
+               "text_zh": doc.text["zh-CN"], "text_en": doc.text["en"], "steps": list(doc.portal_steps),
+               "download": f"/api/fraud/cases/{case.customer_id}/evidence"}
+    hook = settings.team_webhook_url
+    key = f"fraud:{case.case_id}:service-request-ready"
+    note = Notification(idempotency_key=key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
+                        recipient="team" if hook else settings.collections_contact,
+                        template_id=TemplateId.SERVICE_REQUEST_READY, context=context)
+    try:
+        await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
+            lambda: send_notification(note, settings).model_dump(mode="json")))
+    except DeliveryError as exc:  # the pack is ready on the case either way; the alert failure is audited
+        log.warning("service request ready alert %s not delivered: %s", key, exc)
+        ctx.audit.record(AuditEntry(customer_id=case.customer_id, action="fraud.alert", actor="csp-guard:fraud",
+                                    reason=f"service request ready, alert not delivered: {exc}", outcome="failed",
+                                    evidence={"case_id": case.case_id, "key": key}))

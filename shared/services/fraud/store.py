@@ -67,17 +67,33 @@ class RequestUpdate(BaseModel):
     note: str = ""
 
 
-class ServiceRequestRecord(BaseModel):
-    """A service request raised with 21Vianet for a case (at most one per case)."""
+TicketStatus = Literal["open", "attention_needed", "closed"]
+"""A 21Vianet support ticket's status as the Partner Center portal shows it (recorded by an operator)."""
 
-    status: Literal["queued", "sent", "failed", "acknowledged", "closed"] = "queued"
+
+class ServiceRequestRecord(BaseModel):
+    """The service request to 21Vianet for a case (at most one per case).
+
+    ``status``: queued (asked for) -> awaiting_containment (the pack waits for Partner Center's containment
+    outcome) -> ready (portal channel: pack generated, an operator files it in the portal) or sent (e-mail /
+    webhook) -> filed (the operator recorded 21Vianet's ticket number) -> closed (the ticket was closed).
+    """
+
+    status: Literal["queued", "awaiting_containment", "ready", "sent", "filed", "closed", "failed",
+                    "acknowledged"] = "queued"  # "acknowledged": records written before ticket tracking
     requested_at: datetime
     requested_by: str
-    channel: Literal["email", "webhook"] | None = None
+    channel: Literal["portal", "email", "webhook"] | None = None
     recipient: str | None = None
     reference: str | None = None  # e-mail Message-ID, or the idempotency key sent to the webhook
     sent_at: datetime | None = None
     subject: str | None = None
+    pack_generated_at: datetime | None = None
+    pack_containment: str | None = None  # the containment status the generated pack states
+    ticket_number: str | None = None  # 21Vianet's support ticket number, recorded by the operator who filed it
+    ticket_status: TicketStatus | None = None
+    ticket_recorded_at: datetime | None = None
+    ticket_recorded_by: str | None = None
     updates: list[RequestUpdate] = Field(default_factory=list)
 
 

@@ -1,0 +1,20 @@
+"""Suspension deadlines on demand (the sweep timer runs the same check daily)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import json_response
+
+bp = func.Blueprint()
+
+
+@bp.route(route="collections/suspension-deadlines", methods=["GET", "POST"])
+async def suspension_deadlines(req: func.HttpRequest) -> func.HttpResponse:
+    """GET: suspended subscriptions near their data-deletion date, term end or Azure reactivation limit (nothing
+    sent). POST: the same check, alerting the team once per deadline."""
+    from shared.context import get_context
+    from shared.services.deadlines import check_suspension_deadlines
+
+    report = await check_suspension_deadlines(get_context(), send=req.method == "POST")
+    return json_response(report.model_dump(mode="json"))
