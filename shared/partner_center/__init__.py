@@ -15,7 +15,7 @@ Errors (every one carries ``code`` (str), ``description``, ``status``, ``request
     │   ├── Conflict               409
     │   │   └── EtagMismatch       2055 / 412: re-GET and retry once (done by suspend/reactivate)
     │   └── RestrictionError       800091, 27009, 900115, 2011, 800082 (``code`` says which)
-    ├── Throttled                  429 after every retry
+    ├── Throttled                  429 for longer than RetryPolicy.max_throttled_seconds
     ├── ServerError                5xx / 408 after every retry
     └── TransportError             network failure or timeout after every retry
 """
@@ -51,11 +51,12 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._secrets import FileSecretStore, InMemorySecretStore, SecretStore
-from ._transport import correlation
+from ._transport import CONTRACT_VERSION, correlation, ms_correlation_id
 
 __all__ = [
     "CHINA",
     "CLOUDS",
+    "CONTRACT_VERSION",
     "GLOBAL",
     "AddOn",
     "AppOnlyCredential",
@@ -91,4 +92,5 @@ __all__ = [
     "UsageLineItem",
     "correlation",
     "get_profile",
+    "ms_correlation_id",
 ]

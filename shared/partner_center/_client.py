@@ -29,6 +29,9 @@ from ._transport import Call, Transport, build_call
 if TYPE_CHECKING:
     from shared.settings import Settings
 
+# ``size`` is documented as required on GET /v1/customers; pages have been observed capped at 500.
+CUSTOMER_PAGE_SIZE = 500
+
 
 class PartnerCenterClient:
     """Async Partner Center client. Use as ``async with`` or call ``aclose()``."""
@@ -120,10 +123,10 @@ class PartnerCenterClient:
 
     # Customers -------------------------------------------------------------------------------
 
-    async def iter_customers(self, page_size: int | None = None) -> AsyncIterator[Customer]:
-        """Every customer, page by page."""
-        query = {"size": page_size} if page_size else None
-        async for item in self._items(build_call("GET", "/v1/customers", query=query)):
+    async def iter_customers(self, page_size: int = CUSTOMER_PAGE_SIZE) -> AsyncIterator[Customer]:
+        """Every customer, page by page (``size`` is required by the service)."""
+        call = build_call("GET", "/v1/customers", query={"size": page_size})
+        async for item in self._items(call):
             yield Customer.model_validate(item)
 
     async def get_customer(self, customer_id: str) -> Customer:

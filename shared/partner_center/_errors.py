@@ -109,7 +109,11 @@ class ServerError(PartnerCenterError):
 
 
 class TransportError(PartnerCenterError):
-    """Network failure or timeout that outlived every retry."""
+    """Network failure or timeout that outlived every retry; ``timed_out`` when no answer came in time."""
+
+    def __init__(self, description: str, *, timed_out: bool = False, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.timed_out = timed_out
 
 
 def normalise_code(code: object) -> str | None:

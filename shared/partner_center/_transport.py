@@ -1,48 +1,56 @@
-"""The imperative shell around every HTTP call: token, pacing, concurrency, retries, logging, errors.
+"""The imperative shell around every HTTP call: token, pacing, concurrency, retries, headers, logging.
 
-Each call is paced (partner scope, plus the customer's scope for customer-scoped paths), bounded
-by a pool of single-connection lanes (``max_concurrency``), retried per ``_retry``, logged once
-per attempt with its path template (never the token), and turned into the ``PartnerCenterError``
-tree where httpx or the service fails.
+Each attempt is paced (partner scope, plus the customer's scope for customer-scoped paths; a retry
+waits ahead of new calls and a 429 slows the pacer), bounded by a pool of single-connection lanes
+(``max_concurrency``), retried per ``_retry``, logged once with its path template (never the token),
+and turned into the ``PartnerCenterError`` tree where httpx or the service fails.
+
+Headers: ``MS-Contract-Version`` (documented as required), ``MS-RequestId`` (new after any answer,
+the same only when retrying after a timeout) and ``MS-CorrelationId``: the journey's correlation id
+(HTTP request, timer run, queue message; ``shared.observability``) as a GUID, see ``ms_correlation_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception
+
+from shared.observability import correlation_scope, get_correlation_id
 
 from ._auth import TokenProvider
-from ._errors import AuthError, PartnerCenterError, TransportError, error_from_response
+from ._errors import AuthError, PartnerCenterError, Throttled, TransportError, error_from_response
 from ._pacing import Pacer
 from ._paging import next_page
-from ._retry import RetryPolicy, is_retryable, reuses_request_id, wait_retry_after
+from ._retry import RetryPolicy, is_retryable, reuses_request_id, stop_retrying, wait_backoff
 
 log = logging.getLogger("cspguard.partner_center")
 
-_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("pc_correlation_id", default=None)
+CONTRACT_VERSION = "v1"  # MS-Contract-Version: "usually v1 unless otherwise specified" (REST headers doc)
+_CORRELATION_NAMESPACE = uuid.UUID("8f1d3c2a-6b4e-5a7d-9c0f-2e4b6d8a1c3e")
+
+# One logical job: every call made inside ``with correlation(id):`` shares MS-CorrelationId. The app's
+# journeys already run inside ``shared.observability.correlation_scope``; this is the same scope.
+correlation = correlation_scope
 
 
-@contextmanager
-def correlation(correlation_id: str) -> Iterator[str]:
-    """Tag every call made inside the block (one logical job) with ``MS-CorrelationId``."""
-    token = _correlation.set(correlation_id)
+def ms_correlation_id(journey_id: str) -> str:
+    """The MS-CorrelationId (a GUID) for a journey id: the id itself when it is a GUID, else a stable
+    GUID derived from it (uuid5), so support's id maps back to csp-guard's audit and logs."""
     try:
-        yield correlation_id
-    finally:
-        _correlation.reset(token)
+        return str(uuid.UUID(journey_id))
+    except ValueError:
+        return str(uuid.uuid5(_CORRELATION_NAMESPACE, journey_id))
 
 
 @dataclass(slots=True)
@@ -91,6 +99,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         correlation_id: str | None = None,
         application: str = "csp-guard",
+        contract_version: str = CONTRACT_VERSION,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -99,6 +108,7 @@ class Transport:
         self._retry = retry or RetryPolicy()
         self._default_correlation = correlation_id or str(uuid.uuid4())
         self._application = application
+        self._contract_version = contract_version
         self._sleep = sleep
         # Lanes: one single-connection AsyncClient per concurrent request. httpcore's pool scans every
         # connection (an anyio TLS attribute lookup each) for every request event; one pool of 24
@@ -126,7 +136,12 @@ class Transport:
 
     @property
     def correlation_id(self) -> str:
-        return _correlation.get() or self._default_correlation
+        """MS-CorrelationId for calls made now: the current journey's, else this client's own."""
+        return ms_correlation_id(get_correlation_id() or self._default_correlation)
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._pacer
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -137,8 +152,8 @@ class Transport:
         request_id = str(uuid.uuid4())
         last: BaseException | None = None
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.max_attempts),
-            wait=wait_retry_after(self._retry),
+            stop=stop_retrying(self._retry, asyncio.get_running_loop().time),
+            wait=wait_backoff(self._retry),
             retry=retry_if_exception(is_retryable),
             sleep=self._sleep,
             reraise=True,
@@ -148,35 +163,40 @@ class Transport:
                 if last is not None and not reuses_request_id(last):
                     request_id = str(uuid.uuid4())
                 try:
-                    return await self._send_refreshing(call, request_id)
+                    # A retry waits for its slot ahead of every new call (priority = attempts so far).
+                    priority = attempt.retry_state.attempt_number - 1
+                    return await self._send_refreshing(call, request_id, priority)
                 except PartnerCenterError as exc:
                     last = exc
-                    if is_retryable(exc) and attempt.retry_state.attempt_number < self._retry.max_attempts:
+                    if is_retryable(exc):
                         log.warning("partner center retry %s %s after %s", call.method, call.template, exc)
                     raise
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _send_refreshing(self, call: Call, request_id: str) -> httpx.Response:
+    async def _send_refreshing(self, call: Call, request_id: str, priority: int) -> httpx.Response:
         """One attempt; a 401 gets one more try with a forced token refresh and a new request id."""
         try:
-            return await self._send_once(call, request_id, force_refresh=False)
+            return await self._send_once(call, request_id, priority, force_refresh=False)
         except AuthError as exc:
             if exc.status != 401:
                 raise
-            return await self._send_once(call, str(uuid.uuid4()), force_refresh=True)
+            return await self._send_once(call, str(uuid.uuid4()), priority, force_refresh=True)
 
-    async def _send_once(self, call: Call, request_id: str, *, force_refresh: bool) -> httpx.Response:
+    async def _send_once(
+        self, call: Call, request_id: str, priority: int, *, force_refresh: bool
+    ) -> httpx.Response:
         token = await self._credential.token(force_refresh=force_refresh)
         correlation_id = self.correlation_id
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
+            "MS-Contract-Version": self._contract_version,
             "MS-RequestId": request_id,
             "MS-CorrelationId": correlation_id,
             "MS-PartnerCenter-Application": self._application,
             **call.headers,
         }
-        await self._pacer.acquire(call.customer_id)
+        grant = await self._pacer.acquire(call.customer_id, priority)
         lane = await self._lanes.get()
         try:
             started = time.perf_counter()
@@ -188,9 +208,11 @@ class Transport:
             except httpx.HTTPError as exc:
                 elapsed = time.perf_counter() - started
                 self._log(logging.WARNING, call, None, elapsed, request_id, correlation_id)
-                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                kind = "timeout" if timed_out else type(exc).__name__
                 raise TransportError(
                     f"{call.method} {call.template}: {kind}: {exc}".rstrip(": "),
+                    timed_out=timed_out,
                     request_id=request_id,
                     correlation_id=correlation_id,
                 ) from exc
@@ -198,8 +220,6 @@ class Transport:
             self._lanes.put_nowait(lane)
         elapsed = time.perf_counter() - started
         ok = response.is_success
-        if response.status_code == 429:
-            self.throttled_responses += 1
         self._log(
             logging.INFO if ok else logging.WARNING,
             call,
@@ -210,13 +230,18 @@ class Transport:
         )
         if ok:
             return response
-        raise error_from_response(
+        error = error_from_response(
             response.status_code,
             _body(response),
             retry_after_header=response.headers.get("Retry-After"),
             request_id=response.headers.get("MS-RequestId", request_id),
             correlation_id=response.headers.get("MS-CorrelationId", correlation_id),
         )
+        if isinstance(error, Throttled):
+            self.throttled_responses += 1
+            wait = None if error.retry_after is None else min(error.retry_after, self._retry.max_retry_after)
+            self._pacer.throttled(grant, wait)
+        raise error
 
     @staticmethod
     def _log(
@@ -226,7 +251,7 @@ class Transport:
             return
         log.log(
             level,
-            "%s %s -> %s in %.0f ms request_id=%s correlation_id=%s",
+            "%s %s -> %s in %.0f ms request_id=%s ms_correlation_id=%s",
             call.method,
             call.template,
             status if status is not None else "error",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from shared.observability import correlation_scope
 from shared.partner_center import (
     GLOBAL,
     CapabilityNotAvailable,
@@ -19,10 +20,11 @@ from shared.partner_center import (
     PartnerCenterClient,
     ServerError,
     SubscriptionStatus,
-    Throttled,
     TransportError,
     correlation,
+    ms_correlation_id,
 )
+from shared.partner_center._transport import _CORRELATION_NAMESPACE as NAMESPACE
 from tests.partner_center.conftest import FakeTokens, Sleeps, page
 
 MakeClient = Callable[..., PartnerCenterClient]
@@ -58,12 +60,50 @@ async def test_headers_and_paging(make_client: MakeClient) -> None:
     first = seen[0].headers
     assert first["Authorization"] == "Bearer token-1"
     assert first["Accept"] == "application/json"
-    assert first["MS-CorrelationId"] == "job-1"
+    assert first["MS-CorrelationId"] == ms_correlation_id("job-1") == str(uuid.uuid5(NAMESPACE, "job-1"))
+    assert first["MS-Contract-Version"] == "v1"
     uuid.UUID(first["MS-RequestId"])
     assert len({r.headers["MS-RequestId"] for r in seen}) == 3
+    assert {r.headers["MS-CorrelationId"] for r in seen} == {first["MS-CorrelationId"]}
 
 
-async def test_5xx_and_timeouts_retry_with_the_same_request_id(
+async def test_the_journey_correlation_id_is_sent(make_client: MakeClient) -> None:
+    """The app's journeys (HTTP request, timer run, queue message) run in observability's scope."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["MS-CorrelationId"])
+        listing = request.url.path.endswith("/subscriptions")
+        return httpx.Response(200, json=page([]) if listing else customer(0))
+
+    guid = str(uuid.uuid4())
+    async with make_client(handler) as client:
+        with correlation_scope(guid):
+            await client.get_customer("c0")
+        with correlation_scope("timer:sweep:run-1"):
+            await client.list_subscriptions("c0")
+            await client.list_subscriptions("c1")
+        await client.get_customer("c0")  # outside any journey: the client's own id
+        await client.get_customer("c0")
+    assert seen[0] == guid  # a GUID journey id is sent as is
+    assert seen[1] == seen[2] == ms_correlation_id("timer:sweep:run-1")
+    assert seen[3] == seen[4] == client.transport.correlation_id
+    assert len(set(seen)) == 3
+
+
+async def test_customers_listing_sends_the_required_size(make_client: MakeClient) -> None:
+    sizes: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sizes.append(request.url.params.get("size"))
+        return httpx.Response(200, json=page([customer(0)]))
+
+    async with make_client(handler) as client:
+        assert [c.id async for c in client.iter_customers()] == ["c0"]
+    assert sizes == ["500"]
+
+
+async def test_only_timeouts_retry_with_the_same_request_id(
     make_client: MakeClient, sleeps: Sleeps
 ) -> None:
     ids: list[str] = []
@@ -78,36 +118,26 @@ async def test_5xx_and_timeouts_retry_with_the_same_request_id(
 
     async with make_client(handler) as client:
         assert (await client.get_customer("c7")).name == "Co 7"
-    assert len(ids) == 3 and len(set(ids)) == 1
+    assert len(ids) == 3
+    assert ids[0] != ids[1]  # the 503 was an answer: new MS-RequestId
+    assert ids[1] == ids[2]  # the timeout had none: the retry reuses it
     assert len(sleeps.delays) == 2
 
 
-async def test_429_waits_retry_after_with_a_new_request_id(make_client: MakeClient, sleeps: Sleeps) -> None:
+async def test_429_retries_with_a_new_request_id(make_client: MakeClient, sleeps: Sleeps) -> None:
     ids: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         ids.append(request.headers["MS-RequestId"])
         if len(ids) == 1:
-            return httpx.Response(429, headers={"Retry-After": "3"}, json={"statusCode": 429, "message": "x"})
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"statusCode": 429, "message": "x"})
         return httpx.Response(200, json=page([]))
 
     async with make_client(handler) as client:
         assert await client.list_subscriptions("c1") == []
         assert client.transport.throttled_responses == 1
     assert len(set(ids)) == 2
-    assert 3.0 <= sleeps.delays[0] < 3.2
-
-
-async def test_give_up_after_max_attempts(make_client: MakeClient, sleeps: Sleeps) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, json={"statusCode": 429, "message": "Try again in 1 seconds."})
-
-    async with make_client(handler) as client:
-        with pytest.raises(Throttled) as info:
-            await client.get_customer("c1")
-        assert client.transport.requests_sent == 4
-    assert info.value.retry_after == 1.0
-    assert len(sleeps.delays) == 3
+    assert sleeps.delays == [0.0]  # the pacer, not the retry loop, waits out Retry-After
 
 
 async def test_connection_errors_become_transport_errors(make_client: MakeClient) -> None:

@@ -16,8 +16,8 @@ from shared.partner_center import (
     Throttled,
     TransportError,
 )
-from shared.partner_center._pacing import Pacer, reserve, schedule
-from shared.partner_center._retry import is_retryable, reuses_request_id, wait_retry_after
+from shared.partner_center._pacing import Adaptation, Scope, reserve, schedule
+from shared.partner_center._retry import is_retryable, reuses_request_id, stop_retrying, wait_backoff
 
 
 @given(
@@ -56,42 +56,47 @@ def test_steady_pace_after_the_burst() -> None:
         schedule(0)
 
 
-def test_pacer_scopes_are_separate() -> None:
-    now = [0.0]
-    pacer = Pacer(rate_per_minute=6000, customer_rate_per_minute=60, burst_seconds=1, clock=lambda: now[0])
-    assert pacer.reserve("C1") == 0.0
-    assert pacer.reserve("c1") == pytest.approx(1.0)  # ids compare case-insensitively; 1 a second
-    assert pacer.reserve("c2") == 0.0
-    assert pacer.reserve(None) == 0.0  # the partner burst holds 100
+def test_scope_cuts_once_per_episode_to_what_was_accepted() -> None:
+    scope = Scope(ceiling=600)
+    for k in range(120):  # 120 sends in the last minute
+        scope.take(k * 0.5)
+    assert scope.rate(60) == 600
+    assert scope.throttled(60.0, 3, granted_at=59.5)  # cut: 0.95 * 120 is below half of 600
+    assert scope.rate(60) == 300 and scope.blocked_until == 63.0
+    assert not scope.throttled(60.1, 5, granted_at=59.9)  # granted before the cut: an echo, no new cut
+    assert scope.rate(60.1) == 300 and scope.blocked_until == pytest.approx(65.1)
+    assert scope.ready_at(61) == pytest.approx(65.1)  # blocked until Retry-After, no burst after
+    before = scope.rate(70)
+    assert scope.throttled(70, 1, granted_at=66)  # granted after the cut: it was not enough
+    assert scope.rate(70) == pytest.approx(before / 2)  # at most halved per episode
+    assert scope.cuts == 2 and scope.throttles == 3
 
 
-async def test_pacer_sleeps_the_reserved_delay() -> None:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    pacer = Pacer(60, 60, burst_seconds=1, clock=lambda: 5.0, sleep=sleep)
-    await pacer.acquire("a")
-    await pacer.acquire("a")
-    assert slept == [pytest.approx(1.0)]
+def test_scope_recovers_additively_to_the_ceiling() -> None:
+    scope = Scope(ceiling=1000, adapt=Adaptation(recovery=0.1, min_recovery=0.0))
+    scope.take(0)
+    scope.throttled(0, 10, granted_at=0)
+    low = scope.rate(10)
+    assert low == 500
+    assert scope.rate(70) == pytest.approx(550)  # +10 % of the post-cut rate per minute, from the unblock
+    assert scope.rate(10_000) == 1000
 
 
-def test_pacer_forgets_least_recently_used_customers() -> None:
-    pacer = Pacer(6000, 6000, max_customers=2, clock=lambda: 0.0)
-    for cid in ("a", "b", "a", "c"):  # "a" is used again after "b", so "b" is the one dropped
-        pacer.reserve(cid)
-    assert pacer.tracked_customers == 2
-    assert set(pacer._customers) == {"a", "c"}
+def test_scope_floor_and_missing_retry_after() -> None:
+    scope = Scope(ceiling=10, adapt=Adaptation(max_cut=0.0))
+    scope.throttled(0, None, granted_at=0)
+    assert scope.blocked_until == 1.0  # default Retry-After
+    assert scope.rate(0) == 1.0  # never below the floor
 
 
 @pytest.mark.parametrize(
     ("exc", "retry", "same_id"),
     [
         (Throttled("t", status=429), True, False),
-        (ServerError("s", status=503), True, True),
-        (ServerError("s", status=408), True, True),
-        (TransportError("timeout"), True, True),
+        (ServerError("s", status=503), True, False),  # an answer came: a new MS-RequestId
+        (ServerError("s", status=408), True, False),
+        (TransportError("timeout", timed_out=True), True, True),
+        (TransportError("refused"), True, False),
         (RestrictionError("r", code=Codes.NOT_READY, status=400), True, False),
         (RestrictionError("r", code=Codes.SUSPENDED_NOT_EDITABLE, status=400), False, False),
         (EtagMismatch("e", code=2055, status=400), False, False),
@@ -112,12 +117,20 @@ def _state(exc: BaseException, attempt: int) -> RetryCallState:
     return state
 
 
-def test_wait_honours_retry_after_then_backs_off() -> None:
-    policy = RetryPolicy(backoff_initial=1.0, backoff_max=8.0, jitter=0.0, max_retry_after=60)
-    wait = wait_retry_after(policy)
-    throttled = Throttled("t", status=429, retry_after=5)
-    assert wait(_state(throttled, 1)) == pytest.approx(6.0)
-    assert wait(_state(throttled, 3)) == pytest.approx(9.0)
-    assert wait(_state(Throttled("t", retry_after=600), 1)) == pytest.approx(61.0)  # capped
+def test_wait_leaves_429s_to_the_pacer_and_backs_off_otherwise() -> None:
+    policy = RetryPolicy(backoff_initial=1.0, backoff_max=8.0, jitter=0.0)
+    wait = wait_backoff(policy)
+    assert wait(_state(Throttled("t", status=429, retry_after=5), 1)) == 0.0
     assert wait(_state(ServerError("s"), 2)) == pytest.approx(2.0)
     assert wait(_state(ServerError("s"), 9)) == pytest.approx(8.0)
+
+
+def test_stop_counts_failures_but_only_time_for_429s() -> None:
+    now = [0.0]
+    stop = stop_retrying(RetryPolicy(max_attempts=2, max_throttled_seconds=100), clock=lambda: now[0])
+    throttled = _state(Throttled("t", status=429), 1)
+    assert not any(stop(throttled) for _ in range(50))
+    assert not stop(_state(ServerError("s"), 51))
+    now[0] = 100.0
+    assert stop(throttled)
+    assert stop(_state(ServerError("s"), 53))  # the second non-429 failure
