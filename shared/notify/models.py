@@ -24,6 +24,7 @@ class TemplateId(StrEnum):
     REACTIVATED = "reactivated"
     TEAM_FRAUD_ALERT = "team_fraud_alert"
     TEAM_ACTION_FAILED = "team_action_failed"
+    TEAM_MESSAGE_KEPT = "team_message_kept"  # a message could not be processed and names no customer
     SERVICE_REQUEST = "service_request"
 
 

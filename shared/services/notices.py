@@ -99,6 +99,12 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
             base["reactivated_at"] = now.isoformat()
             paid = summary.payments[-1] if summary.payments else None
             base["amount_received"] = format_amount(paid[2], paid[1], lang) if paid else _amounts({}, lang)
+    elif template == "team_message_kept" and notice.letter is not None:
+        letter = await asyncio.to_thread(ctx.deadletters.get, notice.letter.queue, notice.letter.id)
+        base.update({"queue": notice.letter.queue, "letter_id": notice.letter.id, "reason": notice.reason,
+                     "origin": letter.origin.value if letter else "handler",
+                     "received_at": (letter.received_at if letter else now).isoformat(),
+                     "size": len(letter.body) if letter else 0})
     elif template == "team_action_failed":
         suspended = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         verb = "suspend" if "suspend" in notice.reason else "reactivate"
@@ -131,6 +137,8 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
     stores = ctx.stores
     # storage calls are synchronous: threads keep them off the event loop other invocations share
     ledger = await asyncio.to_thread(stores.ledger, notice.customer_id)
+    if ledger is None and notice.audience == "team":  # a team alert about no customer (a run, a kept message)
+        ledger = CustomerLedger.empty(notice.customer_id)
     if ledger is None:
         return "skipped: no ledger"
     stale = await asyncio.to_thread(_still_relevant, stores, ctx, notice, now)

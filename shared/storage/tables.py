@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
 
 _FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
-_created: set[tuple[int, str]] = set()
+# (endpoint, account, table) already created in this process. Keyed by address, not by client object: a new
+# client at a reused address (a restarted emulator, a second stack in one test process) is a different store.
+_created: set[tuple[str, str, str]] = set()
 
 
 def safe_key(value: str) -> str:
@@ -20,11 +22,17 @@ def safe_key(value: str) -> str:
 
 def table(service: TableServiceClient, name: str) -> TableClient:
     """A TableClient for ``name``, creating the table on first use in this process."""
-    marker = (id(service), name)
+    marker = (str(service.url), str(getattr(service, "account_name", "") or ""), name)
     if marker not in _created:
         service.create_table_if_not_exists(name)
         _created.add(marker)
     return service.get_table_client(name)
+
+
+def forget_created() -> None:
+    """Forget which tables exist (after the storage behind an address was replaced, e.g. Azurite restarted
+    without its data): the next use creates them again."""
+    _created.clear()
 
 
 def dumps(value: Any) -> str:

@@ -64,6 +64,9 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                     "attempts": 3, "attempted_at": "2025-03-21T02:05:00Z",
                                     "error": "Partner Center 409: subscription is in a transitional state",
                                     "case_id": "COL-2025-0042"},
+    TemplateId.TEAM_MESSAGE_KEPT: {"queue": "payment-events", "letter_id": "poison-8c1e", "origin": "poison",
+                                   "reason": "undecodable: the body is not valid base64",
+                                   "received_at": "2025-03-21T02:05:00Z", "size": 812},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
