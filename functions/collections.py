@@ -77,4 +77,4 @@ async def notification(msg: func.QueueMessage) -> None:
     with correlation_scope(envelope.correlation_id) as cid:
         result = await send_or_park(Queue.NOTIFICATIONS, msg, envelope,
                                     deliver(get_context(), notice, correlation_id=cid))  # type: ignore[arg-type]
-        log.info("notice %s: %s", notice.key, result or "parked")  # type: ignore[attr-defined]
+        log.info("notice %s: %s", notice.key, result or "deferred or parked")  # type: ignore[attr-defined]

@@ -85,8 +85,9 @@ def validate(queue: str, text: str) -> Envelope:
 def _keeps_identity(letter: DeadLetter, text: str) -> None:
     """A correction may fix a message, not turn it into another one."""
     named = names_in(text)
-    for what, was, now in (("kind", letter.kind, named.kind), ("idempotency_key", letter.idempotency_key,
-                                                                 named.idempotency_key),
+    kind = letter.kind if letter.kind in payload_models(letter.queue) else None  # an unknown kind is the error
+    for what, was, now in (("kind", kind, named.kind), ("idempotency_key", letter.idempotency_key,
+                                                        named.idempotency_key),
                            ("customer", letter.customer_id, named.customer_id)):
         if was is not None and now != was:
             raise ReplayRefused(f"a replay keeps the original's {what} ({was!r}); the corrected body has {now!r}")
