@@ -1,6 +1,7 @@
 """Dead letters, idempotency and audit against a real Azurite."""
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,7 +65,7 @@ def test_a_message_over_32k_characters_is_kept_whole(storage_connection: str, un
 def test_a_poison_message_is_kept_once_by_its_id(storage_connection: str, unique_name: str) -> None:
     store = DeadLetterStore(TableServiceClient.from_connection_string(storage_connection))
     cid = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    plain = '{"kind":"payment.received","payload":{"customer_id":"%s"}}' % cid.upper()  # producer forgot base64
+    plain = json.dumps({"kind": "payment.received", "payload": {"customer_id": cid.upper()}})  # no base64
     first = store.put(unique_name, plain, "undecodable", origin=Origin.POISON, letter_id="poison-1")
     again = store.put(unique_name, "other", "undecodable", origin=Origin.POISON, letter_id="poison-1")
     assert again == first and first.customer_id == cid and first.kind == "payment.received"
