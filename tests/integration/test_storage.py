@@ -165,3 +165,18 @@ def test_documents_roundtrip_large_and_serialise_concurrent_updates(storage_conn
         store.update("cust/1", "ledger", append)
     assert store.get("cust/1", "ledger").items == [1, 1, 2, 3]  # type: ignore[union-attr]
     assert list(store.partition_keys("ledger")) == ["cust/1"]
+
+
+def test_a_new_client_at_a_reused_address_creates_its_tables(storage_connection: str, unique_name: str) -> None:
+    """Fifteen stacks in one process: each new client (perhaps at an object id or an address a previous one had)
+    must find or create its tables, never trust a cache entry of another client."""
+    import gc
+
+    from shared.storage.tables import table
+
+    for i in range(15):
+        service = TableServiceClient.from_connection_string(storage_connection)
+        table(service, unique_name).upsert_entity({"PartitionKey": "p", "RowKey": str(i)})
+        service.delete_table(unique_name)  # the next stack's emulator starts empty
+        del service
+        gc.collect()
