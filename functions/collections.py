@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from functions._queue import receive, send_or_park
+from functions._queue import receive, run_or_defer, send_or_park
 from shared.messaging import Queue
 from shared.messaging.kinds import ENFORCEMENT as ENFORCEMENT_KIND
 from shared.messaging.kinds import NOTICE as NOTICE_KIND
@@ -54,7 +54,7 @@ def collections_sweep_shard(msg: func.QueueMessage) -> None:
 async def enforcement_action(msg: func.QueueMessage) -> None:
     from shared.context import get_context
     from shared.observability import correlation_scope
-    from shared.services.enforcement import execute
+    from shared.services.enforcement import TRANSIENT, execute
     from shared.services.messages import EnforcementRequest
 
     parsed = receive(Queue.ENFORCEMENT, msg, {ENFORCEMENT_KIND: EnforcementRequest})
@@ -62,8 +62,13 @@ async def enforcement_action(msg: func.QueueMessage) -> None:
         return
     envelope, request = parsed
     with correlation_scope(envelope.correlation_id) as cid:
-        outcome = await execute(get_context(), request, correlation_id=cid)  # type: ignore[arg-type]
-        log.info("enforcement %s: %s (%s)", outcome.key, outcome.status, outcome.detail)
+        outcome = await run_or_defer(Queue.ENFORCEMENT, msg, envelope,
+                                     execute(get_context(), request, correlation_id=cid),  # type: ignore[arg-type]
+                                     transient=TRANSIENT)
+        if outcome is None:
+            log.info("enforcement %s deferred", request.key)  # type: ignore[attr-defined]
+        else:
+            log.info("enforcement %s: %s (%s)", outcome.key, outcome.status, outcome.detail)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.NOTIFICATIONS.value, connection="AzureWebJobsStorage")
@@ -78,6 +83,6 @@ async def notification(msg: func.QueueMessage) -> None:
         return
     envelope, notice = parsed
     with correlation_scope(envelope.correlation_id) as cid:
-        result = await send_or_park(Queue.NOTIFICATIONS, msg,
+        result = await send_or_park(Queue.NOTIFICATIONS, msg, envelope,
                                     deliver(get_context(), notice, correlation_id=cid))  # type: ignore[arg-type]
-        log.info("notice %s: %s", notice.key, result or "parked")  # type: ignore[attr-defined]
+        log.info("notice %s: %s", notice.key, result or "deferred or parked")  # type: ignore[attr-defined]

@@ -1,39 +1,98 @@
-"""Operators list and replay messages that failed validation (function-key protected)."""
+"""Operators list, replay and discard messages the app could not process (function-key protected); a timer
+drains the host's poison queues into the same list."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import azure.functions as func
 
-from functions._http import error, json_body, json_response
+from functions._http import actor, error, json_body, json_response
 
 bp = func.Blueprint()
+STATUSES = ("waiting", "replayed", "discarded", "all")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
+def drain_poison_queues(timer: func.TimerRequest) -> None:
+    """Every minute: what the host moved to <queue>-poison is listed with its reason and blocks its customer."""
+    from shared.context import get_context
+    from shared.services.deadletters import drain_poison
+
+    drain_poison(get_context())
 
 
 @bp.route(route="dead-letters", methods=["GET"])
 def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
+    """``?queue=`` one queue; ``?status=waiting`` (default) | replayed | discarded | all (``?all=true`` = all)."""
+    from shared.context import get_context
+    from shared.services.deadletters import drain_poison
+    from shared.storage.deadletters import LetterStatus
+
+    status = "all" if req.params.get("all") == "true" else req.params.get("status", "waiting")
+    if status not in STATUSES:
+        return error(400, f"status must be one of {', '.join(STATUSES)}")
+    ctx = get_context()
+    drain_poison(ctx)  # what the host gave up on a moment ago is listed too
+    letters = ctx.deadletters.list(req.params.get("queue"), include_replayed=status == "all",
+                                   status=None if status == "all" else LetterStatus(status))
+    return json_response({"items": [_view(d) for d in letters], "count": len(letters)})
+
+
+@bp.route(route="dead-letters/{queue}/{letter_id}", methods=["GET"])
+def get_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
 
-    letters = get_context().deadletters.list(req.params.get("queue"),
-                                             include_replayed=req.params.get("all") == "true")
-    return json_response({"items": [d.model_dump(mode="json") for d in letters], "count": len(letters)})
+    letter = get_context().deadletters.get(req.route_params["queue"], req.route_params["letter_id"])
+    if letter is None:
+        return error(404, f"no dead letter {req.route_params['letter_id']} for queue {req.route_params['queue']}")
+    return json_response(_view(letter))
 
 
-@bp.route(route="dead-letters/{queue}/{letter_id}/replay", methods=["POST"])
-def replay_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
-    """Replay as stored, or with a corrected body given as {"body": "<envelope JSON>"}."""
+@bp.route(route="dead-letters/{queue}/{letter_id}/{operation}", methods=["POST"])
+def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
+    """``replay``: {} or {"body": "<corrected envelope JSON>"}; ``discard``: {"reason": "..."}. Each once, audited,
+    naming the actor (X-Actor or App Service authentication)."""
     from shared.context import get_context
+    from shared.services.deadletters import ReplayRefused, discard, replay
+    from shared.storage.deadletters import LetterNotWaiting
 
-    body = None
+    operation = req.route_params["operation"]
+    if operation not in ("replay", "discard"):
+        return error(404, "operation must be replay or discard")
+    who = actor(req)
+    if not who:
+        return error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+    data: Any = {}
     if req.get_body():
         data, bad = json_body(req)
         if bad:
             return bad
-        if not isinstance(data, dict) or not isinstance(data.get("body", ""), str):
-            return error(400, 'expected {"body": "<corrected message text>"} or an empty body')
-        body = data.get("body")
+    allowed = {"replay": {"body"}, "discard": {"reason"}}[operation]
+    if not isinstance(data, dict):
+        return error(400, "expected a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        return error(400, f"unknown field(s): {', '.join(unknown)}; {operation} accepts {', '.join(sorted(allowed))}")
+    value = data.get(next(iter(allowed)))
+    if value is not None and not isinstance(value, str):
+        return error(400, f"{next(iter(allowed))} must be a string (the corrected message text)"
+                     if operation == "replay" else "reason must be a string")
+    queue, letter_id = req.route_params["queue"], req.route_params["letter_id"]
     ctx = get_context()
     try:
-        letter = ctx.deadletters.replay(req.route_params["queue"], req.route_params["letter_id"], ctx.queues, body)
+        letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
+                  else discard(ctx, queue, letter_id, who, value or ""))
     except KeyError as exc:
         return error(404, str(exc.args[0]))
-    except ValueError as exc:
-        return error(400, str(exc))
-    return json_response(letter.model_dump(mode="json"))
+    except LetterNotWaiting as exc:
+        return error(409, str(exc))
+    except ReplayRefused as exc:
+        return error(400, f"{operation} refused: {exc}")
+    return json_response(_view(letter))
+
+
+def _view(letter: Any) -> dict[str, Any]:
+    out: dict[str, Any] = letter.model_dump(mode="json")
+    out["size"] = len(letter.body)
+    return out

@@ -55,7 +55,7 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
         return
     envelope, request = parsed
     with correlation_scope(envelope.correlation_id) as cid:
-        result = await send_or_park(Queue.SERVICE_REQUESTS, msg, deliver_service_request(
+        result = await send_or_park(Queue.SERVICE_REQUESTS, msg, envelope, deliver_service_request(
             get_context(), request, correlation_id=cid))  # type: ignore[arg-type]
         log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
 

@@ -50,9 +50,10 @@ class AppContext:
 
     @cached_property
     def deadletters(self) -> DeadLetterStore:
+        from shared.services.deadletters import alert_if_unnamed
         from shared.storage.deadletters import DeadLetterStore
 
-        return DeadLetterStore(self.tables)
+        return DeadLetterStore(self.tables, on_kept=lambda letter: alert_if_unnamed(self, letter))
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

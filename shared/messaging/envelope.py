@@ -39,6 +39,8 @@ class Envelope(BaseModel):
     source: str = Field(default="csp-guard", min_length=1, max_length=100)
     created_at: datetime = Field(default_factory=_utcnow)
     payload: dict[str, Any] = Field(default_factory=dict)
+    # how many times the app deferred this message itself (transient failure, busy claim): drives the back-off
+    attempt: int = Field(default=0, ge=0, le=10_000)
 
 
 class EnvelopeError(ValueError):

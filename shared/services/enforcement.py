@@ -24,6 +24,7 @@ from shared.services.payments import feed_age_hours
 from shared.services.state import Stores, SuspensionRecord
 from shared.services.subscriptions import describe, select
 from shared.storage.audit import AuditEntry
+from shared.storage.idempotency import Claim
 
 if TYPE_CHECKING:
     from shared.context import AppContext
@@ -57,11 +58,15 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
             return Outcome(key=req.key, status="blocked",
                            detail=f"payment feed {seen} (limit {settings.payment_feed_max_silence_hours} h): "
                                   "not suspending on stale data")
-        parked = [d for d in ctx.deadletters.list(Queue.PAYMENT_EVENTS) if req.customer_id in d.body]
+        from shared.services.deadletters import blocking
+
+        parked = blocking(ctx, req.customer_id)  # poison queues drained first: every kept message counts
         if parked:
+            where = ", ".join(sorted({f"{d.queue} ({d.origin.value})" for d in parked}))
             return Outcome(key=req.key, status="blocked",
-                           detail=f"{len(parked)} payment event(s) for this customer failed validation and wait in "
-                                  "the dead-letter table: not suspending until an operator replays or discards them")
+                           detail=f"{len(parked)} message(s) naming this customer could not be processed and wait in "
+                                  f"the dead-letter store ({where}): not suspending until an operator replays or "
+                                  "discards them")
         decision = decide(stores, settings, req.customer_id, now)
         due = decision is not None and any(
             a.kind == "suspend" and a.key == _base_key(req.key) for a in decision.actions)
@@ -200,20 +205,60 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
             await asyncio.to_thread(_alert_team, ctx, req, early)
         return early
 
-    async def work() -> dict[str, Any]:
+    async def work(claim: Claim) -> dict[str, Any]:
+        if not claim.taken_over:  # what csp-guard had suspended before this attempt: a takeover compares with it
+            before = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
+            await asyncio.to_thread(ctx.idempotency.note_plan, claim,
+                                    {"recorded": [r.subscription_id for r in before if r.entitlement_id is None]})
         if req.action == "suspend":
             outcome = await _suspend(ctx, stores, req, now)
         else:
             outcome = await _reactivate(ctx, stores, req)
+        if claim.taken_over:
+            outcome = await _finish_takeover(ctx, stores, req, outcome, claim)
         return outcome.model_dump()
 
-    ran, result = await ctx.idempotency.run_once_async("enforcement", req.key, work,
-                                                       keep=lambda r: r["status"] == "done")
+    # a redelivery takes over the stale claim of an attempt that died (crash, storage outage) and finishes it
+    ran, result, _ = await ctx.idempotency.attempt_async("enforcement", req.key, work,
+                                                         keep=lambda r: r["status"] == "done")
     outcome = Outcome.model_validate(result)
     if not ran:
         return outcome.model_copy(update={"status": "duplicate"})
     await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
     return outcome
+
+
+async def _finish_takeover(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome,
+                           claim: Claim) -> Outcome:
+    """After taking over a dead attempt's claim: count what that attempt already changed (verified by reading
+    Partner Center now), and drop records of subscriptions it recorded but never changed, so the audit, the case
+    and the notice state what is true."""
+    subs = {s.id: s.status.value for s in await ctx.partner_center().list_subscriptions(req.customer_id)}
+    records = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
+    changed, failed = list(out.changed), dict(out.failed)
+    lifted = out.lifted_nonpayment
+    if req.action == "suspend":
+        for rec in records:
+            if rec.action_key != req.key or rec.entitlement_id is not None or rec.subscription_id in changed:
+                continue
+            status = subs.get(rec.subscription_id)
+            if status == "suspended":
+                changed.append(rec.subscription_id)  # suspended by the attempt that died: its follow-ups are owed
+            elif rec.subscription_id not in failed:  # recorded before the call, never suspended: not ours
+                await asyncio.to_thread(stores.suspensions.delete, req.customer_id, rec.subscription_id)
+    else:
+        still = {r.subscription_id for r in records}
+        before = set((claim.plan or {}).get("recorded", []))
+        for sub_id in sorted(before - still - set(changed)):
+            if subs.get(sub_id) == "active":  # reactivated (and its record removed) by the attempt that died
+                changed.append(sub_id)
+                lifted = lifted or req.reason == "nonpayment"
+    if changed == out.changed:
+        return out
+    status = out.status if out.status not in ("skipped", "failed") else ("partial" if failed else "done")
+    return out.model_copy(update={"changed": changed, "status": status, "lifted_nonpayment": lifted,
+                                  "detail": f"{out.detail} (finished after the previous attempt died: "
+                                            f"{len(changed) - len(out.changed)} change(s) it made, verified)"})
 
 
 def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,

@@ -29,6 +29,13 @@ class AzureTarget(_Payload):
     entitlement_id: str = Field(min_length=1)
 
 
+class LetterRef(_Payload):
+    """A kept message (dead letter) a team alert is about."""
+
+    queue: str = Field(min_length=1, max_length=63)
+    id: str = Field(min_length=1, max_length=200)
+
+
 class CollectionsNotice(_Payload):
     """Send the notice of a stage to a customer (context is built when sending, from fresh state)."""
 
@@ -39,6 +46,7 @@ class CollectionsNotice(_Payload):
     case_id: str | None = None
     audience: Literal["customer", "team"] = "customer"
     reason: str = ""
+    letter: LetterRef | None = None  # team alert about a kept message that names no customer
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
         return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),

@@ -108,6 +108,12 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
         from shared.services.alerts import alert_context
 
         base.update({**alert_context(notice, ledger.profile.name), "raised_at": now.isoformat()})
+    elif template == "team_message_kept" and notice.letter is not None:
+        letter = await asyncio.to_thread(ctx.deadletters.get, notice.letter.queue, notice.letter.id)
+        base.update({"queue": notice.letter.queue, "letter_id": notice.letter.id, "reason": notice.reason,
+                     "origin": letter.origin.value if letter else "handler",
+                     "received_at": (letter.received_at if letter else now).isoformat(),
+                     "size": len(letter.body) if letter else 0})
     elif template == "team_action_failed":
         suspended = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         verb = "suspend" if "suspend" in notice.reason else "reactivate"

@@ -1,17 +1,17 @@
 """Dead letters, idempotency and audit against a real Azurite."""
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
 from pydantic import BaseModel
 
-from shared.messaging import Envelope, encode_body
+from shared.messaging import Envelope
 from shared.messaging.handling import parse_or_park
 from shared.storage.audit import AuditEntry, AuditLog
-from shared.storage.deadletters import DeadLetterStore
+from shared.storage.deadletters import DeadLetterStore, LetterNotWaiting, LetterStatus, Origin
 from shared.storage.idempotency import AlreadyInProgress, IdempotencyStore
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,6 @@ class Ping(BaseModel):
 
 def test_invalid_messages_are_parked_with_reason_and_replayable(storage_connection: str, unique_name: str) -> None:
     tables = TableServiceClient.from_connection_string(storage_connection)
-    queues = QueueServiceClient.from_connection_string(storage_connection)
     store = DeadLetterStore(tables)
     models = {"ping": Ping}
     assert parse_or_park(unique_name, b"not json", models, store) is None
@@ -42,15 +41,37 @@ def test_invalid_messages_are_parked_with_reason_and_replayable(storage_connecti
     assert any("unknown kind 'pong'" in r for r in reasons)
     assert any("payload.n" in r or "n:" in r for r in reasons if "invalid ping" in r)
 
-    fixed = Envelope(kind="ping", idempotency_key="k2", payload={"n": 2}).model_dump_json()
     target = next(d for d in letters if "invalid ping" in d.reason)
-    queues.create_queue(unique_name)
-    store.replay(unique_name, target.id, queues, body=fixed)
-    msg = next(iter(queues.get_queue_client(unique_name).receive_messages()))
-    assert base64.b64decode(msg.content).decode() == fixed
-    assert len(store.list(unique_name)) == 2
-    assert store.get(unique_name, target.id).replayed_at is not None  # type: ignore[union-attr]
-    assert encode_body(Envelope.model_validate_json(fixed)) == msg.content
+    assert target.body == bad_payload and target.kind == "ping" and target.idempotency_key == "k2"
+    done = store.settle(unique_name, target.id, {"status": LetterStatus.REPLAYED, "replay_body": "fixed"})
+    assert store.get(unique_name, target.id) == done and done.body == bad_payload  # the original is kept
+    with pytest.raises(LetterNotWaiting):  # once
+        store.settle(unique_name, target.id, {"status": LetterStatus.DISCARDED})
+    assert target.id not in {d.id for d in store.list(unique_name)}
+
+
+def test_a_message_over_32k_characters_is_kept_whole(storage_connection: str, unique_name: str) -> None:
+    """A table string stops at 32K characters (PropertyValueTooLarge): bodies are kept as compressed chunks."""
+    import random
+    import string
+
+    store = DeadLetterStore(TableServiceClient.from_connection_string(storage_connection))
+    rng = random.Random(4)
+    body = "".join(rng.choice(string.printable + "客户") for _ in range(63_000))  # hardly compressible
+    kept = store.put(unique_name, body, "not JSON")
+    assert store.get(unique_name, kept.id).body == body  # type: ignore[union-attr]
+
+
+def test_a_poison_message_is_kept_once_by_its_id(storage_connection: str, unique_name: str) -> None:
+    store = DeadLetterStore(TableServiceClient.from_connection_string(storage_connection))
+    cid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    plain = json.dumps({"kind": "payment.received", "payload": {"customer_id": cid.upper()}})  # no base64
+    first = store.put(unique_name, plain, "undecodable", origin=Origin.POISON, letter_id="poison-1")
+    again = store.put(unique_name, "other", "undecodable", origin=Origin.POISON, letter_id="poison-1")
+    assert again == first and first.customer_id == cid and first.kind == "payment.received"
+    assert [d.id for d in store.waiting_for(cid.upper())] == ["poison-1"]
+    junk = store.put(unique_name, base64.b64encode(b"\x00\xff garbage").decode(), "undecodable")
+    assert junk.customer_id is None and junk.kind is None
 
 
 def test_idempotency_runs_once_and_releases_on_failure(storage_connection: str, unique_name: str) -> None:
@@ -80,14 +101,25 @@ def test_in_progress_claim_blocks_then_expires(storage_connection: str, unique_n
     inner = IdempotencyStore(tables)
     with pytest.raises(AlreadyInProgress):
         holder.run_once(unique_name, "k", lambda: inner.run_once(unique_name, "k", lambda: 1))
-    expired = IdempotencyStore(tables, in_progress_ttl=timedelta(seconds=-1))
-    # an attempt that died leaves an expired claim: the next one takes it over
-    with pytest.raises(RuntimeError):
-        expired.run_once(unique_name, "k3", lambda: (_ for _ in ()).throw(RuntimeError("x")))
-    tables.get_table_client("idempotency").create_entity(
-        {"PartitionKey": unique_name, "RowKey": "k4", "Status": "in_progress", "ExpiresAt": "2000-01-01T00:00:00+00:00",
-         "Result": ""})
-    assert holder.run_once(unique_name, "k4", lambda: 7) == (True, 7)
+    # an attempt that died leaves a stale claim: the next one takes it over, and the dead one can no longer
+    # complete or release it (both are conditional on owning the claim's ETag)
+    stale = IdempotencyStore(tables, in_progress_ttl=timedelta(seconds=-1))
+    dead, _ = stale.claim(unique_name, "k4")
+    assert dead is not None
+    stale.note_plan(dead, {"recorded": ["s1"]})
+    taker, _ = holder.claim(unique_name, "k4")
+    assert taker is not None and taker.taken_over and taker.plan == {"recorded": ["s1"]}
+    stale.complete(dead, "from the dead attempt")
+    stale.release(dead)
+    assert dead.lost and holder.status(unique_name, "k4") == "in_progress"
+    holder.complete(taker, 7)
+    assert holder.run_once(unique_name, "k4", lambda: 8) == (False, 7)
+    # a live claim says how long until it would be stale, so a redelivery can wait instead of burning attempts
+    live, _ = holder.claim(unique_name, "k5")
+    with pytest.raises(AlreadyInProgress) as busy:
+        holder.claim(unique_name, "k5")
+    assert timedelta(seconds=60) < busy.value.retry_after <= timedelta(minutes=2)
+    assert live is not None
 
 
 def test_audit_history_is_newest_first(storage_connection: str, unique_name: str) -> None:
@@ -133,3 +165,18 @@ def test_documents_roundtrip_large_and_serialise_concurrent_updates(storage_conn
         store.update("cust/1", "ledger", append)
     assert store.get("cust/1", "ledger").items == [1, 1, 2, 3]  # type: ignore[union-attr]
     assert list(store.partition_keys("ledger")) == ["cust/1"]
+
+
+def test_a_new_client_at_a_reused_address_creates_its_tables(storage_connection: str, unique_name: str) -> None:
+    """Fifteen stacks in one process: each new client (perhaps at an object id or an address a previous one had)
+    must find or create its tables, never trust a cache entry of another client."""
+    import gc
+
+    from shared.storage.tables import table
+
+    for i in range(15):
+        service = TableServiceClient.from_connection_string(storage_connection)
+        table(service, unique_name).upsert_entity({"PartitionKey": "p", "RowKey": str(i)})
+        service.delete_table(unique_name)  # the next stack's emulator starts empty
+        del service
+        gc.collect()

@@ -80,6 +80,9 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                             "raised_at": "2025-03-21T02:05:00Z",
                             "detail": "OverflowError: date value out of range",
                             "next_steps": ["Look at GET /api/customers/{id}/status"]},
+    TemplateId.TEAM_MESSAGE_KEPT: {"queue": "payment-events", "letter_id": "poison-8c1e", "origin": "poison",
+                                   "reason": "undecodable: the body is not valid base64",
+                                   "received_at": "2025-03-21T02:05:00Z", "size": 812},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}

@@ -1,0 +1,205 @@
+"""Operators' side of messages the app could not process: drain poison queues, replay once, discard, block.
+
+- Poison queues are drained into the dead-letter store (timer, and before every listing and every non-payment
+  suspension), so a message the host gave up on is listed with its reason and blocks harm like a parked one.
+- A replay names its actor, is audited with the original and the corrected body, happens once, is validated as
+  strictly as a fresh message by the same models the handler uses, and keeps the original's queue, kind, key
+  and customer. Replay onto ``enforcement-actions`` is refused: an operator replaying a suspension would bypass
+  the fresh-data re-check's intent, approvals and the blast-radius halt; the manual action routes exist for that.
+- A letter that names no readable customer blocks nothing, so the team is alerted when it is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.clock import utcnow
+from shared.messaging import Queue
+from shared.messaging.envelope import Envelope, EnvelopeError, decode_envelope
+from shared.messaging.handling import validation_reason
+from shared.messaging.inspect import decode_base64_text, names_in
+from shared.storage.audit import AuditEntry
+from shared.storage.deadletters import DeadLetter, LetterStatus, Origin
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
+
+log = logging.getLogger("cspguard.deadletters")
+NO_CUSTOMER = "*"  # audit partition of letters that name no customer (as sweep-wide entries use)
+NOT_REPLAYABLE = {Queue.ENFORCEMENT.value: "enforcement requests are never replayed by hand: an operator replaying "
+                  "a suspension would bypass approvals and the blast-radius halt. Discard it and use "
+                  "POST /api/customers/{id}/actions/suspend|reactivate, or let the next sweep or payment re-plan it"}
+
+
+class ReplayRefused(ValueError):
+    """The replay (or its corrected body) is not acceptable; the message says why."""
+
+
+def payload_models(queue: str) -> Mapping[str, type[BaseModel]]:
+    """kind -> payload model for each queue: the same mapping the queue's handler validates with."""
+    from shared.messaging import kinds
+    from shared.services.fraud import FraudScanItem, ServiceRequestMessage
+    from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
+    from shared.services.payments import EVENT_MODELS
+
+    contract: dict[str, Mapping[str, type[BaseModel]]] = {
+        Queue.PAYMENT_EVENTS.value: EVENT_MODELS,
+        Queue.SWEEP_SHARDS.value: {kinds.SWEEP_SHARD: SweepShard},
+        Queue.ENFORCEMENT.value: {kinds.ENFORCEMENT: EnforcementRequest},
+        Queue.NOTIFICATIONS.value: {kinds.NOTICE: CollectionsNotice},
+        Queue.SERVICE_REQUESTS.value: {kinds.SERVICE_REQUEST: ServiceRequestMessage},
+        Queue.FRAUD_SCAN.value: {kinds.FRAUD_SCAN: FraudScanItem},
+    }
+    return contract.get(queue, {})
+
+
+def validate(queue: str, text: str) -> Envelope:
+    """Validate a message for ``queue`` exactly as its handler would, or raise ReplayRefused with the reason."""
+    try:
+        envelope = decode_envelope(text)
+    except EnvelopeError as exc:
+        raise ReplayRefused(exc.reason) from None
+    models = payload_models(queue)
+    if envelope.kind not in models:
+        raise ReplayRefused(f"unknown kind {envelope.kind!r} for queue {queue} (known: {', '.join(sorted(models))})")
+    if queue == Queue.PAYMENT_EVENTS.value:
+        from shared.services.payments import InvalidEvent, parse_payment_event
+
+        try:
+            parse_payment_event(envelope.kind, envelope.payload)
+        except InvalidEvent as exc:
+            raise ReplayRefused(str(exc)) from None
+        return envelope
+    try:
+        models[envelope.kind].model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise ReplayRefused(f"invalid {envelope.kind} payload: {validation_reason(exc)}") from None
+    return envelope
+
+
+def _keeps_identity(letter: DeadLetter, text: str) -> None:
+    """A correction may fix a message, not turn it into another one."""
+    named = names_in(text)
+    kind = letter.kind if letter.kind in payload_models(letter.queue) else None  # an unknown kind is the error
+    for what, was, now in (("kind", kind, named.kind), ("idempotency_key", letter.idempotency_key,
+                                                        named.idempotency_key),
+                           ("customer", letter.customer_id, named.customer_id)):
+        if was is not None and now != was:
+            raise ReplayRefused(f"a replay keeps the original's {what} ({was!r}); the corrected body has {now!r}")
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What one poison drain moved into the dead-letter store."""
+
+    moved: int
+    by_queue: dict[str, int]
+
+
+def drain_poison(ctx: AppContext, queues: tuple[Queue, ...] = tuple(Queue), limit: int = 500) -> Drained:
+    """Move every message of ``<queue>-poison`` into the dead-letter store with its reason, then delete it.
+
+    Keyed by the poison message id, so a drain that dies between the store and the delete keeps one letter."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    by_queue: dict[str, int] = {}
+    for queue in queues:
+        client = ctx.queues.get_queue_client(queue.poison)
+        try:
+            messages = list(client.receive_messages(messages_per_page=32, max_messages=limit, visibility_timeout=60))
+        except ResourceNotFoundError:  # nothing ever failed on this queue
+            continue
+        for m in messages:
+            raw = str(m.content or "")
+            decoded = decode_base64_text(raw)
+            if decoded is None:
+                body, reason = raw, ("undecodable: the body is not valid base64 (host.json messageEncoding), so the "
+                                     "Functions host moved it to poison without running the function")
+            else:
+                body, reason = decoded, ("exceeded maxDequeueCount: every delivery attempt failed and the Functions "
+                                         f"host moved it to {queue.poison}")
+            ctx.deadletters.put(queue.value, body, reason, 0, origin=Origin.POISON, letter_id=f"poison-{m.id}")
+            client.delete_message(m.id, m.pop_receipt)
+            by_queue[queue.value] = by_queue.get(queue.value, 0) + 1
+    moved = sum(by_queue.values())
+    if moved:
+        log.warning("drained %d poison message(s) into the dead-letter store: %s", moved, by_queue)
+    return Drained(moved, by_queue)
+
+
+def blocking(ctx: AppContext, customer_id: str) -> list[DeadLetter]:
+    """Letters still waiting that name this customer: while any wait, no non-payment suspension runs."""
+    drain_poison(ctx)
+    return ctx.deadletters.waiting_for(customer_id)
+
+
+def replay(ctx: AppContext, queue: str, letter_id: str, actor: str, body: str | None = None) -> DeadLetter:
+    """Re-send a waiting letter (as kept, or corrected) to its own queue, once, audited."""
+    letter = ctx.deadletters.get(queue, letter_id)
+    if letter is None:
+        raise KeyError(f"no dead letter {letter_id} for queue {queue}")
+    if queue in NOT_REPLAYABLE:
+        raise ReplayRefused(NOT_REPLAYABLE[queue])
+    if not letter.waiting:
+        from shared.storage.deadletters import LetterNotWaiting
+
+        raise LetterNotWaiting(f"dead letter {letter_id} was already {letter.status.value}")
+    text = letter.body if body is None else body
+    envelope = validate(queue, text)
+    _keeps_identity(letter, text)
+    from shared.messaging.producer import MessageTooLarge
+
+    now = utcnow()
+    settled = ctx.deadletters.settle(queue, letter_id, {
+        "status": LetterStatus.REPLAYED, "replayed_at": now, "replayed_by": actor,
+        "replay_body": None if body is None else body})
+    try:
+        ctx.producer.send(queue, envelope)
+    except MessageTooLarge as exc:
+        ctx.deadletters.reopen(settled)
+        raise ReplayRefused(str(exc)) from None
+    except Exception:
+        ctx.deadletters.reopen(settled)  # keeps blocking; the operator can try again
+        raise
+    _audit(ctx, settled, "deadletter.replayed", actor, "replayed" + (" with a corrected body" if body else ""),
+           {"original": letter.body, "corrected": body, "kind": envelope.kind,
+            "idempotency_key": envelope.idempotency_key})
+    return settled
+
+
+def discard(ctx: AppContext, queue: str, letter_id: str, actor: str, reason: str) -> DeadLetter:
+    """Give a waiting letter up, once, audited; it no longer blocks its customer."""
+    if not reason.strip():
+        raise ReplayRefused("say why the message is discarded: {\"reason\": \"...\"}")
+    settled = ctx.deadletters.settle(queue, letter_id, {
+        "status": LetterStatus.DISCARDED, "discarded_at": utcnow(), "discarded_by": actor,
+        "discard_reason": reason.strip()[:1000]})
+    _audit(ctx, settled, "deadletter.discarded", actor, reason.strip()[:1000], {"original": settled.body})
+    return settled
+
+
+def _audit(ctx: AppContext, letter: DeadLetter, action: str, actor: str, reason: str,
+           evidence: dict[str, Any]) -> None:
+    ctx.audit.record(AuditEntry(customer_id=letter.customer_id or NO_CUSTOMER, action=action, actor=actor,
+                                reason=reason, evidence={"queue": letter.queue, "letter_id": letter.id,
+                                                         "letter_reason": letter.reason, **evidence}))
+
+
+def alert_if_unnamed(ctx: AppContext, letter: DeadLetter) -> None:
+    """A kept message naming no customer blocks nothing: tell the team (once per letter)."""
+    if letter.customer_id is not None:
+        return
+    from shared.services.messages import CollectionsNotice, LetterRef
+
+    notice = CollectionsNotice(customer_id=NO_CUSTOMER, key=f"deadletter:{letter.queue}:{letter.id}",
+                               stage_id="dead-letter", template="team_message_kept", audience="team",
+                               reason=letter.reason[:500], letter=LetterRef(queue=letter.queue, id=letter.id))
+    try:
+        ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope())
+    except Exception:  # the letter is kept and listed whatever happens to the alert
+        log.exception("could not queue the team alert for dead letter %s/%s", letter.queue, letter.id)
