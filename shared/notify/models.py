@@ -24,6 +24,7 @@ class TemplateId(StrEnum):
     REACTIVATED = "reactivated"
     TEAM_FRAUD_ALERT = "team_fraud_alert"
     TEAM_ACTION_FAILED = "team_action_failed"
+    TEAM_STAGE_ENTERED = "team_stage_entered"
     SERVICE_REQUEST = "service_request"
 
 

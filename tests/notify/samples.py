@@ -64,6 +64,11 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                     "attempts": 3, "attempted_at": "2025-03-21T02:05:00Z",
                                     "error": "Partner Center 409: subscription is in a transitional state",
                                     "case_id": "COL-2025-0042"},
+    TemplateId.TEAM_STAGE_ENTERED: {"customer": CUSTOMER, "stage_id": "over_credit_limit",
+                                    "stage_name": "Over credit limit", "entered_at": "2025-03-14T02:00:00Z",
+                                    "why": "exposure 1.6x the credit limit", "amount_overdue": AMOUNT,
+                                    "unbilled": "CNY 16,000.00", "credit_limit": "CNY 10,000.00",
+                                    "case_id": "COL-2025-0042"},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}
