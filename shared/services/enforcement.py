@@ -200,7 +200,9 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     early = await asyncio.to_thread(precheck, ctx, stores, req, now)
     if early is not None:
         await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
-        if early.status == "blocked":
+        if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
+            await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
+        elif early.status == "blocked":
             await asyncio.to_thread(_alert_team, ctx, req, early)
         return early
 
@@ -223,7 +225,9 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
 def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
            correlation_id: str) -> None:
     _audit(ctx, req, out, now, correlation_id)
-    if out.failed:
+    if req.reason == "fraud":  # the case's containment state and its escalation come from this verified outcome
+        _fraud_outcome(ctx, req, out, now)
+    elif out.failed:
         _alert_team(ctx, req, out)
     if not out.changed:
         return
@@ -265,6 +269,12 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
     if not undone:
         for notice in req.then_notify:
             ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
+
+
+def _fraud_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime) -> None:
+    from shared.services.fraud.containment import record_outcome
+
+    record_outcome(ctx, req, out, now)
 
 
 def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
