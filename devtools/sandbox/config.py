@@ -71,6 +71,8 @@ class SandboxConfig(BaseModel):
     # Azure subscription cancel/reactivate is asynchronous: reads show the old status for this long (Partner
     # Center: up to minutes; small here so tests are fast, and clients must poll either way)
     entitlement_change_delay_seconds: float = Field(default=0.3, ge=0)
+    # cancel/reactivate need the caller to be Global Admin with the Admin Agent role: False answers 403
+    entitlement_admin_agent: bool = True
     string_error_codes: bool = (
         True  # 800091 and 900115 arrive as strings ("code may be a string or a number")
     )
@@ -100,3 +102,4 @@ class ConfigPatch(BaseModel):
     string_error_codes: bool | None = None
     cloud: Literal["china", "global"] | None = None
     entitlement_change_delay_seconds: float | None = Field(default=None, ge=0)
+    entitlement_admin_agent: bool | None = None

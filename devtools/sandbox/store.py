@@ -324,6 +324,9 @@ class Store:
         """Accept a cancel/reactivate (202); the new status shows after ``entitlement_change_delay_seconds``."""
         with self.lock:
             s = self.subscription(customer_id, subscription_id)
+            if not self.config.entitlement_admin_agent:
+                raise ApiError(403, res.error(403, "The caller must be a Global Admin with the Admin Agent role "
+                                                   "to cancel or reactivate an Azure subscription."))
             self.settle(s)
             ent: Entitlement | None = next((e for e in s.entitlements if e.id == entitlement_id.lower()), None)
             if ent is None:

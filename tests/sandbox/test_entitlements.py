@@ -118,3 +118,11 @@ def test_licences_and_deleted_plans_have_no_changeable_azure_subscriptions(sb: S
     api.patch(f"/_sandbox/subscriptions/{plan.id}", json={"status": "deleted"})
     r = api.post(_url(plan, plan.entitlements[0].id, "cancel"), json=REASON)
     assert r.status_code == 400 and r.json()["code"] == 2011
+
+
+def test_cancel_needs_global_admin_with_admin_agent(sb: Sandbox, api: httpx.Client) -> None:
+    sb.state.update_config({"entitlement_admin_agent": False})
+    plan = _plan(sb)
+    r = api.post(_url(plan, plan.entitlements[0].id, "cancel"), json=REASON)
+    assert r.status_code == 403 and "Admin Agent" in r.json()["description"]
+    assert _statuses(api, plan)[plan.entitlements[0].id] == "active"
