@@ -156,7 +156,7 @@ def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], plan: Suspe
 def _reactivation_order(r: SuspensionRecord) -> tuple[bool, bool]:
     """Plans and base subscriptions first (a suspended plan refuses changes to its Azure subscriptions: 800091;
     an add-on refuses while its parent is suspended: 27009), then Azure subscriptions, then add-ons."""
-    return r.entitlement_id is not None, r.is_addon
+    return r.is_addon, r.entitlement_id is not None
 
 
 async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
