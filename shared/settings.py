@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     pc_customer_rate_per_minute: int = Field(default=100, gt=0, alias="CSPGUARD_PC_CUSTOMER_RATE_PER_MINUTE")
     pc_max_concurrency: int = Field(default=8, gt=0, le=64, alias="CSPGUARD_PC_MAX_CONCURRENCY")
     pc_timeout_seconds: float = Field(default=30.0, gt=0, alias="CSPGUARD_PC_TIMEOUT_SECONDS")
+    # Azure subscription cancel/reactivate is asynchronous: how long to poll its read-back, and how often
+    pc_entitlement_wait_seconds: float = Field(default=120.0, ge=0, alias="CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS")
+    pc_entitlement_poll_seconds: float = Field(default=2.0, gt=0, alias="CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS")
 
     # Collections
     policy_file: Path = Field(default=Path("config/collections-policy.yaml"), alias="CSPGUARD_POLICY_FILE")

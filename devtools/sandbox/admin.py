@@ -134,7 +134,7 @@ def tweak_subscription(store: Store, subscription_id: str, tweak: SubscriptionTw
             raise ApiError(404, error(404, f"Subscription {subscription_id} was not found."))
         if tweak.entitlements is not None:
             for e in s.entitlements:
-                e.status = tweak.entitlements
+                e.status, e.pending = tweak.entitlements, None
         if tweak.status is not None:
             s.status = tweak.status
             if tweak.status == "suspended":
@@ -146,6 +146,7 @@ def tweak_subscription(store: Store, subscription_id: str, tweak: SubscriptionTw
 
 
 def _sub_state(store: Store, s: Subscription) -> dict[str, Any]:
+    store.settle(s)
     return {
         "id": s.id,
         "offerName": s.offer.name,
@@ -154,7 +155,10 @@ def _sub_state(store: Store, s: Subscription) -> dict[str, Any]:
         "etag": store.sub_json(s)["attributes"]["etag"],
         "parentSubscriptionId": s.parent_id,
         "suspensionReasons": store.reasons.get(s.id, []),
-        "entitlements": [{"id": e.id, "status": e.status} for e in s.entitlements],
+        "entitlements": [
+            {"id": e.id, "friendlyName": e.friendly_name, "status": e.status, "pending": e.pending}
+            for e in s.entitlements
+        ],
     }
 
 

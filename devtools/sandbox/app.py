@@ -190,6 +190,27 @@ async def list_entitlements(request: Request, store: Store) -> Response:
     return JSONResponse(res.collection(items, request.url.path))
 
 
+async def _entitlement_change(request: Request, store: Store, action: str) -> Response:
+    p = request.path_params
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        raise ApiError(400, res.error(400, "The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, res.error(400, "The request body must be a JSON object."))
+    store.change_entitlement(p["customer_id"], p["subscription_id"], p["entitlement_id"], action, body)
+    return Response(status_code=202)
+
+
+async def cancel_entitlement(request: Request, store: Store) -> Response:
+    return await _entitlement_change(request, store, "cancel")
+
+
+async def reactivate_entitlement(request: Request, store: Store) -> Response:
+    return await _entitlement_change(request, store, "reactivate")
+
+
 async def list_invoices(request: Request, store: Store) -> Response:
     return JSONResponse(res.collection(store.invoices, request.url.path))
 
@@ -340,6 +361,10 @@ def build_app(store: Store) -> Starlette:
         Route(sub, api(patch_subscription), methods=["PATCH"]),
         Route(sub + "/addons", api(list_addons), methods=["GET"]),
         Route(sub + "/azureEntitlements", api(list_entitlements), methods=["GET"]),
+        Route(sub + "/azureEntitlements/{entitlement_id}/cancel", api(cancel_entitlement), methods=["POST"]),
+        Route(
+            sub + "/azureEntitlements/{entitlement_id}/reactivate", api(reactivate_entitlement), methods=["POST"]
+        ),
         Route("/v1/invoices", api(list_invoices), methods=["GET"]),
         Route("/v1/invoices/unbilled/lineitems", api(unbilled_usage), methods=["GET"]),
         Route("/v1/invoices/{invoice_id}", api(get_invoice), methods=["GET"]),

@@ -68,6 +68,11 @@ class SandboxConfig(BaseModel):
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     call_log_limit: int = Field(default=100_000, gt=0)
+    # Azure subscription cancel/reactivate is asynchronous: reads show the old status for this long (Partner
+    # Center: up to minutes; small here so tests are fast, and clients must poll either way)
+    entitlement_change_delay_seconds: float = Field(default=0.3, ge=0)
+    # cancel/reactivate need the caller to be Global Admin with the Admin Agent role: False answers 403
+    entitlement_admin_agent: bool = True
     string_error_codes: bool = (
         True  # 800091 and 900115 arrive as strings ("code may be a string or a number")
     )
@@ -96,3 +101,5 @@ class ConfigPatch(BaseModel):
     throttle_counts_rejected: bool | None = None
     string_error_codes: bool | None = None
     cloud: Literal["china", "global"] | None = None
+    entitlement_change_delay_seconds: float | None = Field(default=None, ge=0)
+    entitlement_admin_agent: bool | None = None

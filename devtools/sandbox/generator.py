@@ -52,6 +52,8 @@ class Entitlement:
     id: str
     friendly_name: str
     status: str = "active"
+    pending: str | None = None  # status an accepted cancel/reactivate reaches at ``due`` (asynchronous)
+    due: float = 0.0  # store clock (monotonic seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,23 +324,32 @@ def _azure_sub(
     if legacy:
         entitlement_ids = [sid]
     else:
-        sub.entitlements = [
-            Entitlement(
-                _guid(rng), f"Azure subscription {k + 1}", "active" if rng.random() < 0.85 else "disabled"
+        # the first Azure subscription of a plan is active (a plan with usage always has one), others mostly
+        for k in range(rng.randint(1, 3)):
+            eid, draw = _guid(rng), rng.random()  # same draws, same order as before: portfolios stay as they were
+            sub.entitlements.append(
+                Entitlement(eid, f"Azure subscription {k + 1}", "active" if draw < 0.85 or k == 0 else "disabled")
             )
-            for k in range(rng.randint(1, 3))
-        ]
         entitlement_ids = [e.id for e in sub.entitlements]
     if status == "active":
         scale = math.exp(rng.gauss(0, 1.0))
         lines = [
             Line(
-                m, rng.randrange(cat.HOME_REGIONS), scale * rng.uniform(0.3, 1.5), rng.choice(entitlement_ids)
+                m,
+                rng.randrange(cat.HOME_REGIONS),
+                scale * rng.uniform(0.3, 1.5),
+                _running(sub, rng.choice(entitlement_ids)),
             )
             for m in rng.sample(cat.EVERYDAY, rng.randint(2, 4))
         ]
         sub.usage = UsageProfile(rng.getrandbits(63), lines, weekly=rng.random() < 0.7)
     return sub
+
+
+def _running(sub: Subscription, entitlement_id: str) -> str:
+    """Usage runs in active Azure subscriptions only: a disabled pick moves to the plan's first (active) one."""
+    ent = next((e for e in sub.entitlements if e.id == entitlement_id), None)
+    return entitlement_id if ent is None or ent.status == "active" else sub.entitlements[0].id
 
 
 def _license_subs(rng: random.Random, cust: Customer, start: date) -> list[Subscription]:

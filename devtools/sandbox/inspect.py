@@ -27,3 +27,10 @@ def subscription_status(stack: HasSandboxAdmin, customer_id: str) -> dict[str, s
     with stack.sandbox_admin() as admin:
         state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
     return {s["id"]: s["status"] for s in state["customers"][0]["subscriptions"]}
+
+
+def entitlement_status(stack: HasSandboxAdmin, customer_id: str) -> dict[str, str]:
+    """The true status of each Azure subscription (entitlement id -> status) under the customer's Azure plans."""
+    with stack.sandbox_admin() as admin:
+        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
+    return {e["id"]: e["status"] for s in state["customers"][0]["subscriptions"] for e in s["entitlements"]}

@@ -101,3 +101,52 @@ def plan_patch(
             403, code_900115, "The Azure plan can't be suspended because it has active Azure subscriptions."
         )
     return Change(wanted, name, qty, renew, changed=edited or wanted != current)
+
+
+# ---- Azure subscriptions (entitlements) under an Azure plan ------------------------------------------
+ENTITLEMENT_ACTIONS = {"cancel": ("active", "disabled"), "reactivate": ("disabled", "active")}
+CODE_ENTITLEMENT_STATE = 800003  # sandbox: cancel of a cancelled / reactivate of an active Azure subscription
+CODE_CHANGE_IN_PROGRESS = 800004  # sandbox: the previous cancel/reactivate has not completed yet
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementView:
+    """The facts about one Azure subscription and its plan that a cancel or reactivate depends on."""
+
+    status: str  # what a read shows now
+    pending: str | None  # status an accepted change will reach (asynchronous), or None
+    plan_kind: str
+    plan_status: str
+
+
+def plan_entitlement_change(cur: EntitlementView, action: str, body: dict[str, Any]) -> Refusal | str:
+    """The status an accepted cancel/reactivate moves to, or the refusal (pure).
+
+    Documented: only Azure plans carry Azure subscriptions; the plan must be editable (a suspended plan
+    can't be otherwise edited: 800091; a deleted one can't be updated: 2011). The state refusals (already
+    cancelled, already active, change in progress) are the sandbox's codes.
+    """
+    if cur.plan_kind != "azure_plan":
+        return Refusal(404, 404, "Azure subscriptions exist only under an Azure plan.")
+    plan = cur.plan_status.lower()
+    if plan == "deleted":
+        return Refusal(400, 2011, "The subscription has been deleted and can't be updated.")
+    if plan == "suspended":
+        return Refusal(
+            400, 800091, "The Azure plan is suspended: reactivate it before changing its Azure subscriptions."
+        )
+    if plan != "active":
+        return Refusal(409, CODE_INVALID_STATUS, f"An Azure plan in status '{cur.plan_status}' can't be updated.")
+    if action == "cancel":
+        reason = camel(body).get("cancellationReason")
+        if not isinstance(reason, str) or not reason.strip():
+            return Refusal(400, 400, "cancellationReason is required.")
+    if cur.pending is not None:
+        return Refusal(409, CODE_CHANGE_IN_PROGRESS, f"A change to '{cur.pending}' is in progress; retry later.")
+    source, target = ENTITLEMENT_ACTIONS[action]
+    if cur.status.lower() == "deleted":
+        return Refusal(400, 2011, "The Azure subscription has been deleted and can't be updated.")
+    if cur.status.lower() != source:
+        word = "already cancelled" if action == "cancel" else "already active"
+        return Refusal(400, CODE_ENTITLEMENT_STATE, f"The Azure subscription is {word} (status '{cur.status}').")
+    return target

@@ -19,8 +19,15 @@ from typing import Any
 from devtools.sandbox import resources as res
 from devtools.sandbox.config import FaultConfig, SandboxConfig
 from devtools.sandbox.faults import Fault, Faults
-from devtools.sandbox.generator import Customer, Portfolio, Subscription, generate_portfolio
-from devtools.sandbox.rules import SUSPENSION_REASONS, Change, SubView, plan_patch
+from devtools.sandbox.generator import Customer, Entitlement, Portfolio, Subscription, generate_portfolio
+from devtools.sandbox.rules import (
+    SUSPENSION_REASONS,
+    Change,
+    EntitlementView,
+    SubView,
+    plan_entitlement_change,
+    plan_patch,
+)
 from devtools.sandbox.throttle import SlidingWindow
 
 JSON = dict[str, Any]
@@ -268,6 +275,7 @@ class Store:
                     400, res.error(2055, "The resource has been modified. Please retrieve it again.")
                 )
             parent = self.subscriptions.get(s.parent_id) if s.parent_id else None
+            self.settle(s)
             view = SubView(
                 s.status,
                 s.offer.kind,
@@ -276,7 +284,7 @@ class Store:
                 s.auto_renew,
                 s.offer.name,
                 parent.status.lower() if parent else None,
-                sum(1 for e in s.entitlements if e.status == "active"),
+                sum(1 for e in s.entitlements if e.status == "active" or e.pending == "active"),
             )
             outcome = plan_patch(
                 view,
@@ -296,9 +304,40 @@ class Store:
                     self.reasons.pop(s.id, None)
             return self.sub_json(s)
 
+    def settle(self, s: Subscription) -> None:
+        """Apply the accepted entitlement changes whose delay has passed (reads lag them, as Partner Center's do)."""
+        now = self.clock()
+        with self.lock:
+            for e in s.entitlements:
+                if e.pending is not None and now >= e.due:
+                    e.status, e.pending = e.pending, None
+
     def entitlements(self, customer_id: str, subscription_id: str) -> list[JSON]:
         s = self.subscription(customer_id, subscription_id)
-        return [res.entitlement(s, e.id, e.friendly_name, e.status) for e in s.entitlements]
+        with self.lock:
+            self.settle(s)
+            return [res.entitlement(s, e.id, e.friendly_name, e.status) for e in s.entitlements]
+
+    def change_entitlement(
+        self, customer_id: str, subscription_id: str, entitlement_id: str, action: str, body: JSON
+    ) -> None:
+        """Accept a cancel/reactivate (202); the new status shows after ``entitlement_change_delay_seconds``."""
+        with self.lock:
+            s = self.subscription(customer_id, subscription_id)
+            if not self.config.entitlement_admin_agent:
+                raise ApiError(403, res.error(403, "The caller must be a Global Admin with the Admin Agent role "
+                                                   "to cancel or reactivate an Azure subscription."))
+            self.settle(s)
+            ent: Entitlement | None = next((e for e in s.entitlements if e.id == entitlement_id.lower()), None)
+            if ent is None:
+                raise ApiError(404, res.error(404, f"Azure subscription {entitlement_id} was not found."))
+            view = EntitlementView(ent.status, ent.pending, s.offer.kind, s.status)
+            outcome = plan_entitlement_change(view, action, body)
+            if not isinstance(outcome, str):
+                raise ApiError(outcome.status, res.error(outcome.code, outcome.description))
+            ent.pending, ent.due = outcome, self.clock() + self.config.entitlement_change_delay_seconds
+            if not self.config.entitlement_change_delay_seconds:
+                self.settle(s)
 
     # ---- usage -----------------------------------------------------------------------------------
     def usage_page(self, cursor: Any, size: int) -> tuple[list[JSON], Any]:

@@ -73,18 +73,29 @@ class NotifyTeam(BaseModel):
     template: Slug | None = None
 
 
+AZURE_USAGE_KINDS = ("azure_plan", "azure_legacy")
+
+
 class SuspendScope(BaseModel):
-    """What a suspension touches: everything, nothing (dry run), or listed subscription kinds / offers."""
+    """What a suspension touches: everything, nothing (dry run), Azure usage only (``azure_usage``: every Azure
+    subscription under the customer's Azure plans and its legacy Azure subscriptions, never a licence), or listed
+    subscription kinds / offers.
+
+    An Azure plan in scope is enforced by disabling the Azure subscriptions under it (the plan refuses suspension
+    while any is active: 900115). ``suspend_plan`` also suspends the plan itself once nothing under it is active
+    (no new Azure subscription can be created under it then); without it the plan stays active.
+    """
 
     model_config = _Frozen
-    kind: Literal["all", "none", "selected"]
+    kind: Literal["all", "none", "selected", "azure_usage"]
     subscription_kinds: tuple[str, ...] = ()
     offer_ids: tuple[str, ...] = ()
+    suspend_plan: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _from_yaml(cls, value: Any) -> Any:
-        if value in ("all", "none"):
+        if value in ("all", "none", "azure_usage"):
             return {"kind": value}
         if isinstance(value, dict) and "kind" not in value:
             return {"kind": "selected", **value}
@@ -94,7 +105,14 @@ class SuspendScope(BaseModel):
     def _selected_lists_something(self) -> SuspendScope:
         if self.kind == "selected" and not (self.subscription_kinds or self.offer_ids):
             raise ValueError("a selected scope needs subscription_kinds or offer_ids")
+        if self.kind != "selected" and (self.subscription_kinds or self.offer_ids):
+            raise ValueError(f"a scope of kind {self.kind!r} lists no subscription_kinds or offer_ids")
         return self
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The subscription kinds in scope (``all`` and ``none`` are answered by ``kind`` itself)."""
+        return AZURE_USAGE_KINDS if self.kind == "azure_usage" else self.subscription_kinds
 
 
 class Suspend(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.fraud.detectors import Context
 from shared.fraud.models import CustomerProfile, FraudEvent, History, PeerBaseline
-from shared.fraud.rules import Outcome, Rules
+from shared.fraud.rules import ContainmentScope, Outcome, Rules
 from shared.fraud.signals import Detector, Signal
 from shared.fraud.stats import median
 
@@ -27,6 +27,7 @@ class RuleHit(BaseModel):
     shadow: bool
     requires_approval: bool
     signal: Signal
+    containment: ContainmentScope = "affected"  # what a contain hit suspends (the rule's ``containment``)
 
 
 class Assessment(BaseModel):
@@ -130,6 +131,7 @@ def assess_customer(
                     shadow=rule.shadow,
                     requires_approval=rule.needs_approval,
                     signal=sig,
+                    containment=rule.containment,
                 )
                 (shadow if rule.shadow else hits).append(hit)
     listed: Literal["allow", "block"] | None = None

@@ -270,12 +270,15 @@ def record_containment(
 ) -> Case:
     """Record suspensions actually carried out (read back from Partner Center) for this case."""
     subs = tuple(sorted(set(case.suspended) | set(subscription_ids)))
+    azure = sum(1 for s in subscription_ids if "/" in s)
+    what = (f"suspended {len(subscription_ids) - azure} subscription(s)" if azure < len(subscription_ids) else "")
+    what += (" and " if what and azure else "") + (f"disabled {azure} Azure subscription(s)" if azure else "")
     entry = TimelineEntry(
         at=now,
         kind=EntryKind.ACTION,
         by=by,
         subscription_ids=tuple(sorted(subscription_ids)),
-        text=f"suspended {len(subscription_ids)} subscription(s): {FRAUD_SUSPENSION_REASON}",
+        text=f"{what} (verified in Partner Center): {FRAUD_SUSPENSION_REASON}",
     )
     return _act(case, now, entry, suspended=subs, contained_at=case.contained_at or now)
 

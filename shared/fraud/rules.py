@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -37,6 +37,11 @@ class Outcome(StrEnum):
 _RANK = {Outcome.ALLOW: 0, Outcome.REVIEW: 1, Outcome.CONTAIN: 2}
 
 
+ContainmentScope = Literal["affected", "azure_usage", "customer"]
+"""What a ``contain`` rule suspends: the Azure subscriptions (or subscriptions) its signals name (default), every
+Azure subscription of the customer (Azure usage only), or the whole customer including licences (e-mail, Office)."""
+
+
 class Rule(BaseModel):
     """One detector with its thresholds, per-segment overrides, and the outcome of a hit."""
 
@@ -48,6 +53,7 @@ class Rule(BaseModel):
     outcome: Outcome
     shadow: bool = False
     requires_approval: bool | None = None
+    containment: ContainmentScope = "affected"
     only_segments: tuple[str, ...] = ()
     params: dict[str, Any] = Field(default_factory=dict)
     segments: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -58,6 +64,8 @@ class Rule(BaseModel):
     def _validate_params(self) -> Rule:
         if self.requires_approval and self.outcome is not Outcome.CONTAIN:
             raise ValueError("requires_approval applies only to outcome 'contain'")
+        if self.containment != "affected" and self.outcome is not Outcome.CONTAIN:
+            raise ValueError("containment applies only to outcome 'contain'")
         model = REGISTRY[self.detector][0]
         resolved: dict[str | None, Params] = {}
         problems: list[str] = []

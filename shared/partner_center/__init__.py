@@ -1,7 +1,8 @@
 """Async client for Partner Center (21Vianet by default, or global), built for csp-guard.
 
-Public surface: ``PartnerCenterClient`` (``from_settings``), cloud profiles, credentials and secret
-stores, resource models, and the error tree below. Everything else is private.
+Public surface: ``PartnerCenterClient`` (``from_settings``; Azure subscriptions under Azure plans with
+``list_azure_entitlements`` / ``cancel_azure_entitlement`` / ``reactivate_azure_entitlement``), cloud
+profiles, credentials and secret stores, resource models, and the error tree below. Everything else is private.
 
 Errors (every one carries ``code`` (str), ``description``, ``status``, ``request_id``,
 ``correlation_id``; ``retry_after`` on throttling)::
@@ -23,6 +24,7 @@ Errors (every one carries ``code`` (str), ``description``, ``status``, ``request
 from ._auth import AppOnlyCredential, RefreshTokenCredential, TokenProvider
 from ._client import PartnerCenterClient
 from ._clouds import CHINA, CLOUDS, GLOBAL, Capability, CloudProfile, get_profile
+from ._entitlements import AzureEntitlement, AzureEntitlementStatus, EntitlementChange
 from ._errors import (
     AuthError,
     CapabilityNotAvailable,
@@ -61,6 +63,8 @@ __all__ = [
     "AddOn",
     "AppOnlyCredential",
     "AuthError",
+    "AzureEntitlement",
+    "AzureEntitlementStatus",
     "Capability",
     "CapabilityNotAvailable",
     "ChangeResult",
@@ -68,6 +72,7 @@ __all__ = [
     "Codes",
     "Conflict",
     "Customer",
+    "EntitlementChange",
     "EtagMismatch",
     "FileSecretStore",
     "FraudEvent",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ._auth import AppOnlyCredential, TokenProvider
 from ._clouds import Capability, CloudProfile, get_profile
+from ._entitlements import AzureEntitlementsMixin
 from ._errors import CapabilityNotAvailable
 from ._lifecycle import addons_to_change, change_status
 from ._models import (
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 CUSTOMER_PAGE_SIZE = 500
 
 
-class PartnerCenterClient:
+class PartnerCenterClient(AzureEntitlementsMixin):
     """Async Partner Center client. Use as ``async with`` or call ``aclose()``."""
 
     def __init__(self, profile: CloudProfile, transport: Transport) -> None:

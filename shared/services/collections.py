@@ -101,6 +101,11 @@ def generation(stores: Stores, customer_id: str) -> int:
     return stores.collections_state(customer_id).lifts
 
 
+def _default_template(kind: str) -> str:
+    """A stage's ``notify_team`` without a template says that the customer entered the stage (with its reason)."""
+    return "team_stage_entered" if kind == "notify_team" else ""
+
+
 def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime, *,
              allow_suspend: bool, actor: str, run_id: str | None = None,
              correlation_id: str | None = None, inputs: CustomerInputs | None = None) -> Dispatched:
@@ -115,7 +120,7 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
     for action in decision.actions:
         if action.kind in ("notify_customer", "notify_team"):
             notice = CollectionsNotice(customer_id=cid, key=action.key, stage_id=action.stage_id or "",
-                                       template=action.template or "", case_id=case_id,
+                                       template=action.template or _default_template(action.kind), case_id=case_id,
                                        audience="customer" if action.kind == "notify_customer" else "team",
                                        reason=action.reason)
             if action.stage_id in harmful_stages:

@@ -17,12 +17,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.messaging import Queue
-from shared.partner_center import PartnerCenterError, ServerError, Throttled, TransportError
 from shared.services.collections import decide
-from shared.services.messages import CollectionsNotice, EnforcementRequest
+from shared.services.enforcement_steps import (
+    TRANSIENT,
+    TargetState,
+    disable_entitlement,
+    reactivate_record,
+    suspend_subscription,
+)
+from shared.services.enforcement_targets import SuspendPlan, plan_suspension
+from shared.services.messages import CollectionsNotice, EnforcementRequest, NoticeTarget
 from shared.services.payments import feed_age_hours
-from shared.services.state import Stores, SuspensionRecord
-from shared.services.subscriptions import describe, select
+from shared.services.state import Stores, SuspensionRecord, target_label
+from shared.services.subscriptions import select
 from shared.storage.audit import AuditEntry
 from shared.storage.idempotency import Claim
 
@@ -30,7 +37,7 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.enforcement")
-TRANSIENT = (ServerError, Throttled, TransportError)
+__all__ = ["TRANSIENT", "Outcome", "execute", "precheck"]
 
 
 class Outcome(BaseModel):
@@ -42,6 +49,7 @@ class Outcome(BaseModel):
     changed: list[str] = Field(default_factory=list)
     failed: dict[str, str] = Field(default_factory=dict)
     lifted_nonpayment: bool = False
+    targets: list[TargetState] = Field(default_factory=list)  # what Partner Center showed for each, at the end
 
 
 def _base_key(key: str) -> str:
@@ -94,97 +102,93 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
     return None
 
 
-def _record(req: EnforcementRequest, sub_id: str, now: datetime, name: str, *, is_addon: bool = False,
-            parent: str | None = None) -> SuspensionRecord:
-    return SuspensionRecord(customer_id=req.customer_id, subscription_id=sub_id, reason=req.reason,
-                            detail=req.detail, action_key=req.key, suspended_at=now, suspended_by=req.actor,
-                            case_id=req.case_id, is_addon=is_addon, parent_subscription_id=parent, name=name)
-
-
 async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
     pc = ctx.partner_center()
     subs = await pc.list_subscriptions(req.customer_id)
-    targets = select(subs, req.scope, req.subscription_ids)
-    names = {s.id: describe(s)["name"] for s in subs}
-    out = Outcome(key=req.key, status="done", detail=req.detail)
+    held = {r.label for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id)}
+    plan = await plan_suspension(pc, req, subs, held)
     if req.reason != "nonpayment":
-        await asyncio.to_thread(_retag, stores, req, subs, now)
-    for sub in targets:
-        # recorded BEFORE the change: a crash after Partner Center suspends it can never leave a suspension
-        # that csp-guard does not know it made (and so would never lift)
-        await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, sub.id,
-                                _record(req, sub.id, now, names[sub.id]))
-        try:
-            results = await pc.suspend(req.customer_id, sub.id)
-        except TRANSIENT:
-            raise
-        except PartnerCenterError as exc:
-            await asyncio.to_thread(stores.suspensions.delete, req.customer_id, sub.id)
-            out.failed[sub.id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
-            continue
-        for r in results:
-            parent = r.subscription_id == sub.id
-            if not r.ok or not r.changed:
-                if parent:  # refused, or someone else suspended it first: not csp-guard's suspension
-                    await asyncio.to_thread(stores.suspensions.delete, req.customer_id, sub.id)
-                if not r.ok:
-                    out.failed[r.subscription_id] = f"read back {r.after}, expected {r.target}"
-                continue
-            if not parent:
-                await asyncio.to_thread(stores.suspensions.upsert, req.customer_id, r.subscription_id, _record(
-                    req, r.subscription_id, now, names.get(r.subscription_id, r.subscription_id),
-                    is_addon=True, parent=sub.id))
-            out.changed.append(r.subscription_id)
+        await asyncio.to_thread(_retag, stores, req, subs, plan, now)
+    states: list[TargetState] = [TargetState(target=m, kind="azure_subscription" if "/" in m else "subscription",
+                                             status="not found", verified=False, held=False,
+                                             error="Partner Center does not show it for this customer")
+                                 for m in plan.missing]
+    for sub in plan.patch:
+        states += await suspend_subscription(pc, stores, req, sub, plan.names[sub.id], now)
+    for plan_id, ents in plan.azure.items():
+        for ent in ents:
+            states.append(await disable_entitlement(pc, stores, ctx.settings, req, plan_id, ent, now,
+                                                    held_before=target_label(plan_id, ent.id) in held))
+    for sub in plan.plans:  # the plan itself last, and only once nothing under it is active
+        still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if e.is_active]
+        if still:
+            states.append(TargetState(target=sub.id, kind="subscription", name=plan.names[sub.id], status="active",
+                                      verified=False, held=False,
+                                      error=f"plan not suspended: {len(still)} Azure subscription(s) under it still "
+                                            "active (Partner Center refuses with 900115)"))
+        else:
+            states += await suspend_subscription(pc, stores, req, sub, plan.names[sub.id], now,
+                                                 include_addons=False)
+    if plan.empty:
+        return Outcome(key=req.key, status="skipped", detail=f"no active subscription in scope ({req.detail})")
+    return _outcome(req, states)
+
+
+def _outcome(req: EnforcementRequest, states: list[TargetState]) -> Outcome:
+    out = Outcome(key=req.key, status="done", detail=req.detail, targets=states,
+                  changed=[t.target for t in states if t.changed],
+                  failed={t.target: t.error or f"Partner Center shows {t.status}" for t in states if not t.verified})
     if out.failed:
-        out.status = "partial" if out.changed else "failed"
-    if not targets:
-        out.status, out.detail = "skipped", f"no active subscription in scope ({req.detail})"
+        out.status = "partial" if any(t.verified for t in states) else "failed"
     return out
 
 
-def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], now: datetime) -> None:
-    """A fraud or manual suspension of a subscription csp-guard already suspended for non-payment takes over
-    its record, so a payment can no longer lift it."""
-    wanted = set(req.subscription_ids) or {s.id for s in select(
-        [s.model_copy(update={"status": "active"}) for s in subs], req.scope)}
+def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], plan: SuspendPlan, now: datetime) -> None:
+    """A fraud or manual suspension of something csp-guard already suspended for non-payment takes over its
+    record, so a payment can no longer lift it."""
+    wanted = plan.labels | set(req.subscription_ids) | {target_label(t.plan_subscription_id, t.entitlement_id)
+                                                        for t in req.entitlements}
+    if not req.subscription_ids and not req.entitlements:
+        wanted |= {s.id for s in select([s.model_copy(update={"status": "active"}) for s in subs], req.scope)}
     for record in stores.suspended_by_us(req.customer_id):
-        if record.subscription_id in wanted and record.reason == "nonpayment":
-            stores.suspensions.upsert(req.customer_id, record.subscription_id,
-                                      _record(req, record.subscription_id, now, record.name,
-                                              is_addon=record.is_addon, parent=record.parent_subscription_id))
+        under_plan = record.entitlement_id is not None and record.subscription_id in wanted and not req.entitlements
+        if record.reason == "nonpayment" and (record.label in wanted or under_plan):
+            stores.suspensions.upsert(req.customer_id, record.row, record.model_copy(update={
+                "reason": req.reason, "detail": req.detail, "action_key": req.key, "suspended_at": now,
+                "suspended_by": req.actor, "case_id": req.case_id}))
+
+
+def _reactivation_order(r: SuspensionRecord) -> tuple[bool, bool]:
+    """Plans and base subscriptions first (a suspended plan refuses changes to its Azure subscriptions: 800091;
+    an add-on refuses while its parent is suspended: 27009), then Azure subscriptions, then add-ons."""
+    return r.is_addon, r.entitlement_id is not None
 
 
 async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
     pc = ctx.partner_center()
+    wanted = set(req.subscription_ids) | {target_label(t.plan_subscription_id, t.entitlement_id)
+                                          for t in req.entitlements}
+
+    def named(r: SuspensionRecord) -> bool:
+        return not wanted or r.subscription_id in wanted or r.label in wanted
+
     def mine(r: SuspensionRecord) -> bool:
         if req.reason == "fraud":  # a case lifts only its own containment
-            return r.reason == "fraud" and r.case_id == req.case_id and (
-                not req.subscription_ids or r.subscription_id in req.subscription_ids)
+            return r.reason == "fraud" and r.case_id == req.case_id and named(r)
         if r.reason == "fraud":  # never lifted by a payment or a manual action: only by resolving its case
             return False
-        return r.subscription_id in req.subscription_ids if req.subscription_ids else r.reason == req.reason
+        return named(r) if wanted else r.reason == req.reason
 
     records = [r for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id) if mine(r)]
-    records.sort(key=lambda r: r.is_addon)  # parents first: add-ons refuse while the parent is suspended
-    out = Outcome(key=req.key, status="done", detail=req.detail)
-    for rec in records:
-        try:
-            results = await pc.reactivate(req.customer_id, rec.subscription_id, include_addons=False)
-        except TRANSIENT:
-            raise
-        except PartnerCenterError as exc:
-            out.failed[rec.subscription_id] = f"{type(exc).__name__} {exc.code}: {exc.description}"
-            continue
-        if results and results[0].ok:
-            await asyncio.to_thread(stores.suspensions.delete, req.customer_id, rec.subscription_id)
-            out.changed.append(rec.subscription_id)
-            out.lifted_nonpayment = out.lifted_nonpayment or rec.reason == "nonpayment"
-        else:
-            out.failed[rec.subscription_id] = "read back did not show active"
-    if out.failed:
-        out.status = "partial" if out.changed else "failed"
     if not records:
-        out.status, out.detail = "skipped", "nothing csp-guard suspended for this reason"
+        return Outcome(key=req.key, status="skipped", detail="nothing csp-guard suspended for this reason")
+    states = []
+    for rec in sorted(records, key=_reactivation_order):
+        states.append(await reactivate_record(pc, stores, ctx.settings, rec))
+    out = _outcome(req, states)
+    lifted = {t.target for t in states if t.verified}
+    out.lifted_nonpayment = any(r.reason == "nonpayment" and r.label in lifted for r in records)
+    out.changed = sorted(lifted)
     return out
 
 
@@ -201,7 +205,9 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     early = await asyncio.to_thread(precheck, ctx, stores, req, now)
     if early is not None:
         await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
-        if early.status == "blocked":
+        if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
+            await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
+        elif early.status == "blocked":
             await asyncio.to_thread(_alert_team, ctx, req, early)
         return early
 
@@ -264,7 +270,9 @@ async def _finish_takeover(ctx: AppContext, stores: Stores, req: EnforcementRequ
 def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
            correlation_id: str) -> None:
     _audit(ctx, req, out, now, correlation_id)
-    if out.failed:
+    if req.reason == "fraud":  # the case's containment state and its escalation come from this verified outcome
+        _fraud_outcome(ctx, req, out, now)
+    elif out.failed:
         _alert_team(ctx, req, out)
     if not out.changed:
         return
@@ -308,6 +316,12 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
             ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
 
 
+def _fraud_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime) -> None:
+    from shared.services.fraud.containment import record_outcome
+
+    record_outcome(ctx, req, out, now)
+
+
 def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
     from shared.observability import metrics
 
@@ -319,12 +333,16 @@ def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime
         at=now, correlation_id=correlation_id, outcome=out.status,
         evidence={"key": req.key, "case_id": req.case_id, "stage_id": req.stage_id, "run_id": req.run_id,
                   "changed": out.changed, "failed": out.failed, "detail": out.detail,
+                  "targets": [t.model_dump() for t in out.targets],
                   "scope": req.scope.model_dump() if req.scope else None}))
 
 
 def _alert_team(ctx: AppContext, req: EnforcementRequest, out: Outcome) -> None:
+    """Tell the team what did not reach the intended state, naming each target and what Partner Center shows."""
+    targets = tuple(NoticeTarget(id=t.target, name=t.name, status=t.status, error=t.error or out.failed[t.target])
+                    for t in out.targets if t.target in out.failed)
     notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:alert:{out.status}",
                                stage_id=req.stage_id or req.action, template="team_action_failed",
-                               case_id=req.case_id, audience="team",
-                               reason=f"{req.action} {out.status}: {out.detail} {out.failed or ''}".strip())
+                               case_id=req.case_id, audience="team", targets=targets,
+                               reason=f"{req.action} {out.status}: {out.detail}")
     ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope())

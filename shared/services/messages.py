@@ -36,6 +36,15 @@ class LetterRef(_Payload):
     id: str = Field(min_length=1, max_length=200)
 
 
+class NoticeTarget(_Payload):
+    """A subscription or Azure subscription a team alert names, with what Partner Center last showed for it."""
+
+    id: str
+    name: str = ""
+    status: str = ""
+    error: str = ""
+
+
 class CollectionsNotice(_Payload):
     """Send the notice of a stage to a customer (context is built when sending, from fresh state)."""
 
@@ -47,6 +56,7 @@ class CollectionsNotice(_Payload):
     audience: Literal["customer", "team"] = "customer"
     reason: str = ""
     letter: LetterRef | None = None  # team alert about a kept message that names no customer
+    targets: tuple[NoticeTarget, ...] = ()  # team alerts: the targets that need a person
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
         return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),

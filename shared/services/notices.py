@@ -121,7 +121,18 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
                      "case_id": notice.case_id or "-", "error": notice.reason,
                      "customer": {"name": ledger.profile.name or notice.customer_id,
                                   "tenant_id": notice.customer_id},
-                     "subscriptions": [{"id": r.subscription_id, "name": r.name} for r in suspended]})
+                     "subscriptions": [t.model_dump() for t in notice.targets] if notice.targets else
+                     [{"id": r.label, "name": r.name, "status": r.seen_status, "error": ""} for r in suspended]})
+    elif template == "team_stage_entered":
+        stage = next((s for s in policy.stages if s.id == notice.stage_id), None)
+        exposure = await asyncio.to_thread(stores.unbilled, notice.customer_id)
+        base.update({"stage_id": notice.stage_id, "stage_name": stage.name.get(lang) if stage else notice.stage_id,
+                     "why": notice.reason or "-", "case_id": notice.case_id or "-", "entered_at": now.isoformat(),
+                     "customer": {"name": ledger.profile.name or notice.customer_id, "tenant_id": notice.customer_id},
+                     "unbilled": format_amount(exposure.amount, exposure.currency, lang) if exposure else "-",
+                     "credit_limit": format_amount(ledger.profile.credit_limit.amount,
+                                                   ledger.profile.credit_limit.currency, lang)
+                     if ledger.profile.credit_limit else "-"})
     return base
 
 
@@ -183,9 +194,12 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
             customer_id=notice.customer_id, action="notice.failed", actor="csp-guard",
             reason=f"{notice.template}: no contact e-mail on file", outcome="failed"))
         return "failed: no contact e-mail"
-    template = notice.template if notice.template in {t.value for t in TemplateId} else "team_action_failed"
-    if template == "team_action_failed" and notice.template != template:
-        context = await build_context(ctx, stores, notice.model_copy(update={"template": template}), ledger, now)
+    template = notice.template
+    if template not in {t.value for t in TemplateId}:  # never a template chosen by accident: say so and stop
+        await asyncio.to_thread(ctx.audit.record, AuditEntry(
+            customer_id=notice.customer_id, action="notice.failed", actor="csp-guard",
+            reason=f"unknown template {template!r} for stage {notice.stage_id}", outcome="failed"))
+        return f"failed: unknown template {template!r}"
     notification = Notification(idempotency_key=notice.key, channel=channel, recipient=recipient,
                                 template_id=TemplateId(template), language=ledger.profile.language, context=context)
 

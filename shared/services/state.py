@@ -5,7 +5,7 @@
 | ledger       | customer id | "ledger"           | CustomerLedger (payment events applied)    |
 | overrides    | customer id | "overrides"        | CustomerOverrides (exemptions, promises)   |
 | cases        | customer id | "collections"      | CollectionsState (case, notices sent)      |
-| suspensions  | customer id | subscription id    | SuspensionRecord (what *we* suspended)     |
+| suspensions  | customer id | suspension_row()   | SuspensionRecord (what *we* suspended/disabled) |
 | approvals    | "pending"/"decided" | action key | ApprovalRequest                            |
 | runs         | run id      | "run" / "shard-N"  | SweepRun / ShardResult                     |
 | feeds        | "feed"      | feed name          | FeedStatus (stale-data guard)              |
@@ -55,6 +55,26 @@ class SuspensionRecord(BaseModel):
     parent_subscription_id: str | None = None
     name: str = ""
     entitlement_id: str | None = None  # an Azure subscription (entitlement) under the Azure plan ``subscription_id``
+    verified_at: datetime | None = None  # when Partner Center's read-back last showed it suspended/disabled
+    seen_status: str = ""  # what Partner Center showed at the last read ("" = not read back yet)
+
+    @property
+    def row(self) -> str:
+        return suspension_row(self.subscription_id, self.entitlement_id)
+
+    @property
+    def label(self) -> str:
+        """How operators, cases and audits name the target: a subscription id, or "plan-id/entitlement-id"."""
+        return target_label(self.subscription_id, self.entitlement_id)
+
+
+def suspension_row(subscription_id: str, entitlement_id: str | None = None) -> str:
+    """Row key of a SuspensionRecord (Table keys can't hold "/"): the subscription, or plan "_" Azure subscription."""
+    return subscription_id if not entitlement_id else f"{subscription_id}_{entitlement_id}"
+
+
+def target_label(subscription_id: str, entitlement_id: str | None = None) -> str:
+    return subscription_id if not entitlement_id else f"{subscription_id}/{entitlement_id}"
 
 
 class ApprovalRequest(BaseModel):

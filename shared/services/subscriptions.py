@@ -36,7 +36,7 @@ def select(subs: Iterable[Subscription], scope: SuspendScope | None,
             continue
         if sub.is_addon or (scope is not None and scope.kind == "none"):
             continue
-        if scope is None or scope.kind == "all" or kind_of(sub) in scope.subscription_kinds \
+        if scope is None or scope.kind == "all" or kind_of(sub) in scope.kinds \
                 or (sub.offer_id or "") in scope.offer_ids:
             out.append(sub)
     return out

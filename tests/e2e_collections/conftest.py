@@ -17,9 +17,10 @@ from devtools.mailbox import Mailbox
 from devtools.polling import wait_until
 from devtools.runner import DEFAULT_KEYS, LocalRunner
 from devtools.sandbox import Sandbox, SandboxConfig
-from devtools.sandbox.inspect import add_customer, subscription_status
+from devtools.sandbox.inspect import add_customer, entitlement_status, subscription_status
 
-__all__ = ["CollectionsStack", "add_customer", "stack_settings", "subscription_status", "wait_until"]
+__all__ = ["CollectionsStack", "add_customer", "entitlement_status", "stack_settings", "subscription_status",
+           "wait_until"]
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -63,6 +64,8 @@ def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra
         "CSPGUARD_SMTP_PORT": str(mailbox.port),
         "CSPGUARD_PARTNER_NAME": "Example CSP Partner",
         "CSPGUARD_COLLECTIONS_CONTACT": "collections@partner.example",
+        "CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS": "0.1",  # the sandbox's Azure subscription changes land in 0.3 s
+        "CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS": "10",
         **extra,
     }
 

@@ -1,6 +1,7 @@
 """The collections story end to end, through the runner's HTTP API and queues, the sandbox and SMTP:
-invoice overdue -> final notice e-mailed -> (notice period passes) -> sweep suspends the in-scope
-subscription in Partner Center -> the customer pays -> reactivated within seconds; plus the guards."""
+invoice overdue -> final notice e-mailed -> (notice period passes) -> the "suspend usage" stage disables the
+Azure subscriptions under the customer's Azure plan, then suspends the plan (its Office licence stays active)
+-> the customer pays -> plan, then exactly those Azure subscriptions reactivated within seconds; plus the guards."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.services.state import CollectionsState, FeedStatus, Stores
-from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
+from tests.e2e_collections.conftest import (
+    CollectionsStack,
+    add_customer,
+    entitlement_status,
+    subscription_status,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +36,10 @@ def _stores(stack: CollectionsStack) -> Stores:
 
 def _overdue_customer(stack: CollectionsStack, name: str, email: str,
                       amount: str = "5000.00") -> tuple[str, dict[str, str]]:
-    """A customer with an Azure plan (in the suspension scope) and a licence subscription (not in scope),
-    40 days past due on one invoice."""
-    created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
+    """A customer with an Azure plan carrying two active Azure subscriptions and a disabled one (in the suspension
+    scope) and a licence subscription (not in scope), 40 days past due on one invoice."""
+    created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan",
+                                          "entitlements": ["active", "active", "disabled"]},
                                          {"kind": "license", "friendly_name": "Office 365 E3"}])
     cid = created["id"]
     kinds = {s["id"]: s["offerId"] for s in created["subscriptions"]}
@@ -93,19 +101,27 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     assert "notice_too_recent" in [r["code"] for r in status["decision"]["blocked_by"]]
     assert subscription_status(stack, cid)[plan] == "active"
 
+    azure = entitlement_status(stack, cid)
+    first, second, idle = list(azure)
+    assert [azure[e] for e in (first, second, idle)] == ["active", "active", "disabled"]
+
     _rewind_notices(stack, cid, days=8)
     run = _run_sweep(stack)
     assert run["status"] == "completed" and run["customers_to_suspend"] == 1
     wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
+    assert entitlement_status(stack, cid) == {first: "disabled", second: "disabled", idle: "disabled"}
     assert subscription_status(stack, cid)[licence] == "active"  # out of the stage's scope
     wait_until(lambda: [m for m in _mail_to(stack, email) if "suspended" in str(m["Subject"]).lower()],
                what="suspension e-mail")
     with stack.api() as api:
         status = api.get(f"/customers/{cid}/status").json()
-    assert [r["subscription_id"] for r in status["suspended_by_csp_guard"]] == [plan]
-    assert status["suspended_by_csp_guard"][0]["reason"] == "nonpayment"
+    held = {(r["subscription_id"], r["entitlement_id"]) for r in status["suspended_by_csp_guard"]}
+    assert held == {(plan, None), (plan, first), (plan, second)}  # never the Azure subscription disabled before
+    assert {r["reason"] for r in status["suspended_by_csp_guard"]} == {"nonpayment"}
     suspend_audit = next(e for e in status["history"] if e["action"] == "suspend")
     assert suspend_audit["outcome"] == "done" and suspend_audit["actor"] == "csp-guard:sweep"
+    assert sorted((t["target"], t["status"], t["verified"]) for t in suspend_audit["evidence"]["targets"]) == sorted(
+        [(plan, "suspended", True), (f"{plan}/{first}", "disabled", True), (f"{plan}/{second}", "disabled", True)])
 
     # the customer pays: reactivation follows the event, not the next sweep
     paid_at = time.monotonic()
@@ -114,8 +130,10 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     with stack.api() as api:
         assert api.post("/payment-events", json=payment).status_code == 202
         assert api.post("/payment-events", json=payment).status_code == 202  # a producer's retry
-    wait_until(lambda: subscription_status(stack, cid)[plan] == "active", timeout=30, what="reactivation")
+    wait_until(lambda: entitlement_status(stack, cid) == {first: "active", second: "active", idle: "disabled"},
+               timeout=30, what="reactivation")
     latency = time.monotonic() - paid_at
+    assert subscription_status(stack, cid)[plan] == "active"
     print(f"payment -> reactivated in {latency:.2f}s")
     wait_until(lambda: [m for m in _mail_to(stack, email) if "reactivat" in str(m["Subject"]).lower()],
                what="reactivation e-mail")
@@ -125,6 +143,8 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     assert status["case"] is None
     reactivations = [e for e in status["history"] if e["action"] == "reactivate" and e["outcome"] == "done"]
     assert len(reactivations) == 1
+    order = [t["target"] for t in reactivations[0]["evidence"]["targets"]]  # the plan before what is under it
+    assert order[0] == plan and sorted(order[1:]) == sorted([f"{plan}/{first}", f"{plan}/{second}"])
 
 
 def test_stale_payment_feed_blocks_suspension(collections_stack: CollectionsStack) -> None:

@@ -59,16 +59,29 @@ def shadow_stack(azurite: Azurite) -> Iterator[CollectionsStack]:
 
 
 def customer_with_history(stack: CollectionsStack, name: str) -> tuple[str, str]:
-    """A customer with one Azure plan and a month of ordinary VM usage (the sandbox generates it)."""
+    """A customer with an Azure plan carrying an active Azure subscription with a month of ordinary VM usage (the
+    sandbox generates it) and a disabled one, and an Office 365 licence (its e-mail)."""
     created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan",
-                                          "daily_usage_units": 1.0}])
+                                          "daily_usage_units": 1.0, "entitlements": ["active", "disabled"]},
+                                         {"kind": "license", "friendly_name": "Office 365 E3"}])
     return created["id"], created["subscriptions"][0]["id"]
 
 
-def inject_gpu_spike(stack: CollectionsStack, customer_id: str, subscription_id: str, amount: float = 3000.0) -> None:
-    """Yesterday, the subscription ran GPU VMs it never ran before."""
+def azure_subscriptions(stack: CollectionsStack, customer_id: str, plan: str) -> list[str]:
+    """The Azure subscriptions (entitlement ids) under the plan, in the sandbox's order."""
+    with stack.sandbox_admin() as admin:
+        state = admin.get("/_sandbox/state", params={"customer": customer_id}).json()
+    sub = next(s for s in state["customers"][0]["subscriptions"] if s["id"] == plan)
+    return [e["id"] for e in sub["entitlements"]]
+
+
+def inject_gpu_spike(stack: CollectionsStack, customer_id: str, subscription_id: str, amount: float = 3000.0,
+                     entitlement_id: str | None = None) -> None:
+    """Yesterday, the plan's first Azure subscription (or ``entitlement_id``) ran GPU VMs it never ran before."""
     day = (date.today() - timedelta(days=1)).isoformat()
-    item: dict[str, Any] = {"customerId": customer_id, "subscriptionId": subscription_id,
+    ent = entitlement_id or azure_subscriptions(stack, customer_id, subscription_id)[0]
+    item: dict[str, Any] = {"customerId": customer_id, "subscriptionId": subscription_id, "entitlementId": ent,
+                            "entitlementDescription": "Azure subscription",
                             "usageDate": f"{day}T00:00:00Z", "meterCategory": "Virtual Machines",
                             "meterSubCategory": "NCads A100 v4 Series GPU", "meterName": "NC24ads A100 v4",
                             "meterId": "gpu-a100", "resourceLocation": "ChinaNorth3", "quantity": 100,

@@ -1,7 +1,9 @@
-"""The misuse story end to end through the runner's HTTP API, its queues, the sandbox and SMTP: a GPU spike
-is detected from usage, a case opens, the subscription is suspended while investigating, a service request
-e-mail reaches 21Vianet support, a payment does not lift the suspension, a second scan changes nothing,
-and resolving the case as legitimate reactivates the subscription."""
+"""The misuse story end to end through the runner's HTTP API, its queues, the sandbox and SMTP, on an Azure plan
+with Azure subscriptions and an Office licence: a GPU spike in one Azure subscription is detected from usage, a
+case opens, exactly that Azure subscription is disabled while investigating (the plan and the licence stay
+active), case, audit and alerts say what the sandbox shows, a service request e-mail reaches 21Vianet support, a
+payment does not lift the containment, a second scan changes nothing, and resolving the case as legitimate
+reactivates exactly that Azure subscription."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e_collections.conftest import CollectionsStack, subscription_status, wait_until
+from tests.e2e_collections.conftest import CollectionsStack, entitlement_status, subscription_status, wait_until
 from tests.e2e_fraud.conftest import (
     SUPPORT,
+    azure_subscriptions,
     collections_stores,
     customer_with_history,
     fraud_stores,
@@ -55,11 +58,38 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     exposure = collections_stores(stack).exposure.get(cid, "unbilled")
     assert exposure is not None and exposure.unbilled.amount >= 3000
 
-    # suspended while investigating, recorded as a fraud suspension of this case
-    wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
-    assert subscription_status(stack, calm)[calm_plan] == "active"
-    record = wait_until(lambda: collections_stores(stack).suspensions.get(cid, plan), what="suspension recorded")
+    # exactly the Azure subscription that ran the GPUs is disabled; the plan, the licence and the calm customer not
+    running, idle = azure_subscriptions(stack, cid, plan)
+    label = f"{plan}/{running}"
+    wait_until(lambda: entitlement_status(stack, cid)[running] == "disabled", what="Azure subscription disabled")
+    statuses = subscription_status(stack, cid)
+    assert statuses[plan] == "active" and set(statuses.values()) == {"active"}  # plan and Office licence
+    assert entitlement_status(stack, cid)[idle] == "disabled"  # disabled before, not by csp-guard
+    assert set(entitlement_status(stack, calm).values()) == {"active", "disabled"}
+    assert entitlement_status(stack, calm)[azure_subscriptions(stack, calm, calm_plan)[0]] == "active"
+    record = wait_until(lambda: collections_stores(stack).suspensions.get(cid, f"{plan}_{running}"),
+                        what="suspension recorded")
     assert record is not None and record.reason == "fraud" and record.case_id == case["case"]["case_id"]
+    assert record.entitlement_id == running and record.verified_at is not None and record.seen_status == "disabled"
+    assert [r.label for r in collections_stores(stack).suspended_by_us(cid)] == [label]
+
+    # the case says what the sandbox shows: contained, verified, exactly that target
+    with stack.api() as api:
+        contained = wait_until(lambda: (lambda c: c if c["case"]["containment"]["status"] == "contained" else None)(
+            api.get(f"/fraud/cases/{cid}").json()), what="containment verified on the case")
+    c = contained["case"]["containment"]
+    assert c["contained"] == [label] and c["failed"] == [] and c["targets"] == [label] and c["verified_at"]
+    assert contained["case"]["suspended"] == [label]
+    audit = _audit(stack, cid)
+    suspend = next(e for e in audit if e.action == "suspend")
+    assert suspend.outcome == "done" and suspend.evidence["changed"] == [label]
+    assert [(t["target"], t["status"], t["verified"]) for t in suspend.evidence["targets"]] == [
+        (label, "disabled", True)]
+    assert next(e for e in audit if e.action == "fraud.containment").outcome == "contained"
+    alert = [m for m in stack.mailbox.messages() if "Possible fraud" in str(m["Subject"]) and
+             "GPU Spike Ltd" in str(m["Subject"])]
+    text = alert[0].get_body(("plain",)).get_content()
+    assert "containment requested" in text and running in text and "suspended" not in text.lower()
 
     # the service request with its evidence pack lands in 21Vianet's mailbox, tracked on the case
     mail = wait_until(lambda: _support_mail(stack, cid), what="service request e-mail")
@@ -69,7 +99,7 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
         tracked = wait_until(lambda: (lambda c: c if c["service_request"]["status"] == "sent" else None)(
             api.get(f"/fraud/cases/{cid}").json()), what="service request tracked")
     assert tracked["service_request"]["reference"] == mail[0]["Message-ID"]
-    assert tracked["case"]["suspended"] == [plan] and tracked["case"]["status"] == "investigating"
+    assert tracked["case"]["suspended"] == [label] and tracked["case"]["status"] == "investigating"
 
     # a payment does not lift a fraud suspension
     with stack.api() as api:
@@ -80,7 +110,7 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     wait_until(lambda: (lambda led: led is not None and led.summary.payments)(collections_stores(stack).ledger(cid)),
                what="payment recorded")
     time.sleep(1.5)  # the payment's re-evaluation has had its chance to (wrongly) reactivate
-    assert subscription_status(stack, cid)[plan] == "suspended"
+    assert entitlement_status(stack, cid)[running] == "disabled"
 
     # a second scan over the same usage opens no second case and sends no second request
     again = run_scan(stack)
@@ -99,9 +129,16 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
                         headers={"x-actor": ""}).status_code == 400
         r = api.post(f"/fraud/cases/{cid}/resolve", json={"label": "legitimate", "note": "planned AI training"})
         assert r.status_code == 200, r.text
-        assert r.json()["reactivation"]["subscription_ids"] == [plan]
+        reactivation = r.json()["reactivation"]
+        assert reactivation["subscription_ids"] == [] and reactivation["entitlements"] == [
+            {"plan_subscription_id": plan, "entitlement_id": running}]
         assert api.post(f"/fraud/cases/{cid}/resolve", json={"label": "fraud"}).status_code == 409
-    wait_until(lambda: subscription_status(stack, cid)[plan] == "active", what="plan reactivated")
+    wait_until(lambda: entitlement_status(stack, cid)[running] == "active", what="Azure subscription reactivated")
+    assert entitlement_status(stack, cid)[idle] == "disabled"  # never csp-guard's: left as it was
+    wait_until(lambda: collections_stores(stack).suspended_by_us(cid) == [], what="record lifted")
+    lifted = next(e for e in _audit(stack, cid) if e.action == "reactivate")
+    assert lifted.outcome == "done" and [(t["target"], t["status"]) for t in lifted.evidence["targets"]] == [
+        (label, "active")]
     with stack.api() as api:
         final = api.get(f"/fraud/cases/{cid}").json()
         assert final["case"]["label"] == "legitimate" and final["case"]["status"] == "resolved_legitimate"
@@ -112,4 +149,12 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     # the same signals after resolution do not reopen the incident
     third = run_scan(stack)
     assert third["cases_opened"] == 0
-    assert subscription_status(stack, cid)[plan] == "active"
+    assert entitlement_status(stack, cid)[running] == "active" and subscription_status(stack, cid)[plan] == "active"
+
+
+def _audit(stack: CollectionsStack, customer_id: str) -> list[Any]:
+    """The customer's audit entries, newest first (what an operator's status page shows)."""
+    from shared.context import AppContext
+    from shared.settings import load_settings
+
+    return list(AppContext(load_settings(**stack.settings)).audit.history(customer_id, 50))

@@ -21,7 +21,7 @@ from shared.services.fraud import FraudScanItem, FraudStores, assess_shard, cont
 from shared.services.messages import EnforcementRequest
 from shared.settings import load_settings
 from tests.e2e_collections.conftest import CollectionsStack, stack_settings
-from tests.e2e_fraud.conftest import customer_with_history, inject_gpu_spike
+from tests.e2e_fraud.conftest import azure_subscriptions, customer_with_history, inject_gpu_spike
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -73,6 +73,7 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
     ctx = AppContext(load_settings(**values))
     cid, plan = customer_with_history(stack, "Needs Approval Ltd")
     inject_gpu_spike(stack, cid, plan)
+    running = azure_subscriptions(stack, cid, plan)[0]  # the active Azure subscription that ran the GPUs
     conn = stack.azurite.connection_string
     _drain(conn, Queue.FRAUD_SCAN), _drain(conn, Queue.ENFORCEMENT), _drain(conn, Queue.SERVICE_REQUESTS)
 
@@ -90,7 +91,7 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
 
     fs = FraudStores(ctx.tables)
     rec = fs.current(cid)
-    assert rec is not None and rec.pending is not None and rec.pending.subscription_ids == (plan,)
+    assert rec is not None and rec.pending is not None and rec.pending.subscription_ids == (f"{plan}/{running}",)
     assert _drain(conn, Queue.ENFORCEMENT) == []  # nothing suspended before a person approves
     assert rec.alerts  # the team was told (e-mail to the collections contact)
     assert any("Possible fraud" in str(m["Subject"]) for m in stack.mailbox.messages())
@@ -99,10 +100,13 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
     assert approved.pending is not None and approved.pending.status == "approved"
     sent = _drain(conn, Queue.ENFORCEMENT)
     request = EnforcementRequest.model_validate(sent[0]["payload"])
-    assert request.reason == "fraud" and request.subscription_ids == (plan,) and request.case_id == rec.case.case_id
+    assert request.reason == "fraud" and request.case_id == rec.case.case_id
+    assert request.subscription_ids == () and [(t.plan_subscription_id, t.entitlement_id)
+                                               for t in request.entitlements] == [(plan, running)]
     assert request.actor == "operator:ops@partner.example"
-    assert len(_drain(conn, Queue.SERVICE_REQUESTS)) == 1
-    with pytest.raises(Exception, match="no active subscription left"):
+    assert approved.case.containment.status == "requested"  # not contained until the worker verified it
+    assert _drain(conn, Queue.SERVICE_REQUESTS) == []  # written once the containment outcome is known
+    with pytest.raises(Exception, match="nothing active left"):
         await contain(ctx, fs, cid, "operator:ops@partner.example")
 
 

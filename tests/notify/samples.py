@@ -83,6 +83,11 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
     TemplateId.TEAM_MESSAGE_KEPT: {"queue": "payment-events", "letter_id": "poison-8c1e", "origin": "poison",
                                    "reason": "undecodable: the body is not valid base64",
                                    "received_at": "2025-03-21T02:05:00Z", "size": 812},
+    TemplateId.TEAM_STAGE_ENTERED: {"customer": CUSTOMER, "stage_id": "over_credit_limit",
+                                    "stage_name": "Over credit limit", "entered_at": "2025-03-14T02:00:00Z",
+                                    "why": "exposure 1.6x the credit limit", "amount_overdue": AMOUNT,
+                                    "unbilled": "CNY 16,000.00", "credit_limit": "CNY 10,000.00",
+                                    "case_id": "COL-2025-0042"},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}

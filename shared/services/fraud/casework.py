@@ -21,16 +21,17 @@ from shared.fraud import (
     CaseChange,
     CaseError,
     Outcome,
-    containment_plan,
     open_or_update,
     record_action,
     record_containment,
 )
 from shared.fraud import add_note as case_add_note
 from shared.fraud import resolve as case_resolve
-from shared.fraud.cases import Case
+from shared.fraud.cases import Case, ContainmentStatus
+from shared.fraud.containment import containment_retry_due, mark_containment_requested
 from shared.messaging import Queue
 from shared.services.errors import ConflictError, NotFoundError
+from shared.services.fraud.containment import resolve_targets, split_labels
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, PendingContainment
 from shared.services.messages import EnforcementRequest
 from shared.storage.audit import AuditEntry
@@ -63,30 +64,6 @@ class CaseEffects(BaseModel):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def active_subscriptions(ctx: AppContext, customer_id: str) -> list[str]:
-    from shared.partner_center import SubscriptionStatus
-
-    subs = await ctx.partner_center().list_subscriptions(customer_id)
-    return [s.id for s in subs if s.status == SubscriptionStatus.ACTIVE and not s.is_addon]
-
-
-def plan_targets(case: Case, active: Sequence[str],
-                 requested: Sequence[str]) -> tuple[list[str], bool, bool, tuple[str, ...]]:
-    """(subscriptions to suspend, customer_wide, requires_approval, reasons) for a case (pure).
-
-    Usage lines of an Azure plan name the Azure subscriptions inside it, which Partner Center cannot suspend
-    one by one: when signals name only ids that are not Partner Center subscriptions, the plan is
-    customer-wide.
-    """
-    plan = containment_plan(case, active)
-    targets = [o.subscription_id for o in plan.orders]
-    wide = plan.customer_wide
-    if not targets and not wide:
-        wide, targets = True, list(active)
-    targets = [s for s in targets if s not in set(requested) and s not in set(case.suspended)]
-    return sorted(targets), wide, plan.requires_approval, plan.reasons
 
 
 def _archive_if_closed(fs: FraudStores, customer_id: str) -> None:
@@ -124,15 +101,16 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
         _audit(ctx, a.customer_id, "fraud.case." + ("opened" if effects.opened else "updated"), SYSTEM_ACTOR,
                "; ".join(c.detail for c in changes), rec.case.case_id,
                {"run_id": run_id, "outcome": rec.case.outcome})
-    # containment is re-planned on every scan while the case is open (already requested targets are skipped),
-    # so a scan that died after opening the case cannot leave it uncontained
-    if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open:
-        active = await active_subscriptions(ctx, a.customer_id)
-        targets, wide, approval, reasons = plan_targets(rec.case, active, _requested(rec))
-        if targets and approval:
-            effects.pending_approval = _ask_approval(fs, a.customer_id, targets, wide, reasons, now)
-        elif targets:
-            await contain(ctx, fs, a.customer_id, SYSTEM_ACTOR, now, targets=targets)
+    # containment is re-planned on every scan while the case is open (targets already contained or in flight
+    # are skipped), so a scan that died after opening the case cannot leave it uncontained, and a containment
+    # Partner Center refused is retried on the next scans (bounded; an operator can always retry)
+    if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open and _replan_due(rec):
+        plan = await resolve_targets(ctx, rec.case, _exclude(rec))
+        if plan.labels and plan.requires_approval and not rec.case.containment.attempts:
+            effects.pending_approval = _ask_approval(fs, a.customer_id, list(plan.labels),
+                                                     plan.scope != "affected", plan.reasons, now)
+        elif plan.labels:
+            await contain(ctx, fs, a.customer_id, SYSTEM_ACTOR, now, targets=plan.labels)
             effects.contained = True
     if kinds & {"opened", "outcome_raised"} or effects.pending_approval:
         current = fs.current(a.customer_id) or rec
@@ -143,6 +121,20 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
 
 def _requested(rec: CaseRecord) -> list[str]:
     return [s for k in rec.containment_keys for s in k.split("|", 1)[1].split(",") if "|" in k]
+
+
+def _replan_due(rec: CaseRecord) -> bool:
+    """Plan (again) unless a containment is in flight or a refused one has used up its automatic attempts."""
+    status = rec.case.containment.status
+    if status is ContainmentStatus.REQUESTED:
+        return False
+    return status in (ContainmentStatus.NONE, ContainmentStatus.CONTAINED) or containment_retry_due(rec.case)
+
+
+def _exclude(rec: CaseRecord) -> list[str]:
+    """Targets not to plan again: contained ones, and requested ones whose outcome did not say they failed."""
+    c = rec.case.containment
+    return sorted((set(_requested(rec)) | set(c.contained) | set(rec.case.suspended)) - set(c.failed))
 
 
 def _ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: bool, reasons: tuple[str, ...],
@@ -161,13 +153,12 @@ def _ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: b
 
 async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str, now: datetime | None = None,
                   targets: Sequence[str] | None = None, note: str = "") -> CaseRecord:
-    """Suspend the case's subscriptions through the enforcement queue and raise the service request.
+    """Contain the case's targets (labels: subscription ids, "plan/entitlement" Azure subscriptions) through the
+    enforcement queue; the case shows "requested" until the worker's verified outcome arrives.
 
-    With ``targets`` None this approves the pending containment (or, if none is pending, contains what the
-    case's signals point at now); ``actor`` is the operator who approved it or csp-guard itself.
+    With ``targets`` None this approves the pending containment (or, if none is pending, retries what the
+    case's signals point at and is not contained yet); ``actor`` is the operator or csp-guard itself.
     """
-    from shared.services.fraud.requests import raise_service_request
-
     now = now or _now()
     rec = fs.current(customer_id)
     if rec is None:
@@ -177,32 +168,34 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
     if targets is None:
         if rec.pending is not None and rec.pending.status == "pending":
             targets = list(rec.pending.subscription_ids)
-        else:
-            targets = plan_targets(rec.case, await active_subscriptions(ctx, customer_id), _requested(rec))[0]
-    targets = sorted(set(targets) - set(_requested(rec)))
+        else:  # an operator's retry: what the signals name and is not contained yet, refused targets included
+            targets = (await resolve_targets(ctx, rec.case, _exclude(rec))).labels
+    targets = sorted(set(targets) - set(_exclude(rec)))
     if not targets:
-        raise CaseConflict(f"case {rec.case.case_id}: no active subscription left to suspend")
+        raise CaseConflict(f"case {rec.case.case_id}: nothing active left to contain")
     case_id = rec.case.case_id
     key = f"fraud:{case_id}:contain:{len(rec.containment_keys)}"
     reasons = "; ".join(f"{h.rule_id}: {h.signal.why}" for h in rec.case.hits)
     detail = f"fraud investigation, case {case_id}: {reasons}"
+    subscription_ids, entitlements = split_labels(targets)
     request = EnforcementRequest(action="suspend", customer_id=customer_id, reason="fraud", key=key,
-                                 detail=detail[:500], actor=actor, case_id=case_id,
-                                 subscription_ids=tuple(targets), requested_at=now)
+                                 detail=detail[:500], actor=actor, case_id=case_id, subscription_ids=subscription_ids,
+                                 entitlements=entitlements, requested_at=now)
 
     def change(cur: CaseRecord | None) -> CaseRecord | None:
         if cur is None or cur.case.case_id != case_id or any(k.startswith(key + "|") for k in cur.containment_keys):
             return None
-        text = f"containment requested: suspend {', '.join(targets)}" + (f" ({note})" if note else "")
+        text = f"containment requested: {', '.join(targets)}" + (f" ({note})" if note else "")
         pending = cur.pending.model_copy(update={"status": "approved", "decided_by": actor, "decided_at": now}) \
             if cur.pending is not None and cur.pending.status == "pending" else cur.pending
-        return cur.model_copy(update={"case": record_action(cur.case, text, now, by=actor), "pending": pending,
+        case = mark_containment_requested(record_action(cur.case, text, now, by=actor), targets, now)
+        return cur.model_copy(update={"case": case, "pending": pending,
                                       "containment_keys": [*cur.containment_keys, f"{key}|{','.join(targets)}"]})
 
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope())  # sent before it is recorded as requested, so a
     updated = fs.cases.update(customer_id, CURRENT, change) or rec  # failed send is planned again next scan
-    _audit(ctx, customer_id, "fraud.contain", actor, detail[:300], case_id, {"key": key, "subscriptions": targets})
-    raise_service_request(ctx, fs, customer_id, actor, "raised on containment", now)
+    _audit(ctx, customer_id, "fraud.contain", actor, detail[:300], case_id, {"key": key, "targets": targets})
+    # the service request is raised once the worker's verified outcome is known (containment.record_outcome)
     return fs.current(customer_id) or updated
 
 
@@ -211,8 +204,8 @@ def sync_suspensions(ctx: AppContext, fs: FraudStores, customer_id: str) -> Case
     rec = fs.current(customer_id)
     if rec is None or not rec.case.is_open:
         return rec
-    done = [r for r in ctx.stores.suspended_by_us(customer_id)
-            if r.reason == "fraud" and r.case_id == rec.case.case_id and r.subscription_id not in rec.case.suspended]
+    done = [r for r in ctx.stores.suspended_by_us(customer_id) if r.reason == "fraud"
+            and r.case_id == rec.case.case_id and r.verified_at is not None and r.label not in rec.case.suspended]
     if not done:
         return rec
     at = max(r.suspended_at for r in done)
@@ -221,7 +214,7 @@ def sync_suspensions(ctx: AppContext, fs: FraudStores, customer_id: str) -> Case
     def change(cur: CaseRecord | None) -> CaseRecord | None:
         if cur is None or cur.case.case_id != rec.case.case_id or not cur.case.is_open:
             return None
-        new = [r.subscription_id for r in done if r.subscription_id not in cur.case.suspended]
+        new = [r.label for r in done if r.label not in cur.case.suspended]
         return cur.model_copy(update={"case": record_containment(cur.case, new, at, by=by)}) if new else None
 
     return fs.cases.update(customer_id, CURRENT, change) or rec
@@ -237,8 +230,7 @@ def resolve_case(ctx: AppContext, fs: FraudStores, customer_id: str, label: Lite
     if not rec.case.is_open:
         raise CaseConflict(f"case {rec.case.case_id} is already {rec.case.status.value}")
     case_id = rec.case.case_id
-    ours = {r.subscription_id for r in ctx.stores.suspended_by_us(customer_id)
-            if r.reason == "fraud" and r.case_id == case_id}
+    ours = {r.label for r in ctx.stores.suspended_by_us(customer_id) if r.reason == "fraud" and r.case_id == case_id}
     try:
         closed, plan = case_resolve(rec.case, label, now, by, note)
     except CaseError as exc:
@@ -246,9 +238,11 @@ def resolve_case(ctx: AppContext, fs: FraudStores, customer_id: str, label: Lite
     subs = tuple(sorted(set(plan.subscription_ids) | ours)) if label == "legitimate" else ()
     request = None
     if subs:
+        sub_ids, entitlements = split_labels(subs)
         request = EnforcementRequest(action="reactivate", customer_id=customer_id, reason="fraud",
                                      key=f"fraud:{case_id}:reactivate", detail=plan.reason[:500], actor=by,
-                                     case_id=case_id, subscription_ids=subs, requested_at=now)
+                                     case_id=case_id, subscription_ids=sub_ids, entitlements=entitlements,
+                                     requested_at=now)
 
     def change(cur: CaseRecord | None) -> CaseRecord | None:
         if cur is None or cur.case.case_id != case_id or not cur.case.is_open:

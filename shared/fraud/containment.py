@@ -1,0 +1,111 @@
+"""Containment of a fraud case: which targets its signals name, and its state as Partner Center reports it. Pure.
+
+Targets are labels: a Partner Center subscription id, or "plan-id/entitlement-id" for an Azure subscription
+under an Azure plan (the unit Partner Center can disable; the plan itself refuses suspension: 900115).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.fraud.cases import (
+    Case,
+    CaseError,
+    Containment,
+    ContainmentStatus,
+    record_action,
+    record_containment,
+)
+from shared.fraud.rules import ContainmentScope, Outcome
+
+_WIDTH: dict[ContainmentScope, int] = {"affected": 0, "azure_usage": 1, "customer": 2}
+MAX_CONTAINMENT_ATTEMPTS = 3
+"""Automatic attempts (one per scan) before a refused containment waits for an operator's retry."""
+
+
+class ContainmentTargets(BaseModel):
+    """What a case's containment covers, from its signals (pure; Partner Center ids are resolved by the caller).
+
+    ``affected``: the Azure subscriptions the signals name (``entitlements`` as (plan, entitlement) pairs, every
+    plan of a signal paired with each of its entitlement ids: the caller keeps the pairs Partner Center lists),
+    and the subscriptions they name (an Azure plan named without its Azure subscriptions means all of them).
+    ``azure_usage``: every Azure subscription of the customer. ``customer``: everything, licences included.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: ContainmentScope
+    subscriptions: tuple[str, ...] = ()
+    entitlements: tuple[tuple[str, str], ...] = ()
+    requires_approval: bool
+    reasons: tuple[str, ...]
+
+
+def containment_targets(case: Case) -> ContainmentTargets:
+    """Targets of a case's containment: exactly what its containing signals name, never "all" by accident.
+
+    A usage signal that names no subscription widens to Azure usage, never to licences; only a rule's
+    ``containment: customer`` (or the block list, which contains the customer whatever the detectors say)
+    reaches the whole customer.
+    """
+    if not case.is_open:
+        raise CaseError(f"case {case.case_id} is {case.status.value}: nothing to contain")
+    contain = [h for h in case.hits if h.outcome is Outcome.CONTAIN]
+    reasons = tuple(f"{h.rule_id}: {h.signal.why}" for h in (contain or case.hits))
+    if not contain:
+        return ContainmentTargets(scope="customer", requires_approval=True, reasons=reasons)
+    scope: ContainmentScope = "affected"
+    subs: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for h in contain:
+        wanted: ContainmentScope = h.containment
+        if wanted == "affected" and not h.signal.subscription_ids:
+            wanted = "azure_usage"
+        if _WIDTH[wanted] > _WIDTH[scope]:
+            scope = wanted
+        if h.signal.entitlement_ids:
+            pairs |= {(p, e) for p in h.signal.subscription_ids for e in h.signal.entitlement_ids}
+        else:
+            subs |= set(h.signal.subscription_ids)
+    return ContainmentTargets(scope=scope, subscriptions=tuple(sorted(subs)), entitlements=tuple(sorted(pairs)),
+                              requires_approval=case.requires_approval, reasons=reasons)
+
+
+def mark_containment_requested(case: Case, targets: Sequence[str], now: datetime) -> Case:
+    """Containment sent to enforcement: its outcome is not known yet (never reported as contained)."""
+    c = case.containment
+    return case.model_copy(update={"containment": c.model_copy(update={
+        "status": ContainmentStatus.REQUESTED, "targets": tuple(sorted(set(c.targets) | set(targets))),
+        "failed": tuple(t for t in c.failed if t not in set(targets)), "attempts": c.attempts + 1,
+        "detail": f"requested: {', '.join(sorted(targets))}"})})
+
+
+def record_containment_outcome(case: Case, verified: Sequence[str], failed: Mapping[str, str], now: datetime,
+                               by: str = "csp-guard") -> Case:
+    """Set the case's containment from what Partner Center showed after enforcement (verified by read-back)."""
+    c = case.containment
+    contained = tuple(sorted(set(c.contained) | set(verified)))
+    still = tuple(sorted(set(failed) - set(contained)))
+    targets = tuple(sorted(set(c.targets) | set(verified) | set(failed)))
+    if not still:
+        status, detail = ContainmentStatus.CONTAINED, f"contained: {len(contained)} target(s) verified"
+    else:
+        first = failed[still[0]]
+        status = ContainmentStatus.PARTIAL if contained else ContainmentStatus.FAILED
+        detail = f"containment {status.value}: {first}" + (f" (+{len(still) - 1} more)" if len(still) > 1 else "")
+    if verified:
+        case = record_containment(case, verified, now, by=by)
+    if still:
+        case = record_action(case, f"{detail}; needs a person: {', '.join(still)}", now, by=by)
+    return case.model_copy(update={"containment": Containment(
+        status=status, detail=detail[:500], verified_at=now, targets=targets, contained=contained, failed=still,
+        attempts=c.attempts)})
+
+
+def containment_retry_due(case: Case) -> bool:
+    """Whether the next scan re-sends a containment Partner Center refused (bounded; operators can always retry)."""
+    c = case.containment
+    return c.status in (ContainmentStatus.FAILED, ContainmentStatus.PARTIAL) and c.attempts < MAX_CONTAINMENT_ATTEMPTS

@@ -1,0 +1,190 @@
+"""Truth after every Partner Center change: the enforcement steps keep or drop csp-guard's record only on what a
+read-back shows (an in-memory Partner Center and suspensions table; no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.partner_center import (
+    AzureEntitlement,
+    ChangeResult,
+    EntitlementChange,
+    NotFound,
+    PermissionDenied,
+    RestrictionError,
+    ServerError,
+    Subscription,
+    SubscriptionStatus,
+)
+from shared.services.enforcement import _reactivation_order
+from shared.services.enforcement_steps import disable_entitlement, reactivate_record, suspend_subscription
+from shared.services.messages import EnforcementRequest
+from shared.services.state import SuspensionRecord
+from shared.settings import Settings
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+S, A = SubscriptionStatus.SUSPENDED, SubscriptionStatus.ACTIVE
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], SuspensionRecord] = {}
+
+    def upsert(self, pk: str, rk: str, doc: SuspensionRecord) -> None:
+        self.rows[(pk, rk)] = doc
+
+    def delete(self, pk: str, rk: str) -> None:
+        self.rows.pop((pk, rk), None)
+
+
+class FakeStores:
+    def __init__(self) -> None:
+        self.suspensions = Table()
+
+
+class FakePC:
+    """Partner Center as the test sets it: statuses, and what a call does (a value, or an error to raise)."""
+
+    def __init__(self, **status: str) -> None:
+        self.status = dict(status)
+        self.raise_on: dict[str, Exception] = {}
+        self.apply = True  # a call changes the status before it raises (the error came after the change)
+        self.lag = False  # an accepted cancel does not show before the wait ends
+        self.unreadable = False
+
+    def _raise(self, what: str) -> None:
+        if what in self.raise_on:
+            raise self.raise_on[what]
+
+    async def get_subscription(self, customer_id: str, sid: str) -> Subscription:
+        if self.unreadable:
+            raise ServerError("down")
+        return Subscription(id=sid, status=self.status[sid])
+
+    async def suspend(self, customer_id: str, sid: str, include_addons: bool = True) -> list[ChangeResult]:
+        before = self.status[sid]
+        if self.apply:
+            self.status[sid] = "suspended"
+        self._raise("suspend")
+        return [ChangeResult(customer_id=customer_id, subscription_id=sid, target=S, before=before,
+                             after=self.status[sid], changed=before != self.status[sid])]
+
+    async def reactivate(self, customer_id: str, sid: str, include_addons: bool = True) -> list[ChangeResult]:
+        self._raise("reactivate")
+        before, self.status[sid] = self.status[sid], "active"
+        return [ChangeResult(customer_id=customer_id, subscription_id=sid, target=A, before=before, after=A,
+                             changed=before != "active")]
+
+    async def get_azure_entitlement(self, customer_id: str, plan: str, eid: str) -> AzureEntitlement | None:
+        if self.unreadable:
+            raise ServerError("down")
+        return AzureEntitlement(id=eid, status=self.status[eid]) if eid in self.status else None
+
+    async def cancel_azure_entitlement(self, customer_id: str, plan: str, eid: str, **kw: Any) -> EntitlementChange:
+        before = self.status[eid]
+        self._raise("cancel")
+        if before == "active" and not self.lag:
+            self.status[eid] = "disabled"
+        return EntitlementChange(customer_id=customer_id, subscription_id=plan, entitlement_id=eid, action="cancel",
+                                 before=before, after=self.status[eid], requested=before == "active")
+
+    async def reactivate_azure_entitlement(self, customer_id: str, plan: str, eid: str,
+                                           **kw: Any) -> EntitlementChange:
+        before = self.status[eid]
+        self._raise("reactivate")
+        self.status[eid] = "active"
+        return EntitlementChange(customer_id=customer_id, subscription_id=plan, entitlement_id=eid,
+                                 action="reactivate", before=before, after="active", requested=before != "active")
+
+
+REQ = EnforcementRequest(action="suspend", customer_id="c1", reason="nonpayment", key="k", detail="overdue",
+                         requested_at=NOW)
+SETTINGS = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true")
+ENT = AzureEntitlement(id="e1", friendly_name="Azure subscription 1", status="active")
+
+
+async def test_an_error_after_the_patch_keeps_the_suspension_partner_center_shows() -> None:
+    pc, stores = FakePC(sub="active"), FakeStores()
+    pc.raise_on["suspend"] = NotFound("listing add-ons: not found")  # non-transient, after the PATCH landed
+    [state] = await suspend_subscription(pc, stores, REQ, Subscription(id="sub", status="active"), "Office", NOW)
+    assert state.verified and state.held and state.status == "suspended" and "not found" in state.error
+    rec = stores.suspensions.rows[("c1", "sub")]
+    assert rec.seen_status == "suspended" and rec.verified_at == NOW  # never dropped: csp-guard will lift it
+
+
+async def test_a_refusal_that_left_it_active_drops_the_record_and_says_why() -> None:
+    pc, stores = FakePC(plan="active"), FakeStores()
+    pc.apply = False
+    pc.raise_on["suspend"] = RestrictionError("active Azure subscriptions", code="900115", status=403)
+    [state] = await suspend_subscription(pc, stores, REQ, Subscription(id="plan", status="active"), "Plan", NOW)
+    assert not state.verified and not state.held and state.error.startswith("900115")
+    assert stores.suspensions.rows == {}
+
+
+async def test_an_unreadable_read_back_keeps_the_record_and_concludes_nothing() -> None:
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.raise_on["cancel"] = PermissionDenied("forbidden", status=403)
+    pc.unreadable = True
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    assert state.status == "unknown" and not state.verified and state.held
+    assert stores.suspensions.rows[("c1", "plan_e1")].verified_at is None
+
+
+async def test_azure_subscription_cancel_is_verified_refused_or_still_on_its_way() -> None:
+    pc, stores = FakePC(e1="active"), FakeStores()
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    assert (state.target, state.status, state.verified, state.changed) == ("plan/e1", "disabled", True, True)
+    rec = stores.suspensions.rows[("c1", "plan_e1")]
+    assert rec.entitlement_id == "e1" and rec.subscription_id == "plan" and rec.label == "plan/e1"
+
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.raise_on["cancel"] = PermissionDenied("needs Admin Agent", status=403)
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    assert state.status == "active" and not state.held and "Admin Agent" in state.error
+    assert stores.suspensions.rows == {}
+
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.lag = True  # accepted, but the read-back still shows active when the wait ends: keep the record
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    assert not state.verified and state.held and state.error.startswith("cancel accepted")
+    assert ("c1", "plan_e1") in stores.suspensions.rows
+
+
+async def test_already_disabled_is_ours_only_if_csp_guard_held_it() -> None:
+    off = ENT.model_copy(update={"status": "disabled"})
+    pc, stores = FakePC(e1="disabled"), FakeStores()
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", off, NOW, held_before=False)
+    assert state.verified and not state.held and stores.suspensions.rows == {}
+    state = await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", off, NOW, held_before=True)
+    assert state.verified and state.held and ("c1", "plan_e1") in stores.suspensions.rows
+
+
+async def test_transient_errors_propagate_for_a_retry_and_the_record_stays() -> None:
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.raise_on["cancel"] = ServerError("503", status=503)
+    with pytest.raises(ServerError):
+        await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    assert ("c1", "plan_e1") in stores.suspensions.rows
+
+
+def _rec(sub: str, ent: str | None = None, addon: bool = False) -> SuspensionRecord:
+    return SuspensionRecord(customer_id="c1", subscription_id=sub, entitlement_id=ent, is_addon=addon,
+                            reason="nonpayment", detail="d", action_key="k", suspended_at=NOW, suspended_by="x")
+
+
+async def test_reactivation_goes_plan_first_and_keeps_what_partner_center_refuses() -> None:
+    records = [_rec("o365-addon", addon=True), _rec("plan", "e1"), _rec("plan"), _rec("o365")]
+    assert [r.label for r in sorted(records, key=_reactivation_order)] == ["plan", "o365", "plan/e1", "o365-addon"]
+    pc, stores = FakePC(e1="disabled"), FakeStores()
+    rec = _rec("plan", "e1")
+    stores.suspensions.upsert("c1", rec.row, rec)
+    pc.raise_on["reactivate"] = RestrictionError("plan suspended", code="800091", status=400)
+    state = await reactivate_record(pc, stores, SETTINGS, rec)
+    assert not state.verified and state.held and state.error.startswith("800091")
+    assert stores.suspensions.rows[("c1", "plan_e1")].seen_status == "disabled"
+    del pc.raise_on["reactivate"]
+    state = await reactivate_record(pc, stores, SETTINGS, rec)
+    assert state.verified and state.status == "active" and stores.suspensions.rows == {}
