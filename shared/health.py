@@ -32,6 +32,14 @@ def check_health() -> dict[str, Any]:
             queues[name] = {"backlog": backlog, "poison": poison}
             if poison:
                 problems.append(f"{poison} message(s) in {name}-poison need an operator")
+    usage_feed: dict[str, Any] = {}
+    if checks["storage"] == "ok":
+        from shared.clock import utcnow
+        from shared.services.fraud.feed import feed_report
+        from shared.storage.clients import table_service
+
+        usage_feed, stalled = feed_report(settings, table_service(settings), utcnow())
+        problems += stalled
     status = "error" if checks["storage"] != "ok" else ("degraded" if problems else "ok")
     return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value,
-            "enforcement_enabled": settings.enforcement_enabled, "queues": queues}
+            "enforcement_enabled": settings.enforcement_enabled, "queues": queues, "usage_feed": usage_feed}

@@ -25,6 +25,7 @@ class TemplateId(StrEnum):
     TEAM_FRAUD_ALERT = "team_fraud_alert"
     TEAM_ACTION_FAILED = "team_action_failed"
     SERVICE_REQUEST = "service_request"
+    TEAM_USAGE_STALLED = "team_usage_stalled"
 
 
 class Channel(StrEnum):

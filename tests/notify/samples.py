@@ -71,4 +71,6 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                  "signals": SIGNALS, "actions": ACTIONS, "reference": "FRD-0007",
                                  "request": "Please investigate possible crypto-mining and confirm whether "
                                             "the tenant's credentials were compromised."},
+    TemplateId.TEAM_USAGE_STALLED: {"newest_usage_day": "2025-03-19", "advanced_at": "2025-03-20T01:15:00Z",
+                                    "silent_hours": 50.5, "max_silence_hours": 48},
 }
