@@ -15,7 +15,7 @@ from shared.fraud.models import CustomerSeries, DailySpend
 from shared.fraud.params import NewRegionParams, RiskyMeterParams, SubscriptionBurstParams
 from shared.fraud.peers import peer_for
 from shared.fraud.signals import Detector, Signal
-from shared.fraud.stats import median, money
+from shared.fraud.stats import money, robust_center_scale
 
 
 @lru_cache(maxsize=64)
@@ -102,10 +102,10 @@ def detect_new_region(ctx: Context, p: NewRegionParams) -> list[Signal]:
     if not new or amount < float(p.min_amount) or amount < p.min_share * x:
         return []
     prior = [series.by_day.get(ctx.day - timedelta(days=k), 0.0) for k in range(1, p.baseline_days + 1)]
-    baseline = median(prior)
+    baseline, scale = robust_center_scale(prior, 0.1, 1.0)
     net = min(amount, x - baseline)
-    if net < float(p.min_amount):
-        return []
+    if net < float(p.min_amount) or x - baseline < p.rise_z * scale:
+        return []  # the total did not rise beyond its usual wobble: a move, not new use
     units = [u for u, days in series.subscriptions.items()
              if ctx.day in days and any(r in new for r in days[ctx.day].by_region)]
     meters = {f"{m.meter_category}|{m.meter_sub_category}|{m.meter_name}" for u in units

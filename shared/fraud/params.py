@@ -66,6 +66,8 @@ class RiskyMeterParams(Params):
 class NewRegionParams(Params):
     min_history_days: int = Field(14, ge=1)
     baseline_days: int = Field(14, ge=1)
+    rise_z: float = Field(3.0, ge=0)
+    """The day's total must exceed its baseline by this many robust deviations (a move is not a rise)."""
     min_amount: Decimal = Field(Decimal(200), ge=0)
     min_share: float = Field(0.2, ge=0, le=1)
 
