@@ -205,7 +205,7 @@ def run(args: Any) -> None:
     bg_fp = sum(1 for t in tenants if not t.case and t.cid in first)
     print(f"\n{ok}/{len(cases)} cases as expected; background customers flagged: {bg_fp}/{len(tenants) - len(cases)}")
     by_det: dict[str, int] = defaultdict(int)
-    for cid, (_, hits) in first.items():
+    for _, hits in first.values():
         for h in hits:
             by_det[h.signal.detector.value] += 1
     print(f"first-flag hits by detector: {dict(by_det)}")
