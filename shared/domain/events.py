@@ -149,6 +149,11 @@ class CreditLimit(BaseModel):
     currency: Currency
 
 
+Region = Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+                   StringConstraints(pattern=r"^[a-z0-9]{2,40}$")]
+"""An Azure region code as usage names it (``resourceLocation``, compared lower-case)."""
+
+
 class PlannedChange(BaseModel):
     """A spend change the customer declared in advance (a migration, a launch): detection expects it."""
 
@@ -157,8 +162,7 @@ class PlannedChange(BaseModel):
     ends_on: date
     expected_factor: Annotated[float, Field(gt=0, le=100)] | None = None
     expected_daily_spend: Annotated[Amount, Field(ge=0)] | None = None
-    regions: Annotated[tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,40}$",
-                                                             to_lower=True)], ...], Field(max_length=20)] = ()
+    regions: Annotated[tuple[Region, ...], Field(max_length=20)] = ()
     note: Text | None = None
 
     @model_validator(mode="after")

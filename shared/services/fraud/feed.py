@@ -88,7 +88,7 @@ async def alarm_if_stalled(ctx: AppContext, status: UsageFeedStatus, now: dateti
     channel, recipient = ((Channel.WEBHOOK, "team") if settings.team_webhook_url
                           else (Channel.EMAIL, settings.collections_contact))
     note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
-                        template_id=TemplateId.TEAM_USAGE_STALLED,
+                        template_id=TemplateId.TEAM_USAGE_STALLED, language=settings.fraud_language,
                         context={"newest_usage_day": status.newest_usage_day.isoformat(),
                                  "advanced_at": status.advanced_at.isoformat() if status.advanced_at else "-",
                                  "silent_hours": round(status.silent_hours(now) or 0, 1),
