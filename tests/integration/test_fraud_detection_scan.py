@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,8 @@ def _usage(stack: CollectionsStack, items: list[dict[str, Any]]) -> None:
         admin.post("/_sandbox/usage", json=items).raise_for_status()
 
 
-def _item(cid: str, plan: str, ent: str, days_ago: int, amount: float, meter: dict[str, str], **kw: Any) -> dict[str, Any]:
+def _item(cid: str, plan: str, ent: str, days_ago: int, amount: float, meter: dict[str, str],
+          **kw: Any) -> dict[str, Any]:
     day = (date.today() - timedelta(days=days_ago)).isoformat()
     return {"customerId": cid, "subscriptionId": plan, "entitlementId": ent, "usageDate": f"{day}T00:00:00Z",
             "resourceLocation": "chinanorth2", "quantity": 10, "unitPrice": amount / 10,
