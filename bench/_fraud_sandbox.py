@@ -5,7 +5,8 @@ the detectors and the rules), so these figures are an out-of-sample check of con
 Usage is streamed page by page as the sandbox serves it, each item parsed as the real scan does
 (``UsageLineItem`` from the Partner Center client, then ``to_line``), profiles come from ``profile_for``
 over what a collections ledger fed from Partner Center alone would hold (name, country: no segment, no
-credit limit, no declared spend, no onboarding date), and the replay is day by day with the same engine
+credit limit, no declared spend) plus the subscriptions' Partner Center ``creationDate`` (as the scan reads
+them), and the replay is day by day with the same engine
 calls as the built-in generator (aggregate, peer_baselines, assess).
 """
 
@@ -55,6 +56,10 @@ def run(args: Any, warmup: int) -> None:
                                                                             country=c.country))
                for c in pf.customers}
     ctx = cast(Any, SimpleNamespace(stores=SimpleNamespace(ledger=ledgers.get)))
+    # what the scan reads from Partner Center's subscriptions (creationDate) for each customer with usage
+    created: dict[str, dict[str, date]] = defaultdict(dict)
+    for s in pf.subscriptions:
+        created[s.customer_id][s.id] = s.creation
     truth = pf.misuse
 
     history = History()
@@ -112,7 +117,8 @@ def run(args: Any, warmup: int) -> None:
                 close_day(day)
                 day += 1
             pending.append(ln)
-            if ln.customer_id not in profiles and (p := profile_for(ctx, ln.customer_id, rules)) is not None:
+            if ln.customer_id not in profiles and (
+                    p := profile_for(ctx, ln.customer_id, rules, created[ln.customer_id])) is not None:
                 profiles[ln.customer_id] = p
         if cursor is None:
             break

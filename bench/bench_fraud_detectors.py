@@ -9,7 +9,8 @@ overall, detection delay, and throughput.
 Detectors never see the ground truth; thresholds were chosen on seed 1, the default run uses seed 2.
 ``--source sandbox`` uses the Partner Center sandbox's generator instead (see bench/_fraud_sandbox.py): a
 portfolio the rules were not tuned on, streamed page by page and parsed as the real scan does.
-Usage: .venv/bin/python bench/bench_fraud_detectors.py [--source builtin|sandbox] [--customers N] [--days D]
+``--source lookalikes`` replays the cases of bench/_fraud_lookalikes.py and prints each case's outcome.
+Usage: .venv/bin/python bench/bench_fraud_detectors.py [--source builtin|sandbox|lookalikes] [--customers N] [--days D]
        [--seed S] [--subs LO,HI] [--page-size N]
 """
 
@@ -255,7 +256,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--misuse-share", type=float, default=0.03)
     ap.add_argument("--lookalike-share", type=float, default=0.08)
-    ap.add_argument("--source", choices=["builtin", "sandbox"], default="builtin")
+    ap.add_argument("--source", choices=["builtin", "sandbox", "lookalikes"], default="builtin")
     ap.add_argument("--subs", default="1,4", help="sandbox: subscriptions per customer, LO,HI")
     ap.add_argument("--page-size", type=int, default=2000, help="sandbox: usage line items per page")
     args = ap.parse_args()
@@ -263,6 +264,11 @@ def main() -> None:
         from _fraud_sandbox import run  # bench/ is sys.path[0] when this script runs
 
         run(args, WARMUP)
+        return
+    if args.source == "lookalikes":
+        from _fraud_lookalikes import run as run_lookalikes
+
+        run_lookalikes(args)
         return
     rules = parse_rules((Path(__file__).resolve().parents[1] / "config" / "fraud-rules.yaml").read_text())
     detector_of = {r.id: r.detector.value for r in rules.rules}

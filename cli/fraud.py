@@ -117,3 +117,49 @@ def cases(
                       r.case.outcome.value + pending,
                       ", ".join(r.case.suspended) or "-", sr.status if sr else "-", r.case.updated_at.isoformat())
     out.print(table)
+
+
+def _change(text: str) -> dict[str, object]:
+    """``FROM:TO[:FACTOR[:REGION,REGION]]`` -> a planned change."""
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise typer.BadParameter(f"{text!r}: expected FROM:TO[:FACTOR[:REGIONS]] (dates as YYYY-MM-DD)")
+    change: dict[str, object] = {"starts_on": parts[0], "ends_on": parts[1]}
+    if len(parts) > 2 and parts[2]:
+        change["expected_factor"] = float(parts[2])
+    if len(parts) > 3 and parts[3]:
+        change["regions"] = [r.strip() for r in parts[3].split(",") if r.strip()]
+    return change
+
+
+@app.command()
+def baseline(
+    customer_id: Annotated[str, typer.Argument(help="Customer (tenant) id.")],
+    monthly: Annotated[str | None, typer.Option("--monthly", help="Expected monthly spend, e.g. 30000.")] = None,
+    prepayment: Annotated[str | None, typer.Option("--prepayment", help="Prepaid amount.")] = None,
+    currency: Annotated[str, typer.Option("--currency")] = "CNY",
+    change: Annotated[list[str] | None, typer.Option(
+        "--change", help="Planned change FROM:TO[:FACTOR[:REGION,...]], repeatable; replaces the list.")] = None,
+    onboarded: Annotated[str | None, typer.Option("--onboarded", help="Onboarding date (YYYY-MM-DD).")] = None,
+    actor: Annotated[str, typer.Option("--actor", help="Who declares it (recorded).")] = "cli",
+    settings_file: SettingsFile = None,
+) -> None:
+    """Declare what detection should expect of a customer (queued as a customer.updated event)."""
+    from shared.context import AppContext
+    from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
+
+    fields: dict[str, object] = {}
+    if monthly is not None:
+        fields["expected_monthly_spend"] = {"amount": monthly, "currency": currency}
+    if prepayment is not None:
+        fields["prepayment"] = {"amount": prepayment, "currency": currency}
+    if change is not None:
+        fields["planned_changes"] = [_change(c) for c in change]
+    if onboarded is not None:
+        fields["onboarded_on"] = onboarded
+    try:
+        event = declare_baseline(AppContext(_settings(settings_file)), customer_id.lower(), fields, actor)
+    except InvalidBaseline as exc:
+        err.print(f"not accepted: {exc}")
+        raise typer.Exit(2) from None
+    out.print_json(json.dumps({"accepted": event.event_id, "event": event.model_dump(mode="json")}))

@@ -147,7 +147,8 @@ def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="fraud/cases/{customer_id}/resolve", methods=["POST"])
 def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
-    """Body: {"label": "legitimate" | "fraud", "note": "..."}; legitimate reactivates what the case suspended."""
+    """Body: {"label": "legitimate" | "fraud", "note": "...", "suppress_days": 30}; legitimate reactivates what
+    the case suspended and suppresses the same signal kinds for ``suppress_days`` (default 30, 0: none)."""
     from shared.context import get_context
     from shared.services.fraud import FraudStores, resolve_case
 
@@ -157,10 +158,14 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     label = data.get("label")
     if label not in ("legitimate", "fraud"):
         return error(400, 'label must be "legitimate" or "fraud"')
+    days = data.get("suppress_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
+        return error(400, "suppress_days must be a whole number of days from 0 to 365")
     ctx = get_context()
 
     def run() -> func.HttpResponse:
-        rec, request = resolve_case(ctx, FraudStores(ctx.tables), cid, label, who, str(data.get("note", "")))
+        rec, request = resolve_case(ctx, FraudStores(ctx.tables), cid, label, who,
+                                    str(data.get("note", "")), suppress_days=days)
         return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
 
     return handle_errors(run)
@@ -300,3 +305,21 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     except PartnerCenterError as exc:
         return error(502, f"Partner Center refused or failed ({exc.code}): {exc.description}; try again")
     return json_response(_view(rec), 202)
+
+
+@bp.route(route="fraud/customers/{customer_id}/baseline", methods=["POST"])
+def fraud_baseline(req: func.HttpRequest) -> func.HttpResponse:
+    """Declare what detection should expect: {"expected_monthly_spend": {"amount": "30000", "currency": "CNY"},
+    "prepayment": {...}, "planned_changes": [{"starts_on", "ends_on", "expected_factor", "regions", "note"}],
+    "onboarded_on": "2026-11-20"} (any of them). Queued as a customer.updated event; 202 with its id."""
+    from shared.context import get_context
+    from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
+
+    who, data, bad = _operator(req)
+    if bad:
+        return bad
+    try:
+        event = declare_baseline(get_context(), req.route_params["customer_id"].lower(), data, who)
+    except InvalidBaseline as exc:
+        return error(400, str(exc))
+    return json_response({"accepted": event.event_id, "event": event.model_dump(mode="json")}, 202)

@@ -35,9 +35,11 @@ def check_health() -> dict[str, Any]:
             if poison:
                 problems.append(f"{poison} message(s) in {name}-poison need an operator")
     watched: dict[str, Any] = {}
+    usage_feed: dict[str, Any] = {}
     try:
         from shared.clock import utcnow
         from shared.services import watch
+        from shared.services.fraud.feed import feed_report
         from shared.services.state import Stores
         from shared.storage.clients import table_service
 
@@ -45,11 +47,14 @@ def check_health() -> dict[str, Any]:
         watched["calendar"] = watch.calendar_status(settings, now)
         if checks["storage"] == "ok":
             watched["payment_feed"] = watch.feed_status(Stores(table_service(settings)), settings, now)
+            usage_feed, stalled = feed_report(settings, table_service(settings), now)
+            problems += stalled
         # warnings, not problems: the app works (and fails safe); a non-2xx health check would take every
         # instance out of rotation on the day the calendar warning starts
         watched["warnings"] = watch.problems(watched["calendar"], watched.get("payment_feed", {"silent": False}))
     except Exception as exc:  # a policy or calendar file that cannot be read is a problem, not a crash
-        problems.append(f"cannot check the holiday calendar / payment feed: {type(exc).__name__}: {exc}")
+        problems.append(f"cannot check the holiday calendar / payment and usage feeds: {type(exc).__name__}: {exc}")
     status = "error" if checks["storage"] != "ok" else ("degraded" if problems else "ok")
     return {"status": status, "checks": checks, "problems": problems, "cloud": settings.pc_cloud.value,
-            "enforcement_enabled": settings.enforcement_enabled, "queues": queues, **watched}
+            "enforcement_enabled": settings.enforcement_enabled, "queues": queues, "usage_feed": usage_feed,
+            **watched}

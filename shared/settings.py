@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     fraud_scan_schedule: str = Field(
         default="0 15 * * * *", json_schema_extra=DEPLOY, alias="FRAUD_SCAN_SCHEDULE"
     )
+    # usage days each scan assesses again (late usage, first-day signals); the same signal is never raised twice
+    fraud_lookback_days: int = Field(default=3, ge=1, le=14, alias="CSPGUARD_FRAUD_LOOKBACK_DAYS")
+    # until this day of the month the scan also reads period=previous (a closed month not yet invoiced)
+    fraud_previous_period_days: int = Field(default=10, ge=0, le=28, alias="CSPGUARD_FRAUD_PREVIOUS_PERIOD_DAYS")
+    # alarm (team alert, /api/health) when the newest usage day has not advanced for longer than this
+    fraud_usage_max_silence_hours: float = Field(default=48, gt=0, alias="CSPGUARD_FRAUD_USAGE_MAX_SILENCE_HOURS")
+    # unbilled exposure older than this is not used (a customer missing from the scans ages out)
+    fraud_exposure_max_age_hours: float = Field(default=48, gt=0, alias="CSPGUARD_FRAUD_EXPOSURE_MAX_AGE_HOURS")
+    fraud_language: Literal["en", "zh-CN"] = Field(default="en", alias="CSPGUARD_FRAUD_LANGUAGE")
 
     # Notifications
     smtp_host: str = Field(default="127.0.0.1", json_schema_extra=DEPLOY, alias="CSPGUARD_SMTP_HOST")

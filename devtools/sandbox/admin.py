@@ -28,6 +28,7 @@ class NewSubscription(BaseModel):
     parent: int | None = None  # index, in this list, of an add-on's base subscription
     entitlements: list[str] = Field(default_factory=list)  # statuses of an Azure plan's Azure subscriptions
     daily_usage_units: float | None = Field(default=None, gt=0)  # scale of a D2 v3 line, Azure kinds only
+    created_days_ago: int | None = Field(default=None, ge=0, le=3650)  # creationDate (default: 90 days before usage)
 
 
 class NewCustomer(BaseModel):
@@ -88,7 +89,8 @@ def add_customer(store: Store, spec: NewCustomer) -> dict[str, Any]:
             offer,
             ns.status,
             ns.quantity,
-            start - timedelta(days=90),
+            start - timedelta(days=90) if ns.created_days_ago is None
+            else start + timedelta(days=store.portfolio.days - ns.created_days_ago),
             ns.friendly_name or offer.name,
             parent_id=parent_id,
         )

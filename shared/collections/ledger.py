@@ -40,7 +40,7 @@ from shared.domain import (
     PaymentInTransit,
     PaymentReceived,
 )
-from shared.domain.events import PROFILE_FIELDS, Language
+from shared.domain.events import PROFILE_FIELDS, Language, PlannedChange
 from shared.domain.money import check_minor_units
 
 _ZERO = Decimal(0)
@@ -62,6 +62,11 @@ class CustomerProfile(BaseModel):
     language: Language = "en"
     country: str = "CN"
     segment: str = "standard"
+    # the declared baseline fraud detection reads (customer.updated, POST /api/fraud/customers/{id}/baseline)
+    expected_monthly_spend: Money | None = None
+    prepayment: Money | None = None
+    planned_changes: tuple[PlannedChange, ...] = ()
+    onboarded_on: date | None = None
 
 
 class InvoiceFacts(BaseModel):
@@ -291,9 +296,9 @@ def _record(
                 if name not in stamps or stamp > stamps[name]:
                     stamps[name] = stamp
                     value = getattr(event, name)
-                    if name == "credit_limit" and value is not None:
+                    if name in ("credit_limit", "expected_monthly_spend", "prepayment") and value is not None:
                         value = Money.model_construct(amount=value.amount, currency=value.currency)
-                    profile[name] = value
+                    profile[name] = () if name == "planned_changes" and value is None else value
 
 
 _Dispute = Decimal | Literal["whole"] | None

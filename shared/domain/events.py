@@ -178,8 +178,37 @@ class CreditLimit(BaseModel):
         return self
 
 
+Region = Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+                   StringConstraints(pattern=r"^[a-z0-9]{2,40}$")]
+"""An Azure region code as usage names it (``resourceLocation``, compared lower-case)."""
+
+
+class PlannedChange(BaseModel):
+    """A spend change the customer declared in advance (a migration, a launch): detection expects it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    starts_on: date
+    ends_on: date
+    expected_factor: Annotated[float, Field(gt=0, le=100)] | None = None
+    expected_daily_spend: Annotated[Amount, Field(ge=0)] | None = None
+    regions: Annotated[tuple[Region, ...], Field(max_length=20)] = ()
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> PlannedChange:
+        if self.ends_on < self.starts_on or (self.ends_on - self.starts_on).days > 366:
+            raise ValueError("ends_on must be on or after starts_on, at most 366 days later")
+        if self.expected_factor is None and self.expected_daily_spend is None and not self.regions:
+            raise ValueError("a planned change needs expected_factor, expected_daily_spend or regions")
+        return self
+
+
 class CustomerUpdated(_Event):
-    """Profile changes; only the fields present are changed (the latest ``occurred_at`` wins per field)."""
+    """Profile changes; only the fields present are changed (the latest ``occurred_at`` wins per field).
+
+    ``expected_monthly_spend``, ``prepayment``, ``planned_changes`` (replaces the list) and ``onboarded_on``
+    are the declared baseline fraud detection compares usage with.
+    """
 
     type: Literal["customer.updated"] = "customer.updated"
     name: Text | None = None
@@ -189,6 +218,10 @@ class CustomerUpdated(_Event):
     language: Language | None = None
     country: CountryCode | None = None
     segment: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    expected_monthly_spend: CreditLimit | None = None
+    prepayment: CreditLimit | None = None
+    planned_changes: Annotated[tuple[PlannedChange, ...], Field(max_length=20)] | None = None
+    onboarded_on: date | None = None
 
     @model_validator(mode="after")
     def _something_changes(self) -> CustomerUpdated:
@@ -198,7 +231,8 @@ class CustomerUpdated(_Event):
 
 
 PROFILE_FIELDS = frozenset(
-    {"name", "credit_limit", "payment_terms_days", "contact_email", "language", "country", "segment"}
+    {"name", "credit_limit", "payment_terms_days", "contact_email", "language", "country", "segment",
+     "expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on"}
 )
 
 PaymentEvent = Annotated[

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.fraud.detectors import Context
+from shared.fraud.explain import Language
 from shared.fraud.models import CustomerProfile, FraudEvent, History, PeerBaseline
+from shared.fraud.peers import PeerIndex, peer_for
 from shared.fraud.rules import ContainmentScope, Outcome, Rules
 from shared.fraud.signals import Detector, Signal
-from shared.fraud.stats import median
 
 
 class RuleHit(BaseModel):
@@ -103,13 +104,18 @@ def assess_customer(
     profile: CustomerProfile | None,
     rules: Rules,
     now: datetime,
-    peers: Mapping[str, PeerBaseline],
+    peers: PeerIndex,
     events: tuple[FraudEvent, ...] = (),
+    lookback_days: int | None = None,
+    language: Language = "en",
 ) -> Assessment:
-    """Evaluate every rule for one customer over the last ``rules.evaluate_last_days`` usage days."""
-    segment = profile.segment if profile else rules.default_segment
+    """Evaluate every rule for one customer over each usage day of the look-back window (``lookback_days``,
+    else the rules' ``evaluate_last_days``), so late usage and first-day signals are not lost; the same
+    observation on two scans has the same signal key, so it is not raised twice."""
+    segment = (profile.segment if profile else None) or rules.default_segment
     series = history.customers.get(customer_id)
-    days = [now.date() - timedelta(days=k) for k in range(rules.evaluate_last_days, 0, -1)]
+    window = lookback_days or rules.evaluate_last_days
+    days = [now.date() - timedelta(days=k) for k in range(window, 0, -1)]
     lists = rules.lists
     hits: list[RuleHit] = []
     shadow: list[RuleHit] = []
@@ -117,7 +123,7 @@ def assess_customer(
     for rule, params, fn in rules.plan_for(segment):
         run_days = days[-1:] if rule.detector is Detector.FRAUD_EVENT else days
         for day in run_days:
-            ctx = Context(customer_id, series, profile, day, now, peers, events)
+            ctx = Context(customer_id, series, profile, day, now, peers, events, language, segment)
             for sig in fn(ctx, params):
                 if sig.subscription_ids and all(s in lists.allow.subscriptions for s in sig.subscription_ids):
                     notes.append(
@@ -164,7 +170,7 @@ def assess_customer(
         shadow_hits=tuple(shadow),
         explanations=tuple(notes + explanations),
         input_fingerprint=_fingerprint(
-            customer_id, history, profile, rules, now, peers.get(segment) or peers.get("default"), events
+            customer_id, history, profile, rules, now, peer_for(peers, segment, None), events
         ),
     )
 
@@ -174,51 +180,16 @@ def assess(
     profiles: Mapping[str, CustomerProfile],
     rules: Rules,
     now: datetime,
-    peers: Mapping[str, PeerBaseline] | None = None,
+    peers: PeerIndex | None = None,
+    lookback_days: int | None = None,
+    language: Language = "en",
 ) -> list[Assessment]:
     """One ``Assessment`` per customer known from usage, profiles or fraud events, sorted by customer id."""
     events: dict[str, list[FraudEvent]] = {}
     for e in history.fraud_events:
         events.setdefault(e.customer_tenant_id, []).append(e)
     return [
-        assess_customer(c, history, profiles.get(c), rules, now, peers or {}, tuple(events.get(c, ())))
+        assess_customer(c, history, profiles.get(c), rules, now, peers or {}, tuple(events.get(c, ())),
+                        lookback_days, language)
         for c in _customers(history, profiles)
     ]
-
-
-def peer_baselines(
-    history: History,
-    profiles: Mapping[str, CustomerProfile],
-    before: date,
-    min_history_days: int = 28,
-    window_days: int = 28,
-    default_segment: str = "default",
-) -> dict[str, PeerBaseline]:
-    """Per-segment daily spend of established customers (median and 90th percentile of their medians).
-
-    Only days before ``before`` count, so the figure can be replayed. A ``default`` entry covers all segments.
-    """
-    per_segment: dict[str, list[float]] = {}
-    lo = before - timedelta(days=window_days)
-    for cid, series in history.customers.items():
-        days = [d for d in series.by_day if d < before]
-        if not days or (before - min(days)).days < min_history_days:
-            continue
-        values = [series.by_day.get(lo + timedelta(days=k), 0.0) for k in range(window_days)]
-        seg = profiles[cid].segment if cid in profiles else default_segment
-        m = median(values)
-        per_segment.setdefault(seg, []).append(m)
-        if seg != "default":
-            per_segment.setdefault("default", []).append(m)
-    return {seg: _baseline(seg, vals) for seg, vals in per_segment.items()}
-
-
-def _baseline(segment: str, values: Iterable[float]) -> PeerBaseline:
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-    return PeerBaseline(
-        segment=segment,
-        median_daily=Decimal(str(round(median(ordered), 2))),
-        p90_daily=Decimal(str(round(p90, 2))),
-        customers=len(ordered),
-    )

@@ -7,8 +7,9 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.fraud.assess import assess, peer_baselines
-from shared.fraud.models import CustomerProfile, History, PeerBaseline
+from shared.fraud.assess import assess
+from shared.fraud.models import CustomerProfile, History
+from shared.fraud.peers import PeerIndex, peer_baselines
 from shared.fraud.rules import Outcome, Rules
 
 
@@ -75,7 +76,7 @@ def backtest(
     start: date,
     end: date,
     labels: Mapping[str, bool] | None = None,
-    peers: Mapping[str, PeerBaseline] | None = None,
+    peers: PeerIndex | None = None,
     hour: int = 6,
 ) -> BacktestReport:
     """Assess as if run at ``hour`` o'clock the day after each usage day ``start``..``end``.
@@ -89,7 +90,7 @@ def backtest(
     overall_first: dict[str, date] = {}
     overall_hits = 0
     outcomes: dict[str, int] = {o.value: 0 for o in Outcome}
-    day_peers: Mapping[str, PeerBaseline] = peers or {}
+    day_peers: PeerIndex = peers or {}
     n_days = (end - start).days + 1
     total = 0
     for k in range(n_days):

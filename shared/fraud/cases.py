@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.fraud.assess import Assessment, RuleHit
 from shared.fraud.rules import FraudError, Outcome
-from shared.fraud.signals import Figure
+from shared.fraud.signals import Detector, Figure
 
 FRAUD_SUSPENSION_REASON: Literal["fraud investigation"] = "fraud investigation"
 RESPONSE_GUIDANCE = timedelta(hours=1)
@@ -60,6 +60,17 @@ class Containment(BaseModel):
     attempts: int = 0
 
 
+class Suppression(BaseModel):
+    """A signal kind a person judged legitimate for this customer: not raised again until ``until``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detector: Detector
+    until: date
+    case_id: str
+    by: str
+
+
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -95,6 +106,11 @@ class Case(BaseModel):
     suspended: tuple[str, ...] = ()
     containment: Containment = Containment()
     timeline: tuple[TimelineEntry, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    """Carried from case to case of the customer until they expire."""
+
+    def suppressed(self, on: date) -> frozenset[Detector]:
+        return frozenset(s.detector for s in self.suppressions if s.until >= on)
 
     @property
     def is_open(self) -> bool:
@@ -179,8 +195,10 @@ def open_or_update(
     """Open a case for an actionable assessment, or let the open case absorb its new signals.
 
     A resolved case is never reopened; its signals are not raised again, anything new opens a new incident.
+    Signal kinds a person resolved as legitimate are not raised until their suppression expires.
     """
-    hits = _actionable(assessment)
+    quiet = existing.suppressed(now.date()) if existing else frozenset()
+    hits = [h for h in _actionable(assessment) if h.signal.detector not in quiet]
     block = assessment.listed == "block"
     if existing is not None and existing.customer_id != assessment.customer_id:
         raise CaseError(
@@ -225,6 +243,7 @@ def open_or_update(
         first_signal_at=now,
         hits=tuple(new_hits),
         timeline=entries,
+        suppressions=tuple(x for x in (existing.suppressions if existing else ()) if x.until >= now.date()),
     )
     return case, [CaseChange(kind="opened", detail=f"{assessment.outcome.value}: {len(new_hits)} signal(s)")]
 
@@ -293,14 +312,26 @@ def add_note(case: Case, text: str, now: datetime, by: str) -> Case:
 
 
 def resolve(
-    case: Case, label: Literal["legitimate", "fraud"], now: datetime, by: str, note: str = ""
+    case: Case, label: Literal["legitimate", "fraud"], now: datetime, by: str, note: str = "",
+    suppress_days: int = 0,
 ) -> tuple[Case, ReactivationPlan]:
-    """Close the case with its label: legitimate reactivates what this case suspended, fraud keeps it."""
+    """Close the case with its label: legitimate reactivates what this case suspended, fraud keeps it.
+
+    Legitimate with ``suppress_days`` also suppresses the case's signal kinds for that many days, and the
+    resolution entry says which and until when.
+    """
     if not case.is_open:
         raise CaseError(f"case {case.case_id} is already {case.status.value}")
     status = CaseStatus.RESOLVED_LEGITIMATE if label == "legitimate" else CaseStatus.RESOLVED_FRAUD
     reactivate = case.suspended if label == "legitimate" else ()
     text = f"resolved as {label}" + (f": {note}" if note else "")
+    suppressions = case.suppressions
+    if label == "legitimate" and suppress_days > 0:
+        until = now.date() + timedelta(days=suppress_days)
+        kinds = sorted({h.signal.detector for h in case.hits})
+        suppressions += tuple(Suppression(detector=k, until=until, case_id=case.case_id, by=by) for k in kinds)
+        if kinds:
+            text += f"; {', '.join(k.value for k in kinds)} signals suppressed until {until.isoformat()}"
     entry = TimelineEntry(at=now, kind=EntryKind.OUTCOME, text=text, by=by, subscription_ids=reactivate)
     closed = case.model_copy(
         update={
@@ -309,6 +340,7 @@ def resolve(
             "resolved_at": now,
             "updated_at": now,
             "timeline": (*case.timeline, entry),
+            "suppressions": suppressions,
         }
     )
     plan = ReactivationPlan(

@@ -113,12 +113,18 @@ class MeterAmount(BaseModel):
 
 
 class DailySpend(BaseModel):
-    """Spend of one subscription (or, with ``subscription_id=None``, one customer) on one day."""
+    """Spend of one consuming subscription (or, with ``subscription_id=None``, one customer) on one day.
+
+    A consuming subscription is an Azure subscription (entitlement) under an Azure plan, or a Partner Center
+    subscription billed directly (legacy Azure offer): ``subscription_id`` is always the Partner Center one,
+    ``entitlement_id`` the Azure subscription when usage names one that differs from it.
+    """
 
     model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customer_id: str
     subscription_id: str | None = None
+    entitlement_id: str = ""
     day: date
     currency: str
     total: Decimal
@@ -142,27 +148,41 @@ class DailySpend(BaseModel):
 
 
 class SpendNotice(BaseModel):
-    """A spend change the customer declared in advance (e.g. a planned migration)."""
+    """A spend change the customer declared in advance (e.g. a planned migration).
+
+    Either an expected daily spend or an expected factor over the customer's usual spend (or both: the
+    higher expectation holds).
+    """
 
     model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     valid_from: date
     valid_to: date
-    expected_daily_spend: Decimal
+    expected_daily_spend: Decimal | None = None
+    expected_factor: float | None = Field(None, gt=0)
     regions: tuple[str, ...] = ()
     """Regions the change will use, so first use of them is expected."""
     note: str = ""
 
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_to
+
 
 class CustomerProfile(BaseModel):
-    """What the partner knows about a customer besides usage."""
+    """What the partner knows about a customer besides usage.
+
+    ``onboarded_at`` is when the tenant started with the partner (Partner Center's earliest subscription
+    ``creationDate`` unless the partner declares one); ``subscriptions_created`` the ``creationDate`` of each
+    Partner Center subscription. ``segment`` is None when the CRM knows nothing (the rules' default applies).
+    """
 
     model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     customer_id: str
     name: str = ""
-    segment: str = "default"
+    segment: str | None = "default"
     onboarded_at: date | None = None
+    subscriptions_created: dict[str, date] = Field(default_factory=dict)
     declared_monthly_spend: Decimal | None = None
     credit_limit: Decimal | None = None
     prepayment: Decimal | None = None
@@ -193,14 +213,17 @@ class FraudEvent(_Camel):
 
 
 class PeerBaseline(BaseModel):
-    """Daily spend of established customers of one segment, used for customers without history."""
+    """Daily spend of established customers of one segment and size band, for customers without history."""
 
     model_config = ConfigDict(frozen=True, ignored_types=(lazy,))
 
     segment: str
+    band: str = "*"
     median_daily: Decimal
     p90_daily: Decimal
     customers: int
+    p90_subscriptions: int = 0
+    """90th percentile of the consuming subscriptions these customers use (for bursts of new tenants)."""
 
 
 def _series_floats(days: dict[date, DailySpend]) -> tuple[list[date], list[float]]:
@@ -236,8 +259,25 @@ class CustomerSeries(BaseModel):
 
     @lazy
     def first_seen(self) -> dict[str, date]:
-        """First usage day of each subscription."""
+        """First usage day of each consuming subscription (Azure subscription or Partner Center one)."""
         return {sub: min(days) for sub, days in self.subscriptions.items() if days}
+
+    @lazy
+    def owners(self) -> dict[str, tuple[str, str]]:
+        """Consuming subscription -> (Partner Center subscription, Azure subscription or "")."""
+        out: dict[str, tuple[str, str]] = {}
+        for key, days in self.subscriptions.items():
+            spend = next(iter(days.values()), None)
+            out[key] = (spend.subscription_id or key, spend.entitlement_id) if spend else (key, "")
+        return out
+
+    def unit_by_day(self, unit: str) -> dict[date, float]:
+        """Daily totals of one consuming subscription as floats (memoised)."""
+        key = ("unit", unit)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = {d: float(v.total) for d, v in self.subscriptions.get(unit, {}).items()}
+        return found
 
 
 class History(BaseModel):
@@ -249,8 +289,18 @@ class History(BaseModel):
     fraud_events: tuple[FraudEvent, ...] = ()
 
 
+def unit_of(line: UsageLine) -> str:
+    """The consuming subscription a line bills: the Azure subscription it names, else the subscription."""
+    return line.entitlement_id or line.subscription_id
+
+
 def _roll_up(
-    customer_id: str, subscription_id: str | None, day: date, currency: str, meters: dict[str, MeterAmount]
+    customer_id: str,
+    subscription_id: str | None,
+    day: date,
+    currency: str,
+    meters: dict[str, MeterAmount],
+    entitlement_id: str = "",
 ) -> DailySpend:
     by_category: dict[str, Decimal] = {}
     by_region: dict[str, Decimal] = {}
@@ -266,6 +316,7 @@ def _roll_up(
         DailySpend,
         customer_id=customer_id,
         subscription_id=subscription_id,
+        entitlement_id=entitlement_id,
         day=day,
         currency=currency,
         total=total,
@@ -293,6 +344,7 @@ def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[Dai
         DailySpend,
         customer_id=customer_id,
         subscription_id=None,
+        entitlement_id="",
         day=day,
         currency=currency,
         total=total,
@@ -306,20 +358,29 @@ def _customer_day(customer_id: str, day: date, currency: str, subs: Iterable[Dai
 def aggregate(lines: Iterable[UsageLine], into: History | None = None) -> History:
     """Fold usage lines into a new ``History`` (the input is not modified).
 
-    Idempotent under re-delivery: the last read of a (subscription, day, meter) replaces earlier reads,
-    so re-reading a day, or a revised line for it, never double counts.
+    Usage is kept per consuming subscription (``unit_of``: the Azure subscription a line names, else the
+    Partner Center subscription), so twenty new Azure subscriptions under one plan are twenty new series.
+    Idempotent under re-delivery: the last read of a (consuming subscription, day, meter) replaces earlier
+    reads, so re-reading a day, or a revised line for it, never double counts. A day stored before usage was
+    kept per Azure subscription (under the plan's id) is superseded by the first re-read naming one.
     """
     base = into or History()
     touched: dict[tuple[str, str, date], dict[str, MeterAmount]] = {}
+    owner: dict[str, tuple[str, str]] = {}
+    superseded: dict[str, set[tuple[str, date]]] = {}
     names: dict[str, tuple[str, str]] = {}
     for line in lines:
-        key = (line.customer_id, line.subscription_id, line.usage_date)
+        unit = unit_of(line)
+        key = (line.customer_id, unit, line.usage_date)
         meters = touched.get(key)
         if meters is None:
             series = base.customers.get(line.customer_id)
-            old = series.subscriptions.get(line.subscription_id, {}).get(line.usage_date) if series else None
+            old = series.subscriptions.get(unit, {}).get(line.usage_date) if series else None
             meters = dict(old.meters) if old else {}
             touched[key] = meters
+            owner[unit] = (line.subscription_id, line.entitlement_id if unit != line.subscription_id else "")
+            if unit != line.subscription_id:
+                superseded.setdefault(line.customer_id, set()).add((line.subscription_id, line.usage_date))
         meters[line.meter_key] = _new(
             MeterAmount,
             meter_category=line.meter_category,
@@ -344,8 +405,15 @@ def aggregate(lines: Iterable[UsageLine], into: History | None = None) -> Histor
         subs = {k: dict(v) for k, v in old_series.subscriptions.items()} if old_series else {}
         days_touched: set[date] = set()
         for sub, day, meters in items:
-            subs.setdefault(sub, {})[day] = _roll_up(cust, sub, day, currency, meters)
+            plan, entitlement = owner[sub]
+            subs.setdefault(sub, {})[day] = _roll_up(cust, plan, day, currency, meters, entitlement)
             days_touched.add(day)
+        for plan, day in superseded.get(cust, ()):
+            stale = subs.get(plan, {}).get(day)
+            if stale is not None and not stale.entitlement_id and (cust, plan, day) not in touched:
+                del subs[plan][day]
+                days_touched.add(day)
+        subs = {k: v for k, v in subs.items() if v}
         daily = dict(old_series.daily) if old_series else {}
         for day in days_touched:
             daily[day] = _customer_day(cust, day, currency, (s[day] for s in subs.values() if day in s))

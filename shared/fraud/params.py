@@ -23,7 +23,13 @@ class SpikeParams(Params):
     min_amount: Decimal = Field(Decimal(500), ge=0)
     rel_scale_floor: float = Field(0.1, ge=0)
     month_end_tolerance: float = Field(2.0, gt=0)
+    month_end_days: int = Field(3, ge=0, le=10)
+    """The last days of a month, where batch runs are a known calendar effect."""
+    familiar_share: float = Field(0.8, ge=0, le=1)
+    """A month-end rise with at least this share on meters and regions already used is a batch run."""
     notice_tolerance: float = Field(1.5, gt=0)
+    per_subscription: bool = True
+    """Also compare each consuming subscription (Azure subscription, licence subscription) with its own history."""
 
 
 class NewCustomerParams(Params):
@@ -59,6 +65,9 @@ class RiskyMeterParams(Params):
 
 class NewRegionParams(Params):
     min_history_days: int = Field(14, ge=1)
+    baseline_days: int = Field(14, ge=1)
+    rise_z: float = Field(3.0, ge=0)
+    """The day's total must exceed its baseline by this many robust deviations (a move is not a rise)."""
     min_amount: Decimal = Field(Decimal(200), ge=0)
     min_share: float = Field(0.2, ge=0, le=1)
 

@@ -30,6 +30,7 @@ class TemplateId(StrEnum):
     SERVICE_REQUEST = "service_request"
     SERVICE_REQUEST_READY = "service_request_ready"
     TEAM_SUSPENSION_DEADLINE = "team_suspension_deadline"
+    TEAM_USAGE_STALLED = "team_usage_stalled"
 
 
 class Channel(StrEnum):

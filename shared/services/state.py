@@ -130,9 +130,12 @@ class FeedStatus(BaseModel):
 
 
 class UnbilledExposure(BaseModel):
+    """Unbilled daily-rated usage (the partner's cost, licences excluded) as of the newest usage day read."""
+
     customer_id: str
     unbilled: Money
     as_of: datetime
+    observed_at: datetime | None = None  # when the scan read it (a customer missing from a scan is set to 0)
 
 
 @dataclass

@@ -115,4 +115,6 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                        "text_en": "Hello 21Vianet support, ...",
                                        "steps": ["Support -> Customer requests -> New request"],
                                        "download": "/api/fraud/cases/8d0c/evidence"},
+    TemplateId.TEAM_USAGE_STALLED: {"newest_usage_day": "2025-03-19", "advanced_at": "2025-03-20T01:15:00Z",
+                                    "silent_hours": 50.5, "max_silence_hours": 48},
 }

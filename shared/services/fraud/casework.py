@@ -221,7 +221,8 @@ def sync_suspensions(ctx: AppContext, fs: FraudStores, customer_id: str) -> Case
 
 
 def resolve_case(ctx: AppContext, fs: FraudStores, customer_id: str, label: Literal["legitimate", "fraud"],
-                 by: str, note: str = "", now: datetime | None = None) -> tuple[CaseRecord, EnforcementRequest | None]:
+                 by: str, note: str = "", now: datetime | None = None,
+                 suppress_days: int = 0) -> tuple[CaseRecord, EnforcementRequest | None]:
     """Close the case with its label; legitimate reactivates every subscription this case suspended."""
     now = now or _now()
     rec = sync_suspensions(ctx, fs, customer_id)
@@ -232,7 +233,7 @@ def resolve_case(ctx: AppContext, fs: FraudStores, customer_id: str, label: Lite
     case_id = rec.case.case_id
     ours = {r.label for r in ctx.stores.suspended_by_us(customer_id) if r.reason == "fraud" and r.case_id == case_id}
     try:
-        closed, plan = case_resolve(rec.case, label, now, by, note)
+        closed, plan = case_resolve(rec.case, label, now, by, note, suppress_days)
     except CaseError as exc:
         raise CaseConflict(str(exc)) from exc
     subs = tuple(sorted(set(plan.subscription_ids) | ours)) if label == "legitimate" else ()

@@ -2,8 +2,12 @@
 
 Flow: the timer (or POST /api/fraud/scan) queues a ``stream`` item on Queue.FRAUD_SCAN; its worker streams
 Partner Center's partner-wide unbilled usage one page at a time (only the current page and one small
-figure per customer are in memory), folds each page into the customers' stored histories, writes
-UnbilledExposure, pulls fraud events (global profile), then assesses every customer with new usage.
+figure per customer are in memory) -- ``period=previous`` too in the first ``fraud_previous_period_days`` of
+a month, where the last days of a closed, not yet invoiced month are served -- folds each page into the
+customers' stored histories (per Azure subscription), writes UnbilledExposure (as of the newest usage day;
+customers missing from the scan age out), records whether the feed advanced (alarm when it stalls), pulls
+fraud events (global profile), then assesses every customer with usage over the look-back window
+(``fraud_lookback_days``, default 3: yesterday's usage and the days before, Partner Center lagging a day).
 Up to ``settings.sweep_shard_size`` customers (default 200) are assessed inline by the same worker;
 more are fanned out as ``assess`` items of that many customers each on Queue.FRAUD_SCAN.
 """
@@ -13,30 +17,23 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from shared.clock import utcnow
 from shared.domain import Money
-from shared.fraud import (
-    CustomerProfile,
-    FraudEvent,
-    History,
-    PeerBaseline,
-    Rules,
-    UsageLine,
-    aggregate,
-    assess_customer,
-    parse_rules,
-)
-from shared.fraud.stats import median
+from shared.fraud import FraudEvent, History, PeerBaseline, Rules, UsageLine, aggregate, assess_customer, parse_rules
+from shared.fraud.peers import baselines, index, peer_figure
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import FRAUD_SCAN
 from shared.services.fraud.casework import apply_assessment
+from shared.services.fraud.feed import alarm_if_stalled, record_feed
+from shared.services.fraud.profiles import profile_for, with_creation_dates
 from shared.services.fraud.store import AssessmentRecord, FraudScanRun, FraudStores, StoredHistory, trim
 from shared.services.state import UnbilledExposure
 
@@ -44,7 +41,7 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.scan")
-PEER_WINDOW_DAYS = 28
+__all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "start_scan", "stream", "to_line"]
 
 
 class FraudScanItem(BaseModel):
@@ -57,7 +54,7 @@ class FraudScanItem(BaseModel):
     as_of: datetime
     shard: int = 0
     customer_ids: tuple[str, ...] = ()
-    peers: dict[str, PeerBaseline] = Field(default_factory=dict)
+    peers: tuple[PeerBaseline, ...] = ()
     events: tuple[FraudEvent, ...] = ()
 
     def envelope(self) -> Envelope:
@@ -82,23 +79,14 @@ def to_line(item: BaseModel) -> UsageLine | None:
             and data.get("billingPreTaxTotal") is not None):
         return None
     data["customerId"] = str(data["customerId"]).lower()
+    if not data.get("entitlementName") and data.get("entitlementDescription"):
+        data["entitlementName"] = data["entitlementDescription"]
     return UsageLine.model_validate(data)
-
-
-def profile_for(ctx: AppContext, customer_id: str, rules: Rules) -> CustomerProfile | None:
-    """What collections knows about the customer (segment, credit limit) as the engine's profile."""
-    ledger = ctx.stores.ledger(customer_id)
-    if ledger is None:
-        return None
-    p = ledger.profile
-    return CustomerProfile(customer_id=customer_id, name=p.name or "", segment=p.segment or rules.default_segment,
-                           credit_limit=p.credit_limit.amount if p.credit_limit else None,
-                           currency=p.credit_limit.currency if p.credit_limit else "CNY")
 
 
 def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: datetime | None = None) -> FraudScanRun:
     """Record a run and queue its stream item (the timer and POST /api/fraud/scan)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     run = FraudScanRun(run_id=f"fraud-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", started_at=now,
                        requested_by=requested_by)
     FraudStores(ctx.tables).runs.put(run.run_id, "fraudscan", run)
@@ -117,7 +105,9 @@ def _store_page(fs: FraudStores, lines: list[UsageLine], now: datetime) -> dict[
             base = History(customers={cid: doc.series}) if doc else None
             series = aggregate(mine, into=base).customers[cid]
             newest = max(series.daily) if series.daily else now.date()
-            return StoredHistory(customer_id=cid, series=trim(series, newest), updated_at=now)
+            if doc is None:
+                return StoredHistory(customer_id=cid, series=trim(series, newest), updated_at=now)
+            return doc.model_copy(update={"series": trim(series, newest), "updated_at": now})
 
         doc = fs.history.update(cid, "history", change)
         if doc is not None:
@@ -125,24 +115,28 @@ def _store_page(fs: FraudStores, lines: list[UsageLine], now: datetime) -> dict[
     return out
 
 
-def _peer_figure(doc: StoredHistory, before: datetime) -> float | None:
-    """This customer's contribution to its segment's peer baseline (median daily spend over 28 days)."""
-    by_day = doc.series.by_day
-    days = [d for d in by_day if d < before.date()]
-    if not days or (before.date() - min(days)).days < PEER_WINDOW_DAYS:
-        return None
-    lo = before.date() - timedelta(days=PEER_WINDOW_DAYS)
-    return median([by_day.get(lo + timedelta(days=k), 0.0) for k in range(PEER_WINDOW_DAYS)])
+def periods_to_read(now: datetime, previous_days: int) -> list[str]:
+    """``previous`` as well as ``current`` early in a month: Partner Center serves the last days of a closed,
+    not yet invoiced month as the previous period."""
+    return ["previous", "current"] if now.day <= previous_days else ["current"]
 
 
-def _baselines(values: dict[str, list[float]]) -> dict[str, PeerBaseline]:
-    out = {}
-    for seg, vals in values.items():
-        ordered = sorted(vals)
-        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-        out[seg] = PeerBaseline(segment=seg, median_daily=Decimal(str(round(median(ordered), 2))),
-                                p90_daily=Decimal(str(round(p90, 2))), customers=len(ordered))
-    return out
+def _write_exposure(ctx: AppContext, unbilled: dict[str, dict[str, Decimal]], newest: date | None,
+                    now: datetime) -> None:
+    """Unbilled usage per customer, as of the newest usage day read; a customer with stored exposure but no
+    usage in this scan (invoiced, or gone) is set to zero rather than keeping a figure that never ages."""
+    as_of = datetime.combine(newest, datetime.min.time(), tzinfo=now.tzinfo) if newest else now
+    for cid, by_cur in unbilled.items():
+        cur, amount = max(by_cur.items(), key=lambda kv: kv[1])
+        ctx.stores.exposure.upsert(cid, "unbilled", UnbilledExposure(
+            customer_id=cid, unbilled=Money.of(amount, cur), as_of=as_of, observed_at=now))
+    for cid in ctx.stores.exposure.partition_keys("unbilled"):
+        if cid not in unbilled:
+            old = ctx.stores.exposure.get(cid, "unbilled")
+            if old is not None and old.unbilled.amount != 0:
+                ctx.stores.exposure.upsert(cid, "unbilled", UnbilledExposure(
+                    customer_id=cid, unbilled=Money.of(Decimal(0), old.unbilled.currency), as_of=as_of,
+                    observed_at=now))
 
 
 async def _fraud_events(ctx: AppContext) -> list[FraudEvent]:
@@ -175,31 +169,28 @@ async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) ->
     _set(fs, item.run_id, status="streaming")
     pages = lines_seen = 0
     unbilled: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    peer_values: dict[str, float] = {}
+    peer_values: dict[str, tuple[float, int]] = {}
     segments: dict[str, str] = {}
-    async for page in ctx.partner_center().unbilled_usage_pages(page_size=page_size):
-        pages += 1
-        lines = [line for line in (to_line(i) for i in page) if line is not None]
-        lines_seen += len(lines)
-        for line in lines:
-            unbilled[line.customer_id][line.pricing_currency] += line.billing_pre_tax_total
-        for cid, doc in _store_page(fs, lines, now).items():
-            if cid not in segments:
-                prof = profile_for(ctx, cid, rules)
-                segments[cid] = prof.segment if prof else rules.default_segment
-            fig = _peer_figure(doc, now)
-            if fig is not None:
-                peer_values[cid] = fig
-    for cid, by_cur in unbilled.items():
-        cur, amount = max(by_cur.items(), key=lambda kv: kv[1])
-        ctx.stores.exposure.upsert(cid, "unbilled", UnbilledExposure(
-            customer_id=cid, unbilled=Money.of(amount, cur), as_of=now))
-    grouped: dict[str, list[float]] = defaultdict(list)
-    for cid, fig in peer_values.items():
-        grouped[segments[cid]].append(fig)
-        if segments[cid] != "default":
-            grouped["default"].append(fig)
-    peers = _baselines(grouped)
+    newest: date | None = None
+    for period in periods_to_read(now, ctx.settings.fraud_previous_period_days):
+        async for page in ctx.partner_center().unbilled_usage_pages(page_size=page_size, period=period):
+            pages += 1
+            lines = [line for line in (to_line(i) for i in page) if line is not None]
+            lines_seen += len(lines)
+            for line in lines:
+                unbilled[line.customer_id][line.pricing_currency] += line.billing_pre_tax_total
+                newest = line.usage_date if newest is None or line.usage_date > newest else newest
+            for cid, doc in _store_page(fs, lines, now).items():
+                if cid not in segments:
+                    prof = profile_for(ctx, cid, rules, doc.subscriptions_created)
+                    segments[cid] = (prof.segment if prof else None) or rules.default_segment
+                fig = peer_figure(doc.series, now.date())
+                if fig is not None:
+                    peer_values[cid] = fig
+    _write_exposure(ctx, unbilled, newest, now)
+    feed = record_feed(ctx.tables, newest, now)
+    await alarm_if_stalled(ctx, feed, now)
+    peers = baselines((segments[cid], daily, units) for cid, (daily, units) in peer_values.items())
     events = await _fraud_events(ctx)
     customers = sorted(set(unbilled) | {e.customer_tenant_id for e in events})
     size = ctx.settings.sweep_shard_size
@@ -213,7 +204,7 @@ async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) ->
         for shard in items:
             run = await assess_shard(ctx, shard)
         if not items:
-            run = _set(fs, item.run_id, status="completed", finished_at=datetime.now(UTC))
+            run = _set(fs, item.run_id, status="completed", finished_at=utcnow())
         return run
     for shard in items:
         ctx.producer.send(Queue.FRAUD_SCAN, shard.envelope())
@@ -227,12 +218,18 @@ async def assess_shard(ctx: AppContext, item: FraudScanItem) -> FraudScanRun:
     now = item.as_of
     counts: dict[str, int] = defaultdict(int)
     errors: list[str] = []
+    peers = index(item.peers)
+    settings = ctx.settings
     for cid in item.customer_ids:
-        series = fs.series(cid)
+        doc = fs.history.get(cid, "history")
+        if doc is not None:
+            doc = await with_creation_dates(ctx, fs, doc, now)
+        series = doc.series if doc else None
         history = History(customers={cid: series} if series else {})
-        profile = profile_for(ctx, cid, rules)
+        profile = profile_for(ctx, cid, rules, doc.subscriptions_created if doc else None)
         events = tuple(e for e in item.events if e.customer_tenant_id == cid)
-        a = assess_customer(cid, history, profile, rules, now, item.peers, events)
+        a = assess_customer(cid, history, profile, rules, now, peers, events,
+                            lookback_days=settings.fraud_lookback_days, language=settings.fraud_language)
         counts["assessed"] += 1
         if a.shadow_hits:
             counts["shadow_flagged"] += 1
@@ -272,7 +269,7 @@ def _finish_shard(fs: FraudStores, run_id: str, counts: dict[str, int], errors: 
         update["errors"] = [*run.errors, *errors][-50:]
         if run.shards_done + 1 >= run.shards:
             update["status"] = "completed"
-            update["finished_at"] = datetime.now(UTC)
+            update["finished_at"] = utcnow()
         return run.model_copy(update=update)
 
     run = fs.runs.update(run_id, "fraudscan", change)

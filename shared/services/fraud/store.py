@@ -36,6 +36,9 @@ class StoredHistory(BaseModel):
     customer_id: str
     series: CustomerSeries
     updated_at: datetime
+    subscriptions_created: dict[str, date] = Field(default_factory=dict)  # Partner Center creationDate
+    created_checked_on: date | None = None
+    created_checked_for: int = 0  # subscriptions in usage when creation dates were last read
 
 
 def trim(series: CustomerSeries, newest: date, keep_days: int = HISTORY_DAYS) -> CustomerSeries:

@@ -60,7 +60,8 @@ def test_containment_suspends_for_fraud_investigation_and_legitimate_resolution_
     case, _ = open_or_update(None, _assessment(6000), now)
     assert case is not None
     plan = containment_plan(case, ["c1-s1", "c1-s2"])
-    assert plan.customer_wide and [o.subscription_id for o in plan.orders] == ["c1-s1", "c1-s2"]
+    # the spike names the subscription responsible: containment targets exactly it
+    assert not plan.customer_wide and [o.subscription_id for o in plan.orders] == ["c1-s1"]
     assert all(o.reason == "fraud investigation" and o.lifted_by_payment is False for o in plan.orders)
     assert plan.requires_approval
     contained = record_containment(case, ["c1-s1", "c1-s2"], now + timedelta(minutes=40), by="ops@partner")

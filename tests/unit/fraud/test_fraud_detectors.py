@@ -37,6 +37,7 @@ def ctx(h, customer: str, day: int, prof=None, peers=None, now=None, events=()) 
         now or morning_after(day),
         peers or {},
         tuple(events),
+        segment=(prof.segment if prof else None) or "default",
     )
 
 
@@ -82,17 +83,19 @@ def test_new_customer_is_judged_against_declared_spend_then_peers() -> None:
     h = history([line("n1", "n1-s1", 0, 900), line("n1", "n1-s1", 1, 950)])
     declared = profile("n1", declared_monthly_spend=Decimal(3000), onboarded_at=d(0))  # 100 a day
     [sig] = detect_new_customer(ctx(h, "n1", 1, declared), NewCustomerParams())
-    assert "declared onboarding spend" in sig.why and sig.figures["days_of_usage"] == 2
+    assert "declared expected monthly spend" in sig.why and sig.figures["days_of_usage"] == 2
     big = profile("n1", declared_monthly_spend=Decimal(30000), onboarded_at=d(0))
     assert detect_new_customer(ctx(h, "n1", 1, big), NewCustomerParams()) == []
     peers = {
-        "smb": PeerBaseline(segment="smb", median_daily=Decimal(50), p90_daily=Decimal(150), customers=80)
+        ("smb", "100-1k/day"): PeerBaseline(segment="smb", band="100-1k/day", median_daily=Decimal(50),
+                                            p90_daily=Decimal(150), customers=80)
     }
     undeclared = profile("n1", segment="smb", onboarded_at=d(0))
     [peer_sig] = detect_new_customer(ctx(h, "n1", 1, undeclared, peers), NewCustomerParams())
-    assert "peers in segment smb" in peer_sig.why
+    assert "segment smb, size band 100-1k/day" in peer_sig.why
     rich_peers = {
-        "smb": PeerBaseline(segment="smb", median_daily=Decimal(500), p90_daily=Decimal(1500), customers=80)
+        ("smb", "1k-10k/day"): PeerBaseline(segment="smb", band="1k-10k/day", median_daily=Decimal(500),
+                                            p90_daily=Decimal(1500), customers=80)
     }
     assert detect_new_customer(ctx(h, "n1", 1, undeclared, rich_peers), NewCustomerParams()) == []
     # an established customer is not "new", whatever it spends
@@ -133,7 +136,7 @@ def test_risky_meter_flags_new_gpu_use_but_not_a_steady_gpu_user() -> None:
 def test_new_region_flags_first_use_of_a_region_unless_declared() -> None:
     h = history(steady("c1", range(30)), [line("c1", "c1-s2", 30, 600, region="chinaeast3")])
     [sig] = detect_new_region(ctx(h, "c1", 30), NewRegionParams())
-    assert sig.figures["regions"] == "chinaeast3" and sig.subscription_ids == ("c1-s2",)
+    assert sig.regions == ("chinaeast3",) and sig.subscription_ids == ("c1-s2",)
     notice = SpendNotice(
         valid_from=d(29), valid_to=d(40), expected_daily_spend=Decimal(700), regions=("ChinaEast3",)
     )
