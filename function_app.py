@@ -9,6 +9,8 @@ from functions.health import bp as health_bp
 from functions.operators import bp as operators_bp
 from functions.payments import bp as payments_bp
 
-app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+# Person-facing routes authorize the signed-in principal themselves (shared/auth.py; App Service Authentication
+# in Azure); system ingress (payment-events) keeps a function key (auth_level=FUNCTION on its route).
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in (health_bp, deadletters_bp, payments_bp, collections_bp, operators_bp, fraud_bp):
     app.register_functions(blueprint)

@@ -1,14 +1,18 @@
-"""Operators list and replay messages that failed validation (function-key protected)."""
+"""Operators list and replay messages that failed validation (signed-in operators; see shared/auth.py)."""
 
 import azure.functions as func
 
-from functions._http import error, json_body, json_response
+from functions._http import authorize, error, json_body, json_response
+from shared.auth import Permission
 
 bp = func.Blueprint()
 
 
 @bp.route(route="dead-letters", methods=["GET"])
 def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
 
     letters = get_context().deadletters.list(req.params.get("queue"),
@@ -21,6 +25,9 @@ def replay_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     """Replay as stored, or with a corrected body given as {"body": "<envelope JSON>"}."""
     from shared.context import get_context
 
+    who, refused = authorize(req, Permission.ACT)
+    if who is None:
+        return refused  # type: ignore[return-value]
     body = None
     if req.get_body():
         data, bad = json_body(req)

@@ -7,8 +7,9 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import actor, error, handle_errors, json_body, json_response
+from functions._http import authorize, error, handle_errors, json_body, json_response
 from functions._queue import receive, send_or_park
+from shared.auth import Permission
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
 
@@ -60,11 +61,13 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
         log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
 
 
-def _operator(req: func.HttpRequest) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
-    """(actor, JSON object body, error response)."""
-    who = actor(req)
-    if not who:
-        return "", {}, error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+def _operator(req: func.HttpRequest, permission: Permission = Permission.ACT
+              ) -> tuple[str, dict[str, Any], func.HttpResponse | None]:
+    """(actor, JSON object body, error response): the caller must hold ``permission``."""
+    found, refused = authorize(req, permission)
+    if found is None:
+        return "", {}, refused
+    who = found.actor
     if not req.get_body():
         return who, {}, None
     data, bad = json_body(req)
@@ -92,12 +95,18 @@ def fraud_scan_now(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import start_scan
 
-    run = start_scan(get_context(), requested_by=actor(req) or "operator")
+    found, refused = authorize(req, Permission.ACT)
+    if found is None:
+        return refused  # type: ignore[return-value]
+    run = start_scan(get_context(), requested_by=found.actor)
     return json_response(run.model_dump(mode="json"), 202)
 
 
 @bp.route(route="fraud/scans/{run_id}", methods=["GET"])
 def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores
 
@@ -108,6 +117,9 @@ def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="fraud/cases", methods=["GET"])
 def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
     """``?status=open|investigating|resolved_legitimate|resolved_fraud|all`` (default: open and investigating)."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores
 
@@ -126,6 +138,9 @@ def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="fraud/cases/{customer_id}", methods=["GET"])
 def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     """The customer's current case (suspensions read back first) and its earlier cases."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores, sync_suspensions
 
@@ -144,7 +159,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, resolve_case
 
-    who, data, bad = _operator(req)
+    who, data, bad = _operator(req, Permission.DECIDE)
     if bad:
         return bad
     label = data.get("label")
@@ -209,11 +224,11 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     """Approve the pending containment (or contain now what the signals point at). Body: {"note": "..."}."""
     from shared.context import get_context
     from shared.partner_center import NotFound, PartnerCenterError
-    from shared.services.errors import ConflictError, NotFoundError
+    from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
     from shared.services.fraud import FraudStores, contain
     from shared.storage.documents import ConcurrencyConflict
 
-    who, data, bad = _operator(req)
+    who, data, bad = _operator(req, Permission.DECIDE)
     if bad:
         return bad
     ctx = get_context()
@@ -222,6 +237,8 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
                             note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))
+    except ForbiddenError as exc:
+        return error(403, str(exc))
     except (ConflictError, ConcurrencyConflict) as exc:
         return error(409, str(exc))
     except NotFound as exc:

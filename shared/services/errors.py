@@ -7,3 +7,7 @@ class NotFoundError(LookupError):
 
 class ConflictError(ValueError):
     """The request contradicts the current state: already decided, nothing pending... (HTTP 409)."""
+
+
+class ForbiddenError(PermissionError):
+    """The actor may not do this, e.g. approve their own request (four eyes) (HTTP 403)."""

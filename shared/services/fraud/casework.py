@@ -30,7 +30,7 @@ from shared.fraud import add_note as case_add_note
 from shared.fraud import resolve as case_resolve
 from shared.fraud.cases import Case
 from shared.messaging import Queue
-from shared.services.errors import ConflictError, NotFoundError
+from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, PendingContainment
 from shared.services.messages import EnforcementRequest
 from shared.storage.audit import AuditEntry
@@ -130,7 +130,8 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
         active = await active_subscriptions(ctx, a.customer_id)
         targets, wide, approval, reasons = plan_targets(rec.case, active, _requested(rec))
         if targets and approval:
-            effects.pending_approval = _ask_approval(fs, a.customer_id, targets, wide, reasons, now)
+            effects.pending_approval = _ask_approval(fs, a.customer_id, targets, wide, reasons, now,
+                                                     _scan_requester(fs, run_id))
         elif targets:
             await contain(ctx, fs, a.customer_id, SYSTEM_ACTOR, now, targets=targets)
             effects.contained = True
@@ -145,14 +146,20 @@ def _requested(rec: CaseRecord) -> list[str]:
     return [s for k in rec.containment_keys for s in k.split("|", 1)[1].split(",") if "|" in k]
 
 
+def _scan_requester(fs: FraudStores, run_id: str) -> str | None:
+    run = fs.runs.get(run_id, "fraudscan") if run_id else None
+    return run.requested_by if run is not None else None
+
+
 def _ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: bool, reasons: tuple[str, ...],
-                  now: datetime) -> bool:
+                  now: datetime, requested_by: str | None = None) -> bool:
     def change(rec: CaseRecord | None) -> CaseRecord | None:
         if rec is None or (rec.pending is not None and rec.pending.status == "pending"
                            and set(targets) <= set(rec.pending.subscription_ids)):
             return None
         return rec.model_copy(update={"pending": PendingContainment(
-            requested_at=now, subscription_ids=tuple(targets), customer_wide=wide, reasons=reasons)})
+            requested_at=now, subscription_ids=tuple(targets), customer_wide=wide, reasons=reasons,
+            requested_by=requested_by)})
 
     before = fs.current(customer_id)
     after = fs.cases.update(customer_id, CURRENT, change)
@@ -176,6 +183,9 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
         raise CaseConflict(f"case {rec.case.case_id} is {rec.case.status.value}: nothing to contain")
     if targets is None:
         if rec.pending is not None and rec.pending.status == "pending":
+            if rec.pending.requested_by and rec.pending.requested_by == actor:
+                raise ForbiddenError(f"{actor} started the scan that asked for this containment: a second person "
+                                     "must approve it (four eyes)")
             targets = list(rec.pending.subscription_ids)
         else:
             targets = plan_targets(rec.case, await active_subscriptions(ctx, customer_id), _requested(rec))[0]
