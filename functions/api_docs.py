@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
 from functions._http import json_response
+from functions._routes import http_routes
 
 bp = func.Blueprint()
 
 
 def registered_routes() -> list[tuple[str, str]]:
-    """(METHOD, route) of every HTTP function of the app, from the same metadata the host indexes."""
-    import function_app
-
-    out = []
-    for f in function_app.app.get_functions():
-        for binding in json.loads(f.get_function_json())["bindings"]:
-            if binding.get("type") == "httpTrigger":
-                out += [(m.upper(), binding["route"]) for m in binding.get("methods") or ("GET",)]
-    return out
+    return [(method, route) for method, route, _ in http_routes()]
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

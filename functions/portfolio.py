@@ -50,4 +50,4 @@ def policy_document(req: func.HttpRequest) -> func.HttpResponse:
         return error(400, "language must be en or zh-CN")
     policy = policy_set(get_context().settings).for_version(None)
     return handle_errors(lambda: json_response({"version": policy.version, "language": language,
-                                                "markdown": render_policy_document(policy, language)}))
+                                                "markdown": render_policy_document(policy, language)}))  # type: ignore[arg-type]

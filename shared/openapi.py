@@ -166,7 +166,8 @@ def _security(op: Op) -> list[dict[str, list[str]]]:
 def _operation(op: Op) -> dict[str, Any]:
     params: list[dict[str, Any]] = []
     for name in [s[1:-1] for s in op.route.split("/") if s.startswith("{")]:
-        schema = {"type": "string", "enum": list(op.path_enums[name])} if name in op.path_enums else dict(ID)
+        schema: dict[str, Any] = ({"type": "string", "enum": list(op.path_enums[name])} if name in op.path_enums
+                                  else dict(ID))
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     for name, schema, text in (*op.query, *(PAGE_QUERY if op.html else ())):
         params.append({"name": name, "in": "query", "required": name == "reason", "schema": schema,
@@ -181,6 +182,7 @@ def _operation(op: Op) -> dict[str, Any]:
         schema = {"$ref": f"#/components/schemas/{op.response.__name__}"} if op.response else {"type": "object"}
         ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {str(op.success): ok}
+    security: Any = _security(op)
     if op.permission is not None:
         responses["401"] = {"description": "not signed in (or no function key / sender)", **error}
         responses["403"] = {"description": "the principal's roles do not allow it", **error}
@@ -188,7 +190,7 @@ def _operation(op: Op) -> dict[str, Any]:
     out: dict[str, Any] = {"operationId": f"{op.method.lower()}_{op.route}".replace("/", "_").replace("{", "")
                            .replace("}", "").replace("-", "_").replace(".", "_"),
                            "summary": op.summary, "tags": [op.tag], "parameters": params, "responses": responses,
-                           "security": _security(op)}
+                           "security": security}
     if op.permission is not None:
         out["x-cspguard-permission"] = op.permission.value
     if op.body is not None:
