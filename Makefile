@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test lint bench clean iac-check package
+.PHONY: setup run demo test browser lint bench clean iac-check package
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,12 +30,17 @@ run: setup
 demo: setup
 	$(BIN)/python -m devtools.stack demo
 
-## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner),
-## then ruff and mypy, then checkov over the infrastructure templates
-test: setup
+## test: the whole test suite (unit, integration against Azurite/sandbox/SMTP, end-to-end through the runner,
+## the console in headless Chromium), then ruff and mypy, then checkov over the infrastructure templates
+test: setup browser
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory iac-check
+
+## browser: Debian's chromium (driven by Playwright, no browser download) and a CJK font for the Chinese pages
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; fi
 
 ## lint: ruff and mypy
 lint: setup

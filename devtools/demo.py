@@ -83,13 +83,17 @@ def step_health(demo: Demo) -> str:
 
 
 def step_function_key(demo: Demo) -> str:
-    """Operator routes need the function key: without it 401, with it 200."""
+    """Person-facing routes need a signed-in person (locally X-Actor or the development sign-in), system
+    ingress needs the function key: without them 401."""
     with demo.stack.http() as api:
-        anonymous = api.get("/api/dead-letters", headers={"x-functions-key": ""}).status_code
-        keyed = api.get("/api/dead-letters").status_code
-    if (anonymous, keyed) != (401, 200):
-        raise DemoFailed(f"GET /api/dead-letters gave {anonymous} without the key and {keyed} with it")
-    return f"GET /api/dead-letters without key -> {anonymous}, with x-functions-key -> {keyed}"
+        anonymous = api.get("/api/dead-letters", headers={"x-actor": ""}).status_code
+        signed_in = api.get("/api/dead-letters").status_code
+        keyless = api.post("/api/payment-events", json=[], headers={"x-functions-key": ""}).status_code
+    if (anonymous, signed_in, keyless) != (401, 200, 401):
+        raise DemoFailed(f"GET /api/dead-letters gave {anonymous} signed out and {signed_in} signed in; "
+                         f"POST /api/payment-events without the key {keyless}")
+    return (f"GET /api/dead-letters signed out -> {anonymous}, signed in -> {signed_in}; "
+            f"POST /api/payment-events without x-functions-key -> {keyless}")
 
 
 def step_customers(demo: Demo) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
+
+from shared.auth import GRANTS, Permission, Principal, local_signin, principal_from, system_principal
 
 
 def json_response(data: Any, status: int = 200) -> func.HttpResponse:
@@ -83,7 +86,7 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
 
     from shared.collections import PolicyError
     from shared.messaging.handling import validation_reason
-    from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
+    from shared.services.errors import ConflictError, EvaluationError, ForbiddenError, InvalidRequest, NotFoundError
     from shared.storage.documents import ConcurrencyConflict
 
     try:
@@ -96,6 +99,8 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
         return error(422, str(exc))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]) if exc.args else "not found")
+    except ForbiddenError as exc:
+        return error(403, str(exc))
     except (ConflictError, ConcurrencyConflict) as exc:
         return error(409, str(exc))
     except PolicyError as exc:
@@ -112,18 +117,36 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
                      correlation_id=get_correlation_id())
 
 
-def actor(req: func.HttpRequest) -> str | None:
-    """Who is acting: the App Service auth principal if present, else the X-Actor header."""
-    import base64
+def principal(req: func.HttpRequest) -> Principal | None:
+    """The signed-in person the platform (or locally the runner) vouches for; see shared/auth.py."""
+    return principal_from(dict(req.headers), os.environ)
 
-    principal = req.headers.get("x-ms-client-principal")
-    if principal:
-        try:
-            claims = json.loads(base64.b64decode(principal))
-            for claim in claims.get("claims", []):
-                if claim.get("typ") in ("preferred_username", "name", "upn"):
-                    return f"operator:{claim['val']}"
-        except (ValueError, KeyError):
-            pass
-    name = req.headers.get("x-actor")
-    return f"operator:{name}" if name else None
+
+def actor(req: func.HttpRequest) -> str | None:
+    """Who is acting, for the audit: only a vouched principal (locally also ``X-Actor``), never a body."""
+    found = principal(req)
+    return found.actor if found else None
+
+
+def authorize(req: func.HttpRequest, permission: Permission) -> tuple[Principal | None, func.HttpResponse | None]:
+    """(principal, None) when the caller may do ``permission``, else (None, a 401/403 saying why)."""
+    found = principal(req)
+    if found is None:
+        how = ("sign in at /.auth/login (local development sign-in) or send an X-Actor header"
+               if local_signin(os.environ) else "sign in through App Service Authentication (/.auth/login/aad)")
+        return None, error(401, f"sign in first: {how}")
+    if not found.can(permission):
+        allowed = sorted(r.value for r, grants in GRANTS.items() if permission in grants)
+        return None, error(403, f"{found.name} (roles: {', '.join(sorted(found.roles)) or 'none'}) may not "
+                                f"{permission.value}: needs one of the roles {', '.join(allowed)}")
+    return found, None
+
+
+def ingress_principal(req: func.HttpRequest) -> tuple[Principal | None, func.HttpResponse | None]:
+    """For function-key routes (system ingress): the sending system must name itself."""
+    found = system_principal(dict(req.headers), os.environ)
+    if found is None:
+        return None, error(400, "say which system is sending: add an X-Source-System header")
+    if not found.can(Permission.INGEST):
+        return None, error(403, f"{found.name} may not send system events: needs the admin role or a function key")
+    return found, None

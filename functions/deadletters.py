@@ -1,5 +1,5 @@
-"""Operators list, replay and discard messages the app could not process (function-key protected); a timer
-drains the host's poison queues into the same list."""
+"""Operators list, replay and discard messages the app could not process (signed-in operators; see
+shared/auth.py); a timer drains the host's poison queues into the same list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import actor, error, json_body, json_response
+from functions._http import authorize, error, json_body, json_response
+from shared.auth import Permission
 
 bp = func.Blueprint()
 STATUSES = ("waiting", "replayed", "discarded", "all")
@@ -25,6 +26,9 @@ def drain_poison_queues(timer: func.TimerRequest) -> None:
 @bp.route(route="dead-letters", methods=["GET"])
 def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
     """``?queue=`` one queue; ``?status=waiting`` (default) | replayed | discarded | all (``?all=true`` = all)."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.deadletters import drain_poison
     from shared.storage.deadletters import LetterStatus
@@ -41,6 +45,9 @@ def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="dead-letters/{queue}/{letter_id}", methods=["GET"])
 def get_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
 
     letter = get_context().deadletters.get(req.route_params["queue"], req.route_params["letter_id"])
@@ -52,7 +59,7 @@ def get_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="dead-letters/{queue}/{letter_id}/{operation}", methods=["POST"])
 def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     """``replay``: {} or {"body": "<corrected envelope JSON>"}; ``discard``: {"reason": "..."}. Each once, audited,
-    naming the actor (X-Actor or App Service authentication)."""
+    naming the signed-in actor."""
     from shared.context import get_context
     from shared.services.deadletters import ReplayRefused, discard, replay
     from shared.storage.deadletters import LetterNotWaiting
@@ -60,9 +67,10 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     operation = req.route_params["operation"]
     if operation not in ("replay", "discard"):
         return error(404, "operation must be replay or discard")
-    who = actor(req)
-    if not who:
-        return error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
+    found, refused = authorize(req, Permission.ACT)
+    if found is None:
+        return refused  # type: ignore[return-value]
+    who = found.actor
     data: Any = {}
     if req.get_body():
         data, bad = json_body(req)

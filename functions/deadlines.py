@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import json_response
+from functions._http import authorize, json_response
+from shared.auth import Permission
 
 bp = func.Blueprint()
 
@@ -13,6 +14,9 @@ bp = func.Blueprint()
 async def suspension_deadlines(req: func.HttpRequest) -> func.HttpResponse:
     """GET: suspended subscriptions near their data-deletion date, term end or Azure reactivation limit (nothing
     sent). POST: the same check, alerting the team once per deadline."""
+    _, refused = authorize(req, Permission.READ if req.method == "GET" else Permission.ACT)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.deadlines import check_suspension_deadlines
 

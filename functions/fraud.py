@@ -7,8 +7,9 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import actor, error, handle_errors, json_body, json_response, only_fields, route_customer
+from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
 from functions._queue import receive, send_or_park
+from shared.auth import Permission
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
 
@@ -60,15 +61,17 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
         log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
 
 
-def _operator(req: func.HttpRequest, fields: set[str]) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
-    """(normalised route customer id, actor, JSON object body with only ``fields``, error response)."""
+def _operator(req: func.HttpRequest, fields: set[str], permission: Permission = Permission.ACT
+              ) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
+    """(normalised route customer id, actor, JSON object body with only ``fields``, error response): the caller
+    must hold ``permission``."""
     cid, bad_id = route_customer(req)
     if bad_id:
         return "", "", {}, bad_id
-    who = actor(req)
-    if not who:
-        return cid, "", {}, error(400, "say who is acting: send an X-Actor header (or sign in through App Service "
-                                        "auth)")
+    found, refused = authorize(req, permission)
+    if found is None:
+        return cid, "", {}, refused
+    who = found.actor
     if not req.get_body():
         return cid, who, {}, None
     data, bad = json_body(req)
@@ -97,12 +100,18 @@ def fraud_scan_now(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import start_scan
 
-    run = start_scan(get_context(), requested_by=actor(req) or "operator")
+    found, refused = authorize(req, Permission.ACT)
+    if found is None:
+        return refused  # type: ignore[return-value]
+    run = start_scan(get_context(), requested_by=found.actor)
     return json_response(run.model_dump(mode="json"), 202)
 
 
 @bp.route(route="fraud/scans/{run_id}", methods=["GET"])
 def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores
 
@@ -113,6 +122,9 @@ def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="fraud/cases", methods=["GET"])
 def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
     """``?status=open|investigating|resolved_legitimate|resolved_fraud|all`` (default: open and investigating)."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores
 
@@ -131,6 +143,9 @@ def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="fraud/cases/{customer_id}", methods=["GET"])
 def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     """The customer's current case (suspensions read back first) and its earlier cases."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.fraud import FraudStores, sync_suspensions
 
@@ -152,7 +167,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, resolve_case
 
-    cid, who, data, bad = _operator(req, {"label", "note"})
+    cid, who, data, bad = _operator(req, {"label", "note"}, Permission.DECIDE)
     if bad:
         return bad
     label = data.get("label")
@@ -220,7 +235,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, record_ticket
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"number", "note"})
     if bad:
         return bad
     number = str(data.get("number", "")).strip()
@@ -228,7 +243,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
         return error(400, 'expected {"number": "<21Vianet ticket number>"}')
     ctx = get_context()
     return handle_errors(lambda: json_response(record_ticket(
-        ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), number, who,
+        ctx, FraudStores(ctx.tables), cid, number, who,
         str(data.get("note", ""))).model_dump(mode="json")))
 
 
@@ -238,14 +253,14 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, track_update
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"status", "note"})
     if bad:
         return bad
     if "status" not in data:
         return error(400, 'expected {"status": "open" | "attention_needed" | "closed"}')
     ctx = get_context()
     return handle_errors(lambda: json_response(track_update(
-        ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), str(data["status"]),
+        ctx, FraudStores(ctx.tables), cid, str(data["status"]),
         str(data.get("note", "")), who).model_dump(mode="json")))
 
 
@@ -285,11 +300,11 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     """Approve the pending containment (or contain now what the signals point at). Body: {"note": "..."}."""
     from shared.context import get_context
     from shared.partner_center import NotFound, PartnerCenterError
-    from shared.services.errors import ConflictError, NotFoundError
+    from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
     from shared.services.fraud import FraudStores, contain
     from shared.storage.documents import ConcurrencyConflict
 
-    cid, who, data, bad = _operator(req, {"note"})
+    cid, who, data, bad = _operator(req, {"note"}, Permission.DECIDE)
     if bad:
         return bad
     ctx = get_context()
@@ -298,6 +313,8 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
                             note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))
+    except ForbiddenError as exc:
+        return error(403, str(exc))
     except (ConflictError, ConcurrencyConflict) as exc:
         return error(409, str(exc))
     except NotFound as exc:
@@ -315,11 +332,11 @@ def fraud_baseline(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
 
-    who, data, bad = _operator(req)
+    cid, who, data, bad = _operator(req, {"expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on"})
     if bad:
         return bad
     try:
-        event = declare_baseline(get_context(), req.route_params["customer_id"].lower(), data, who)
+        event = declare_baseline(get_context(), cid, data, who)
     except InvalidBaseline as exc:
         return error(400, str(exc))
     return json_response({"accepted": event.event_id, "event": event.model_dump(mode="json")}, 202)

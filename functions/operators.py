@@ -1,24 +1,26 @@
-"""Operator HTTP actions (function-key protected). Every change names its actor: the App Service
-authentication principal when present, else the ``X-Actor`` header."""
+"""Operator HTTP actions. Each route checks the caller's role (shared/auth.py); every change names its actor,
+the signed-in principal (locally also ``X-Actor``), never a name in the body."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import actor, error, handle_errors, json_body, json_response, only_fields, route_customer
+from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
+from shared.auth import Permission
 
 bp = func.Blueprint()
 
 
-def _who(req: func.HttpRequest) -> tuple[str | None, func.HttpResponse | None]:
-    who = actor(req)
-    if not who:
-        return None, error(400, "say who is acting: send an X-Actor header (or sign in through App Service auth)")
-    return who, None
+def _who(req: func.HttpRequest, permission: Permission = Permission.ACT) -> tuple[str | None, func.HttpResponse | None]:
+    found, refused = authorize(req, permission)
+    return (found.actor if found else None), refused
 
 
 @bp.route(route="customers/{customer_id}/status", methods=["GET"])
 def customer_status(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.operators import customer_status as status
 
@@ -157,6 +159,9 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="collections/preview", methods=["GET"])
 def preview(req: func.HttpRequest) -> func.HttpResponse:
     """What a sweep would do now, or at ``?at=YYYY-MM-DD``; nothing is stored or sent."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.operators import decision_row, parse_day, portfolio_preview
 
@@ -182,12 +187,18 @@ def run_sweep(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.sweep import start_sweep
 
-    run = start_sweep(get_context())
+    who, bad = _who(req)
+    if bad:
+        return bad
+    run = start_sweep(get_context(), requested_by=who or "")
     return json_response(run.model_dump(mode="json"), 202)
 
 
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])
 def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
 
     run = get_context().stores.runs.get(req.route_params["run_id"], "run")
@@ -196,6 +207,9 @@ def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="approvals", methods=["GET"])
 def approvals(req: func.HttpRequest) -> func.HttpResponse:
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
     from shared.services.operators import list_approvals
 
@@ -212,7 +226,7 @@ def decide_approval(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import decide_approval as decide
 
-    who, bad = _who(req)
+    who, bad = _who(req, Permission.DECIDE)
     data, bad_json = json_body(req)
     if bad or bad_json:
         return bad or bad_json  # type: ignore[return-value]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import error, json_body, json_response
+from functions._http import error, ingress_principal, json_body, json_response
 from functions._queue import receive
 from shared.messaging import Queue
 
@@ -35,12 +35,15 @@ def payment_event(msg: func.QueueMessage) -> None:
                                 "the case, then replay", msg.dequeue_count or 1)
 
 
-@bp.route(route="payment-events", methods=["POST"])
+@bp.route(route="payment-events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)  # system ingress: key
 def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
     """One event object or a JSON array of them (at most 500). All are validated before any is accepted."""
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
 
+    sender, refused = ingress_principal(req)
+    if sender is None:
+        return refused  # type: ignore[return-value]
     data, bad = json_body(req)
     if bad:
         return bad
@@ -59,6 +62,5 @@ def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
     if problems:
         return error(400, f"{len(problems)} of {len(items)} events are invalid; none was accepted",
                      problems=problems)
-    source = req.headers.get("x-source-system") or "http"
-    ids = enqueue_events(get_context(), events, source, req.headers.get("x-correlation-id"))
+    ids = enqueue_events(get_context(), events, sender.actor, req.headers.get("x-correlation-id"))
     return json_response({"accepted": ids}, 202)

@@ -21,6 +21,8 @@ from starlette.routing import Route
 from devtools.runner.invoke import Invocation, InvocationFailed
 from devtools.runner.metadata import FunctionSpec, HttpTrigger
 from devtools.runner.routes import Keys, RouteTemplate, authorized, compile_route, route_sort_key
+from devtools.runner.signin import handle as signin
+from devtools.runner.signin import principal_headers
 
 log = logging.getLogger("devtools.runner")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -47,8 +49,10 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-functions-key") or request.query_params.get("code")
 
 
-def to_func_request(request: Request, body: bytes, route_params: dict[str, str]) -> func.HttpRequest:
-    return func.HttpRequest(method=request.method, url=str(request.url), headers=dict(request.headers),
+def to_func_request(request: Request, body: bytes, route_params: dict[str, str],
+                    local_signin: bool = False) -> func.HttpRequest:
+    headers = principal_headers(request) if local_signin else dict(request.headers)
+    return func.HttpRequest(method=request.method, url=str(request.url), headers=headers,
                             params=dict(request.query_params), route_params=route_params, body=body)
 
 
@@ -69,8 +73,9 @@ def to_response(value: Any) -> Response:
 
 
 def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys, run: Invoker,
-                   admin_run: AdminInvoker) -> Starlette:
-    """One catch-all Starlette route that dispatches like the Functions host."""
+                   admin_run: AdminInvoker, local_signin: bool = False) -> Starlette:
+    """One catch-all Starlette route that dispatches like the Functions host (and, with ``local_signin``, like
+    App Service Authentication in front of it: /.auth/* and the principal header; devtools/runner/signin.py)."""
     functions = http_functions(specs)
     prefix = "/" + route_prefix.strip("/").lower() if route_prefix.strip("/") else ""
 
@@ -78,6 +83,8 @@ def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys,
         path = request.url.path
         if path.startswith("/admin/"):
             return await admin(request, path)
+        if local_signin and path.startswith("/.auth/"):
+            return await signin(request, path)
         lowered = path.lower()
         if prefix and not (lowered == prefix or lowered.startswith(prefix + "/")):
             return Response(status_code=404)
@@ -89,7 +96,7 @@ def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys,
                 continue
             if not authorized(f.trigger.auth_level, presented_key(request), keys):
                 return Response(status_code=401)
-            req = to_func_request(request, await request.body(), params)
+            req = to_func_request(request, await request.body(), params, local_signin)
             try:
                 result = await run(f.spec, req)
             except InvocationFailed:

@@ -39,6 +39,7 @@ from devtools.runner.metadata import (
 from devtools.runner.queues import OutputWriter, QueueListener, StorageClients
 from devtools.runner.routes import Keys
 from devtools.runner.timers import Schedule, TimerScheduler
+from shared.auth import LOCAL_SIGNIN_SETTING
 
 log = logging.getLogger("devtools.runner")
 
@@ -77,6 +78,7 @@ class LocalRunner:
         self.enable_timers = enable_timers
         self.drain_timeout = drain_timeout
         self.settings = effective_settings(settings, self.host_json.resolve().parent)
+        self.settings.setdefault(LOCAL_SIGNIN_SETTING, "true")  # the development sign-in (devtools/runner/signin.py)
         self.options: HostOptions = HostOptions()
         self.keys = keys_from(self.settings)
         self.module: ModuleType | None = None
@@ -217,7 +219,8 @@ class LocalRunner:
             task.add_done_callback(self._background.discard)
             return True
 
-        app = build_http_app(self.functions, self.options.route_prefix, self.keys, run_http, admin_run)
+        app = build_http_app(self.functions, self.options.route_prefix, self.keys, run_http, admin_run,
+                             local_signin=self.settings.get(LOCAL_SIGNIN_SETTING, "").lower() == "true")
         server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                                lifespan="off", access_log=False))
         tasks: list[asyncio.Task[Any]] = []

@@ -95,8 +95,10 @@ class Stack:
         return None if self.config.free_ports else self.config.state_dir / ENV_FILE
 
     def http(self, timeout: float = 30.0) -> httpx.Client:
-        """A client for the app: base URL and function key set (close it, or use it as a context manager)."""
-        return httpx.Client(base_url=self.app_url, headers={"x-functions-key": self.function_key}, timeout=timeout)
+        """A client for the app: base URL, function key (system ingress) and a local ``X-Actor`` (person-facing
+        routes; the local runner's development sign-in accepts it) set. Close it, or use it as a context manager."""
+        return httpx.Client(base_url=self.app_url, timeout=timeout,
+                            headers={"x-functions-key": self.function_key, "x-actor": "devtools-stack@local"})
 
     def sandbox_admin(self, timeout: float = 30.0) -> httpx.Client:
         """A client for the sandbox (API and /_sandbox admin endpoints), trusting its CA only."""

@@ -187,8 +187,8 @@ class PlannedChange(BaseModel):
     """A spend change the customer declared in advance (a migration, a launch): detection expects it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     expected_factor: Annotated[float, Field(gt=0, le=100)] | None = None
     expected_daily_spend: Annotated[Amount, Field(ge=0)] | None = None
     regions: Annotated[tuple[Region, ...], Field(max_length=20)] = ()
@@ -221,7 +221,7 @@ class CustomerUpdated(_Event):
     expected_monthly_spend: CreditLimit | None = None
     prepayment: CreditLimit | None = None
     planned_changes: Annotated[tuple[PlannedChange, ...], Field(max_length=20)] | None = None
-    onboarded_on: date | None = None
+    onboarded_on: Day | None = None
 
     @model_validator(mode="after")
     def _something_changes(self) -> CustomerUpdated:

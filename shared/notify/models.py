@@ -119,3 +119,4 @@ class SendResult(BaseModel):
     http_status: int | None = None  # webhook: the final status code
     attempts: int = 1
     refused_recipients: tuple[str, ...] = ()  # e-mail: addresses the relay refused (others got it)
+    text: str = ""  # the plain text as sent (the console shows it on the customer's timeline)

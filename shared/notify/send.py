@@ -54,7 +54,7 @@ def send_notification(
     rendered = render_notice(notification.template_id, notification.language, notification.context)
     base = SendResult(idempotency_key=notification.idempotency_key, channel=notification.channel,
                       recipient=notification.recipient, template_id=rendered.template_id,
-                      language=rendered.language, subject=rendered.subject)
+                      language=rendered.language, subject=rendered.subject, text=rendered.text[:8000])
     if notification.channel is Channel.EMAIL:
         message_id = message_id_for(notification.idempotency_key, sender_domain(settings.mail_from))
         msg = build_email(rendered, sender=settings.mail_from, to=notification.recipient,

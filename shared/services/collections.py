@@ -156,7 +156,7 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
     for action in decision.pending_approval:
         why = "; ".join(r.text for r in decision.blocked_by if r.code == "approval_required") or "approval required"
         request_ = ApprovalRequest(key=f"{action.key}:g{gen}", customer_id=cid, action=action, requested_at=now,
-                                   why=why, run_id=run_id)
+                                   why=why, run_id=run_id, requested_by=actor)
         known = stores.approvals.get("pending", request_.key) or stores.approvals.get("decided", request_.key)
         if known is None:
             stores.approvals.upsert("pending", request_.key, request_)

@@ -20,3 +20,7 @@ class EvaluationError(RuntimeError):
     def __init__(self, customer_id: str, cause: BaseException) -> None:
         super().__init__(f"customer {customer_id} cannot be evaluated: {type(cause).__name__}: {cause}")
         self.customer_id = customer_id
+
+
+class ForbiddenError(PermissionError):
+    """The actor may not do this, e.g. approve their own request (four eyes) (HTTP 403)."""

@@ -243,7 +243,8 @@ def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, tem
                                 reason=f"{template} to {'team' if team else 'customer'}", at=now,
                                 correlation_id=correlation_id,
                                 evidence={"key": notice.key, "message_id": result.get("message_id"),
-                                          "stage_id": notice.stage_id, "subject": result.get("subject")}))
+                                          "stage_id": notice.stage_id, "subject": result.get("subject"),
+                                          "text": result.get("text", "")}))
 
 
 def notice_from(envelope: Envelope) -> CollectionsNotice:

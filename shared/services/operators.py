@@ -27,7 +27,7 @@ from shared.collections import (
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
-from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
+from shared.services.errors import ConflictError, EvaluationError, ForbiddenError, InvalidRequest, NotFoundError
 from shared.services.messages import EnforcementRequest
 from shared.services.policies import calendar, policy_set
 from shared.services.state import ApprovalRequest, CollectionsState, Stores
@@ -141,10 +141,10 @@ def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: di
         field = "exemptions"
     elif kind == "promise":
         item = PromiseToPay.model_validate({"promise_id": uuid.uuid4().hex[:12], "made_at": now.isoformat(),
-                                            "recorded_by": actor, **data})
+                                            **data, "recorded_by": actor})  # who acted: never the body
         field = "promises"
     else:
-        item = ManualHold.model_validate({"set_by": actor, **data})
+        item = ManualHold.model_validate({**data, "set_by": actor})  # who acted: never the body
         field = "holds"
 
     def add(cur: CustomerOverrides | None) -> CustomerOverrides:
@@ -238,6 +238,8 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
     the action runs through the normal checks exactly once (its key is unchanged)."""
     now = _now(now)
     stores = ctx.stores
+    if approve:
+        _four_eyes(stores.approvals.get("pending", key), actor)
     if key.startswith("run:"):
         from shared.services.sweep import decide_run
 
@@ -276,6 +278,12 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
         if decision is not None:
             dispatch(ctx, stores, decision, now, allow_suspend=True, actor=actor)
     return decided
+
+
+def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
+    """Nobody approves their own request (rejecting it is fine)."""
+    if request is not None and request.requested_by and request.requested_by == actor:
+        raise ForbiddenError(f"{actor} asked for {request.key}: a second person must approve it (four eyes)")
 
 
 def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None,

@@ -90,6 +90,7 @@ class ApprovalRequest(BaseModel):
     decided_at: datetime | None = None
     note: str | None = None
     run_id: str | None = None  # set when a halted sweep run asks for approval as a whole
+    requested_by: str | None = None  # who caused the request; four eyes: they may not approve it
 
 
 class SweepRun(BaseModel):
@@ -110,6 +111,7 @@ class SweepRun(BaseModel):
     errors: list[str] = Field(default_factory=list)
     finished_at: datetime | None = None
     detail: str = ""
+    requested_by: str = "csp-guard:timer"  # the timer, or the operator who started it
 
 
 class ShardResult(BaseModel):

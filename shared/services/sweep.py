@@ -30,14 +30,15 @@ log = logging.getLogger("cspguard.sweep")
 ACTOR = "csp-guard:sweep"
 
 
-def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None = None) -> SweepRun:
+def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None = None,
+                requested_by: str = "csp-guard:timer") -> SweepRun:
     now = now or datetime.now(UTC)
     stores = ctx.stores
     run_id = run_id or f"sweep-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     customers = stores.customers()
     size = ctx.settings.sweep_shard_size
     chunks = [tuple(customers[i:i + size]) for i in range(0, len(customers), size)]
-    run = SweepRun(run_id=run_id, as_of=now, shards=len(chunks), customers=len(customers))
+    run = SweepRun(run_id=run_id, as_of=now, shards=len(chunks), customers=len(customers), requested_by=requested_by)
     stores.runs.put(run_id, "run", run)
     try:  # holiday data running out, a silent payment feed: alert even when nothing is due
         from shared.services.watch import raise_alerts
@@ -150,7 +151,8 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
         return stores.runs.get(run_id, "run") or run
     if too_many:
         stores.approvals.upsert("pending", f"run:{run_id}", ApprovalRequest(
-            key=f"run:{run_id}", customer_id="*", action=None, requested_at=now, why=new.detail, run_id=run_id))
+            key=f"run:{run_id}", customer_id="*", action=None, requested_at=now, why=new.detail, run_id=run_id,
+            requested_by=new.requested_by))
         alert = CollectionsNotice(customer_id="*", key=f"run:{run_id}:halted", stage_id="blast-radius",
                                   template="team_action_failed", audience="team",
                                   reason=f"suspend run halted: {new.detail}")

@@ -126,7 +126,7 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     with stack.api() as api:
         assert api.post(f"/fraud/cases/{cid}/resolve", json={"label": "maybe"}).status_code == 400
         assert api.post(f"/fraud/cases/{cid}/resolve", json={"label": "legitimate"},
-                        headers={"x-actor": ""}).status_code == 400
+                        headers={"x-actor": ""}).status_code == 401
         r = api.post(f"/fraud/cases/{cid}/resolve", json={"label": "legitimate", "note": "planned AI training"})
         assert r.status_code == 200, r.text
         reactivation = r.json()["reactivation"]

@@ -30,7 +30,7 @@ from shared.fraud import resolve as case_resolve
 from shared.fraud.cases import Case, ContainmentStatus
 from shared.fraud.containment import containment_retry_due, mark_containment_requested
 from shared.messaging import Queue
-from shared.services.errors import ConflictError, NotFoundError
+from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.services.fraud.containment import resolve_targets, split_labels
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, PendingContainment
 from shared.services.messages import EnforcementRequest
@@ -108,7 +108,8 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
         plan = await resolve_targets(ctx, rec.case, _exclude(rec))
         if plan.labels and plan.requires_approval and not rec.case.containment.attempts:
             effects.pending_approval = _ask_approval(fs, a.customer_id, list(plan.labels),
-                                                     plan.scope != "affected", plan.reasons, now)
+                                                     plan.scope != "affected", plan.reasons, now,
+                                                     _scan_requester(fs, run_id))
         elif plan.labels:
             await contain(ctx, fs, a.customer_id, SYSTEM_ACTOR, now, targets=plan.labels)
             effects.contained = True
@@ -137,14 +138,20 @@ def _exclude(rec: CaseRecord) -> list[str]:
     return sorted((set(_requested(rec)) | set(c.contained) | set(rec.case.suspended)) - set(c.failed))
 
 
+def _scan_requester(fs: FraudStores, run_id: str) -> str | None:
+    run = fs.runs.get(run_id, "fraudscan") if run_id else None
+    return run.requested_by if run is not None else None
+
+
 def _ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: bool, reasons: tuple[str, ...],
-                  now: datetime) -> bool:
+                  now: datetime, requested_by: str | None = None) -> bool:
     def change(rec: CaseRecord | None) -> CaseRecord | None:
         if rec is None or (rec.pending is not None and rec.pending.status == "pending"
                            and set(targets) <= set(rec.pending.subscription_ids)):
             return None
         return rec.model_copy(update={"pending": PendingContainment(
-            requested_at=now, subscription_ids=tuple(targets), customer_wide=wide, reasons=reasons)})
+            requested_at=now, subscription_ids=tuple(targets), customer_wide=wide, reasons=reasons,
+            requested_by=requested_by)})
 
     before = fs.current(customer_id)
     after = fs.cases.update(customer_id, CURRENT, change)
@@ -167,6 +174,9 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
         raise CaseConflict(f"case {rec.case.case_id} is {rec.case.status.value}: nothing to contain")
     if targets is None:
         if rec.pending is not None and rec.pending.status == "pending":
+            if rec.pending.requested_by and rec.pending.requested_by == actor:
+                raise ForbiddenError(f"{actor} started the scan that asked for this containment: a second person "
+                                     "must approve it (four eyes)")
             targets = list(rec.pending.subscription_ids)
         else:  # an operator's retry: what the signals name and is not contained yet, refused targets included
             targets = (await resolve_targets(ctx, rec.case, _exclude(rec))).labels

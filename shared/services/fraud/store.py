@@ -61,6 +61,7 @@ class PendingContainment(BaseModel):
     status: Literal["pending", "approved"] = "pending"
     decided_by: str | None = None
     decided_at: datetime | None = None
+    requested_by: str | None = None  # who started the scan that asked; four eyes: they may not approve it
 
 
 class RequestUpdate(BaseModel):

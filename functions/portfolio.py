@@ -1,0 +1,53 @@
+"""Read-only views the console shows and anyone may fetch: the portfolio and the published policy document."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import authorize, error, handle_errors, json_response
+from shared.auth import Permission
+
+bp = func.Blueprint()
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        return None
+    return int(value)
+
+
+@bp.route(route="collections/portfolio", methods=["GET"])
+def portfolio(req: func.HttpRequest) -> func.HttpResponse:
+    """Customers by stage and AR ageing per currency; ``?page=&page_size=`` page the customer rows."""
+    from shared.clock import utcnow
+    from shared.context import get_context
+    from shared.services.portfolio import portfolio as view
+
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
+    page = _int(req.params.get("page"), 1, 1, 1_000_000)
+    size = _int(req.params.get("page_size"), 50, 1, 200)
+    if page is None or size is None:
+        return error(400, "page must be a whole number >= 1 and page_size one from 1 to 200")
+    return handle_errors(lambda: json_response(view(get_context(), utcnow(), page, size)))
+
+
+@bp.route(route="collections/policy", methods=["GET"])
+def policy_document(req: func.HttpRequest) -> func.HttpResponse:
+    """``?language=en|zh-CN``: the policy customers are told about, as Markdown."""
+    from shared.collections.policy_doc import render_policy_document
+    from shared.context import get_context
+    from shared.services.policies import policy_set
+
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
+    language = req.params.get("language") or "en"
+    if language not in ("en", "zh-CN"):
+        return error(400, "language must be en or zh-CN")
+    policy = policy_set(get_context().settings).for_version(None)
+    return handle_errors(lambda: json_response({"version": policy.version, "language": language,
+                                                "markdown": render_policy_document(policy, language)}))  # type: ignore[arg-type]
