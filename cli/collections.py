@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.clock import utcnow
 from shared.collections import PolicyError
 from shared.settings import SettingsError
 
@@ -68,7 +69,7 @@ def _when(at: str | None) -> datetime:
     from shared.services.operators import parse_day
 
     try:
-        return parse_day(at) or datetime.now(UTC)
+        return parse_day(at) or utcnow()
     except ValueError:
         raise CliError(f"--at: {at!r} is not YYYY-MM-DD or an ISO 8601 time") from None
 
@@ -173,7 +174,7 @@ def import_ar(file: Annotated[Path, typer.Argument(help="AR export CSV (format: 
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}") from None
     try:
-        events = ar_events(text, str(file), datetime.now(UTC))
+        events = ar_events(text, str(file), utcnow())
     except ArImportError as exc:
         for problem in exc.problems:
             typer.echo(problem, err=True)  # unwrapped: file:line: column: problem stays greppable

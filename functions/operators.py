@@ -6,6 +6,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import actor, error, handle_errors, json_body, json_response
+from shared.clock import utcnow
 
 bp = func.Blueprint()
 
@@ -97,7 +98,6 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"invoice_id": "...", "amount": "123.00" (omit for the whole invoice), "reason": "...",
     "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
     import uuid
-    from datetime import UTC, datetime
 
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
@@ -112,7 +112,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     if get_context().stores.ledger(cid) is None:
         return error(404, f"customer {cid} has no ledger (no payment events received)")
     payload = {**data, "event_id": data.get("event_id") or f"dispute-{uuid.uuid4().hex}", "customer_id": cid,
-               "occurred_at": datetime.now(UTC).isoformat()}  # the URL names the customer, never the body
+               "occurred_at": utcnow().isoformat()}  # the URL names the customer, never the body
     try:
         event = parse_payment_event("invoice.disputed", payload)
     except InvalidEvent as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.clock import utcnow
 from shared.collections import (
     Approval,
     CustomerOverrides,
@@ -45,7 +46,7 @@ class ManualAction(BaseModel):
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or utcnow()
 
 
 def _require_ledger(stores: Stores, customer_id: str) -> None:

@@ -9,11 +9,12 @@ payment reactivates without waiting for the next sweep.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from shared.clock import utcnow
 from shared.collections import CustomerLedger, LedgerError, apply_event
 from shared.domain import PaymentEvent
 from shared.messaging import Envelope, Queue
@@ -79,7 +80,7 @@ def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bo
 def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
            correlation_id: str | None = None) -> tuple[bool, Dispatched | None]:
     """Record the event, then re-evaluate the customer and publish notices and reactivations."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     changed, _ = record_event(stores, event, now)
     if not changed:  # still evaluated: the first delivery may have died between the ledger write and here
         log.info("duplicate payment event %s: ledger unchanged, customer re-evaluated", event.event_id)

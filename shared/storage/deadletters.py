@@ -7,11 +7,12 @@ stores it here and completes. Replay re-sends the original body to its queue thr
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from shared.clock import utcnow
 from shared.storage.tables import safe_key, table
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class DeadLetterStore:
         self._tables = tables
 
     def put(self, queue: str, body: str, reason: str, dequeue_count: int = 1) -> DeadLetter:
-        now = datetime.now(UTC)
+        now = utcnow()
         letter = DeadLetter(queue=queue, id=f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}", reason=reason,
                             body=body, received_at=now, dequeue_count=dequeue_count)
         table(self._tables, TABLE).create_entity(self._entity(letter))
@@ -75,7 +76,7 @@ class DeadLetterStore:
         if len(encoded) > MAX_ENCODED_BYTES:
             raise ValueError("replayed body exceeds the 64 KiB queue limit")
         queues.get_queue_client(queue).send_message(encoded)
-        letter = letter.model_copy(update={"replayed_at": datetime.now(UTC), "body": text})
+        letter = letter.model_copy(update={"replayed_at": utcnow(), "body": text})
         table(self._tables, TABLE).upsert_entity(self._entity(letter))
         return letter
 

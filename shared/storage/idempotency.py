@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.clock import utcnow
 from shared.storage.tables import safe_key, table
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class IdempotencyStore:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
         client = table(self._tables, TABLE)
-        now = datetime.now(UTC)
+        now = utcnow()
         claim = self._claim_entity(scope, key, now)
         try:
             client.create_entity(claim)
@@ -96,11 +97,11 @@ class IdempotencyStore:
         return False, None
 
     def complete(self, scope: str, key: str, result: Any) -> Any:
-        entity = self._claim_entity(scope, key, datetime.now(UTC))
+        entity = self._claim_entity(scope, key, utcnow())
         table(self._tables, TABLE).upsert_entity({
             **entity, "Status": RecordStatus.COMPLETED.value,
             "Result": json.dumps(result, default=str, ensure_ascii=False),
-            "CompletedAt": datetime.now(UTC).isoformat()})
+            "CompletedAt": utcnow().isoformat()})
         return result
 
     def release(self, scope: str, key: str) -> None:

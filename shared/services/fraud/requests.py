@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.clock import utcnow
 from shared.fraud import evidence_pack, record_action, render_markdown
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import SERVICE_REQUEST
@@ -53,7 +54,7 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
 
     A repeated request records the operator's note as an update of the existing request instead.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     rec = fs.current(customer_id)
     if rec is None:
         raise CaseNotFound(f"no fraud case for customer {customer_id}")
@@ -86,7 +87,7 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
 def track_update(fs: FraudStores, customer_id: str, status: str, note: str, by: str,
                  now: datetime | None = None) -> ServiceRequestRecord:
     """Record 21Vianet's answer (acknowledged, closed...) on the case's service request."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     if status not in ("acknowledged", "closed", "sent", "failed"):
         raise CaseConflict("status must be acknowledged, closed, sent or failed")
 
@@ -156,7 +157,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     from shared.notify import Channel, Notification, TemplateId, send_notification
     from shared.notify.webhook import WebhookSender
 
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     fs = FraudStores(ctx.tables)
     rec = _find(fs, msg.customer_id, msg.case_id)
     if rec is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.clock import utcnow
 from shared.domain import Money
 from shared.fraud import (
     CustomerProfile,
@@ -98,7 +99,7 @@ def profile_for(ctx: AppContext, customer_id: str, rules: Rules) -> CustomerProf
 
 def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: datetime | None = None) -> FraudScanRun:
     """Record a run and queue its stream item (the timer and POST /api/fraud/scan)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     run = FraudScanRun(run_id=f"fraud-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", started_at=now,
                        requested_by=requested_by)
     FraudStores(ctx.tables).runs.put(run.run_id, "fraudscan", run)
@@ -213,7 +214,7 @@ async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) ->
         for shard in items:
             run = await assess_shard(ctx, shard)
         if not items:
-            run = _set(fs, item.run_id, status="completed", finished_at=datetime.now(UTC))
+            run = _set(fs, item.run_id, status="completed", finished_at=utcnow())
         return run
     for shard in items:
         ctx.producer.send(Queue.FRAUD_SCAN, shard.envelope())
@@ -272,7 +273,7 @@ def _finish_shard(fs: FraudStores, run_id: str, counts: dict[str, int], errors: 
         update["errors"] = [*run.errors, *errors][-50:]
         if run.shards_done + 1 >= run.shards:
             update["status"] = "completed"
-            update["finished_at"] = datetime.now(UTC)
+            update["finished_at"] = utcnow()
         return run.model_copy(update=update)
 
     run = fs.runs.update(run_id, "fraudscan", change)
