@@ -191,3 +191,27 @@ def human(delta: timedelta) -> str:
     minutes = rest // 60
     parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
     return ("+" if total > 0 else "-") + (" ".join(parts) or f"{abs(total)}s")
+
+
+class NotMovable(ClockError):
+    """This deployment runs on the real clock (always so in Azure)."""
+
+
+def time_machine(clock_file: Path | None) -> FileClock:
+    """The local stack's time machine, or NotMovable where time is real (no ``CSPGUARD_LOCAL_CLOCK_FILE``)."""
+    if clock_file is None:
+        raise NotMovable("time cannot be moved here: csp-guard runs on the real clock (only the local stack, "
+                         "`make run` or tests, has a time machine)")
+    return FileClock(clock_file)
+
+
+def move(clock_file: Path | None, *, to: str | None = None, by: str | None = None) -> dict[str, object]:
+    """``cspguard clock set|advance`` and ``POST /api/clock``: move the local clock forward, return it."""
+    machine = time_machine(clock_file)
+    if (to is None) == (by is None):
+        raise ClockError('say either where to ("set": "2026-12-20T09:00+08:00") or how far ("advance": "8d")')
+    if to is not None:
+        machine.set(parse_instant(to))
+    else:
+        machine.advance(parse_duration(by or ""))
+    return describe(machine)

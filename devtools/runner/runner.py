@@ -39,6 +39,7 @@ from devtools.runner.metadata import (
 from devtools.runner.queues import OutputWriter, QueueListener, StorageClients
 from devtools.runner.routes import Keys
 from devtools.runner.timers import Schedule, TimerScheduler
+from shared.clock import for_file
 
 log = logging.getLogger("devtools.runner")
 
@@ -47,6 +48,7 @@ FUNCTION_KEY_SETTING = "CSPGUARD_LOCAL_FUNCTION_KEY"
 HOST_KEY_SETTING = "CSPGUARD_LOCAL_HOST_KEY"
 MASTER_KEY_SETTING = "CSPGUARD_LOCAL_MASTER_KEY"
 DEFAULT_KEYS = Keys(function="local-function-key", host="local-host-key", master="local-master-key")
+CLOCK_SETTING = "CSPGUARD_LOCAL_CLOCK_FILE"  # the local stack's time machine: timers follow the app's clock
 
 
 def effective_settings(explicit: Mapping[str, str] | None, directory: Path) -> dict[str, str]:
@@ -196,7 +198,9 @@ class LocalRunner:
         writer = OutputWriter(clients, self.options.queues.message_encoding, io)
         listeners = [QueueListener(s, self.options.queues, clients, writer, io_executor, fn_executor,
                                    directory) for s in self.functions if isinstance(s.trigger, QueueTrigger)]
-        self._timers = {s.name: TimerScheduler(s, writer.write, fn_executor, directory=directory)
+        clock = for_file(Path(self.settings[CLOCK_SETTING])) if self.settings.get(CLOCK_SETTING) else None
+        self._timers = {s.name: TimerScheduler(s, writer.write, fn_executor, directory=directory,
+                                               **({"clock": clock.now} if clock else {}))
                         for s in self.functions if isinstance(s.trigger, TimerTrigger)}
 
         async def run_http(spec: FunctionSpec, request: Any) -> Invocation:
@@ -217,7 +221,10 @@ class LocalRunner:
             task.add_done_callback(self._background.discard)
             return True
 
-        app = build_http_app(self.functions, self.options.route_prefix, self.keys, run_http, admin_run)
+        def timers() -> dict[str, Any]:
+            return {name: t.status() for name, t in self._timers.items()}
+
+        app = build_http_app(self.functions, self.options.route_prefix, self.keys, run_http, admin_run, timers)
         server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                                lifespan="off", access_log=False))
         tasks: list[asyncio.Task[Any]] = []
