@@ -123,17 +123,21 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="collections/preview", methods=["GET"])
 def preview(req: func.HttpRequest) -> func.HttpResponse:
-    """What a sweep would do now, or at ``?at=YYYY-MM-DD``; nothing is stored or sent."""
+    """What a sweep would do now, or at ``?at=YYYY-MM-DD`` (that day's sweep, at the sweep's time of day), with
+    the guards the sweep would apply; nothing is stored or sent."""
+    from shared.clock import utcnow
     from shared.context import get_context
-    from shared.services.operators import decision_row, parse_day, portfolio_preview
+    from shared.services.forecast import preview_guards, preview_moment
+    from shared.services.operators import decision_row, portfolio_preview
 
     try:
-        at = parse_day(req.params.get("at"))
+        at = preview_moment(get_context(), req.params.get("at"))
     except ValueError:
         return error(400, "at must be YYYY-MM-DD or an ISO timestamp")
     decisions = portfolio_preview(get_context(), at)
     rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
-    return json_response({"at": at.isoformat() if at else None, "customers": len(decisions), "items": rows})
+    return json_response({"at": at.isoformat() if at else None, "customers": len(decisions), "items": rows,
+                          "guards": preview_guards(get_context(), decisions, at or utcnow())})
 
 
 @bp.route(route="collections/sweep", methods=["POST"])
