@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.clock import utcnow
 from shared.collections import PolicyError
 from shared.settings import SettingsError
 
@@ -34,7 +35,8 @@ EnvFile = Annotated[
     typer.Option("--env-file", help="A KEY=VALUE file (e.g. var/stack.env) applied to the environment first."),
 ]
 AtOption = Annotated[
-    str | None, typer.Option("--at", help="Evaluate at this date (YYYY-MM-DD, 10:00 UTC) or ISO time; default now.")
+    str | None, typer.Option("--at", help="Evaluate at this date (YYYY-MM-DD: that day's sweep, at the sweep's time of "
+                                   "day) or ISO time; default now.")
 ]
 
 
@@ -65,10 +67,11 @@ def _context(env_file: Path | None) -> AppContext:
 
 
 def _when(at: str | None) -> datetime:
-    from shared.services.operators import parse_day
+    from shared.context import get_context
+    from shared.services.forecast import preview_moment
 
     try:
-        return parse_day(at) or datetime.now(UTC)
+        return preview_moment(get_context(), at) or utcnow()
     except ValueError as exc:
         raise CliError(f"--at: {at!r} is not YYYY-MM-DD or an ISO 8601 time in the accepted window ({exc})") \
             from None
@@ -104,19 +107,22 @@ def preview(at: AtOption = None, json_out: JsonFlag = False,
             all_customers: Annotated[bool, typer.Option("--all", help="Include customers with nothing to do.")]
             = False, env_file: EnvFile = None) -> None:
     """What a sweep would do now (or --at a date); nothing is stored or sent."""
+    from shared.services.forecast import preview_guards
     from shared.services.operators import decision_row, portfolio_preview
 
     errors: dict[str, str] = {}
 
-    def job() -> list[dict[str, Any]]:
+    def job() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         ctx = _context(env_file)
-        decisions = portfolio_preview(ctx, _when(at), errors=errors)
+        when = _when(at)
+        decisions = portfolio_preview(ctx, when, errors=errors)
+        guards = preview_guards(ctx, decisions, when)
         if not all_customers:
             decisions = [d for d in decisions if d.actions or d.pending_approval or d.blocked_by]
         decisions.sort(key=lambda d: (-d.severity, d.customer_id))
-        return [decision_row(d) for d in decisions]
+        return [decision_row(d) for d in decisions], guards
 
-    rows = guarded(job)
+    rows, guards = guarded(job)
     for cid, problem in sorted(errors.items()):  # the rest of the portfolio is still shown
         typer.echo(f"cannot evaluate customer {cid}: {problem}", err=True)
     if json_out:
@@ -132,6 +138,9 @@ def preview(at: AtOption = None, json_out: JsonFlag = False,
                       "-" if r["days_past_due"] is None else str(r["days_past_due"]),
                       (r["next_review_at"] or "-")[:16])
     out.print(table)
+    halt = " - the run would HALT for approval (blast radius)" if guards["blast_radius_halts"] else ""
+    out.print(f"guards: payment feed {guards['payment_feed']}; {guards['would_suspend']} suspension(s) due{halt}; "
+              f"{len(guards['refused_by_guards'])} refused by guards", highlight=False, soft_wrap=True)
 
 
 def diff_policy(old: Annotated[Path, typer.Argument(help="Current policy YAML.")],
@@ -178,7 +187,7 @@ def import_ar(file: Annotated[Path, typer.Argument(help="AR export CSV (format: 
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}") from None
     try:
-        events = ar_events(text, str(file), datetime.now(UTC))
+        events = ar_events(text, str(file), utcnow())
     except ArImportError as exc:
         for problem in exc.problems:
             typer.echo(problem, err=True)  # unwrapped: file:line: column: problem stays greppable

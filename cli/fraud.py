@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.pc import JsonFlag, SettingsFile, settings_from
+from shared.clock import for_file
 from shared.settings import Settings, SettingsError
 
 app = typer.Typer(help="Fraud and misuse: backtest rules, list cases.", no_args_is_help=True)
@@ -62,7 +63,7 @@ def backtest(
     except (OSError, RulesError) as exc:
         err.print(f"cannot use rules {path}: {exc}")
         raise typer.Exit(2) from None
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = for_file(settings.local_clock_file).now().date() - timedelta(days=1)
     first, last = _day(start, yesterday - timedelta(days=29)), _day(end, yesterday)
     if first > last:
         err.print("--from is after --to")

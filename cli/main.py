@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import collections, deadlines, fraud, fraud_requests, pc, sandbox
+from cli import clock, collections, deadlines, forecast, fraud, fraud_requests, pc, sandbox
 
 app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
 app.add_typer(pc.app, name="pc")
@@ -13,6 +13,8 @@ app.add_typer(fraud.app, name="fraud")
 fraud_requests.register(fraud.app)
 collections.register(app)
 deadlines.register(app)
+app.add_typer(clock.app, name="clock")
+forecast.register(app)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import azure.functions as func
 from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
 from functions._queue import receive, send_or_park
 from shared.auth import Permission
+from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
 
@@ -84,13 +85,12 @@ def _operator(req: func.HttpRequest, fields: set[str], permission: Permission = 
 
 
 def _view(rec: Any) -> dict[str, Any]:
-    from datetime import UTC, datetime
 
     case = rec.case
     out: dict[str, Any] = rec.model_dump(mode="json")
     rt = case.response_time
     out["response_time_minutes"] = None if rt is None else round(rt.total_seconds() / 60, 1)
-    out["within_guidance"] = case.within_guidance(datetime.now(UTC))
+    out["within_guidance"] = case.within_guidance(utcnow())
     return out
 
 

@@ -7,6 +7,7 @@ import azure.functions as func
 
 from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
 from shared.auth import Permission
+from shared.clock import utcnow
 
 bp = func.Blueprint()
 
@@ -131,7 +132,6 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"invoice_id": "...", "amount": "123.00" (omit for the whole invoice), "reason": "...",
     "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
     import uuid
-    from datetime import UTC, datetime
 
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
@@ -147,7 +147,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     if get_context().stores.ledger(cid) is None:
         return error(404, f"customer {cid} has no ledger (no payment events received)")
     payload = {**data, "event_id": data.get("event_id") or f"dispute-{uuid.uuid4().hex}", "customer_id": cid,
-               "occurred_at": datetime.now(UTC).isoformat()}  # the URL names the customer, never the body
+               "occurred_at": utcnow().isoformat()}  # the URL names the customer, never the body
     try:
         event = parse_payment_event("invoice.disputed", payload)
     except InvalidEvent as exc:
@@ -158,25 +158,29 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="collections/preview", methods=["GET"])
 def preview(req: func.HttpRequest) -> func.HttpResponse:
-    """What a sweep would do now, or at ``?at=YYYY-MM-DD``; nothing is stored or sent."""
+    """What a sweep would do now, or at ``?at=YYYY-MM-DD`` (that day's sweep, at the sweep's time of day), with
+    the guards the sweep would apply; nothing is stored or sent."""
     _, refused = authorize(req, Permission.READ)
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.operators import decision_row, parse_day, portfolio_preview
+    from shared.services.forecast import preview_guards, preview_moment
+    from shared.services.operators import decision_row, portfolio_preview
 
     try:
-        at = parse_day(req.params.get("at"))
+        at = preview_moment(get_context(), req.params.get("at"))
     except ValueError as exc:
         return error(400, f"at must be YYYY-MM-DD or an ISO timestamp in the accepted window: {exc}")
 
     def run() -> func.HttpResponse:
         errors: dict[str, str] = {}
-        decisions = portfolio_preview(get_context(), at, errors=errors)
+        ctx = get_context()
+        decisions = portfolio_preview(ctx, at, errors=errors)
         rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
         failed = [{"customer_id": c, "error": e} for c, e in sorted(errors.items())]
         return json_response({"at": at.isoformat() if at else None, "customers": len(decisions) + len(errors),
-                              "items": rows, "errors": failed})
+                              "items": rows, "errors": failed,
+                              "guards": preview_guards(ctx, decisions, at or utcnow())})
 
     return handle_errors(run)
 

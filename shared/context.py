@@ -107,8 +107,21 @@ def get_context() -> AppContext:
 
         get_settings.cache_clear()
         _context, _context_key = AppContext(get_settings()), key
+        _install_clock(_context.settings)
         setup_observability(_context.settings)  # structured logs; telemetry only when configured
     return _context
+
+
+def _install_clock(settings: Settings) -> None:
+    """The local time machine when the (validated, local-only) setting names one; else the real clock."""
+    from shared import clock
+
+    if settings.local_clock_file is not None:
+        installed = clock.current()
+        if not (isinstance(installed, clock.FileClock) and installed.path == settings.local_clock_file):
+            clock.use(clock.FileClock(settings.local_clock_file))
+    elif isinstance(clock.current(), clock.FileClock):
+        clock.use(clock.SystemClock())
 
 
 def reset_context() -> None:

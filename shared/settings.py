@@ -7,6 +7,7 @@ failure names every bad setting at once so a deployment can be fixed in one pass
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -135,6 +136,19 @@ class Settings(BaseSettings):
         default=None, alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
     )
 
+    # Local stack only: the time machine (see shared/clock.py). Refused anywhere else (_clock_is_local).
+    local_stack: bool = Field(default=False, alias="CSPGUARD_LOCAL_STACK")
+    local_clock_file: Path | None = Field(default=None, alias="CSPGUARD_LOCAL_CLOCK_FILE")
+
+    @model_validator(mode="after")
+    def _clock_is_local(self) -> Settings:
+        if self.local_clock_file is not None:
+            why = not_local(self)
+            if why:
+                raise ValueError(f"CSPGUARD_LOCAL_CLOCK_FILE moves time and is refused outside the local stack "
+                                 f"({why}); remove it: in Azure csp-guard always runs on the real clock")
+        return self
+
     @model_validator(mode="after")
     def _storage_is_configured(self) -> Settings:
         if self.storage_connection is None and not (self.storage_queue_uri and self.storage_table_uri):
@@ -160,6 +174,25 @@ class Settings(BaseSettings):
         if not self.policy_file.is_file():
             out.append(f"collections policy file not found: {self.policy_file}")
         return out
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def not_local(settings: Settings) -> str | None:
+    """Why these settings are not the local stack's, or None: the stack's own marker, loopback storage and
+    Partner Center, and none of the variables App Service sets on every Azure instance."""
+    azure = [v for v in ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "WEBSITE_HOSTNAME") if os.environ.get(v)]
+    if azure:
+        return f"{azure[0]} is set: this is an App Service instance"
+    if not settings.local_stack:
+        return "CSPGUARD_LOCAL_STACK is not true: only the local stack (make run, tests) writes it"
+    conn = settings.storage_connection.get_secret_value() if settings.storage_connection else ""
+    if not (conn == "UseDevelopmentStorage=true" or any(f"//{h}:" in conn for h in _LOOPBACK)):
+        return "storage is not a loopback Azurite"
+    if not settings.pc_base_url or not any(f"//{h}:" in settings.pc_base_url for h in _LOOPBACK):
+        return "Partner Center is not the loopback sandbox (CSPGUARD_PC_BASE_URL)"
+    return None
 
 
 class SettingsError(RuntimeError):

@@ -1,7 +1,8 @@
 """HTTP triggers served by Starlette: routing, keys, and faithful HttpRequest/HttpResponse mapping.
 
 Also serves the host's admin endpoint ``POST /admin/functions/{name}`` (master key) that runs a
-non-HTTP function now, as ``func start`` does.
+non-HTTP function now, as ``func start`` does, and ``GET /admin/timers`` (master key; the runner's own) with
+each timer's run count, last run and ``past_due``, so tests and rehearsals know when a moved clock's runs ended.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 Invoker = Callable[[FunctionSpec, Any], Awaitable[Invocation]]
 AdminInvoker = Callable[[str, str], Awaitable[bool]]
+TimerStatus = Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def to_response(value: Any) -> Response:
 
 
 def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys, run: Invoker,
-                   admin_run: AdminInvoker, local_signin: bool = False) -> Starlette:
+                   admin_run: AdminInvoker, local_signin: bool = False, timers: TimerStatus = dict) -> Starlette:
     """One catch-all Starlette route that dispatches like the Functions host (and, with ``local_signin``, like
     App Service Authentication in front of it: /.auth/* and the principal header; devtools/runner/signin.py)."""
     functions = http_functions(specs)
@@ -106,6 +108,10 @@ def build_http_app(specs: Sequence[FunctionSpec], route_prefix: str, keys: Keys,
 
     async def admin(request: Request, path: str) -> Response:
         parts = path.strip("/").split("/")
+        if parts == ["admin", "timers"] and request.method == "GET":
+            if not authorized("admin", presented_key(request), keys):
+                return Response(status_code=401)
+            return JSONResponse(timers())
         if len(parts) != 3 or parts[1] != "functions" or request.method != "POST":
             return Response(status_code=404)
         if not authorized("admin", presented_key(request), keys):

@@ -40,6 +40,7 @@ from devtools.runner.queues import OutputWriter, QueueListener, StorageClients
 from devtools.runner.routes import Keys
 from devtools.runner.timers import Schedule, TimerScheduler
 from shared.auth import LOCAL_SIGNIN_SETTING
+from shared.clock import for_file
 
 log = logging.getLogger("devtools.runner")
 
@@ -48,6 +49,7 @@ FUNCTION_KEY_SETTING = "CSPGUARD_LOCAL_FUNCTION_KEY"
 HOST_KEY_SETTING = "CSPGUARD_LOCAL_HOST_KEY"
 MASTER_KEY_SETTING = "CSPGUARD_LOCAL_MASTER_KEY"
 DEFAULT_KEYS = Keys(function="local-function-key", host="local-host-key", master="local-master-key")
+CLOCK_SETTING = "CSPGUARD_LOCAL_CLOCK_FILE"  # the local stack's time machine: timers follow the app's clock
 
 
 def effective_settings(explicit: Mapping[str, str] | None, directory: Path) -> dict[str, str]:
@@ -198,7 +200,9 @@ class LocalRunner:
         writer = OutputWriter(clients, self.options.queues.message_encoding, io)
         listeners = [QueueListener(s, self.options.queues, clients, writer, io_executor, fn_executor,
                                    directory) for s in self.functions if isinstance(s.trigger, QueueTrigger)]
-        self._timers = {s.name: TimerScheduler(s, writer.write, fn_executor, directory=directory)
+        clock = for_file(Path(self.settings[CLOCK_SETTING])) if self.settings.get(CLOCK_SETTING) else None
+        self._timers = {s.name: TimerScheduler(s, writer.write, fn_executor, directory=directory,
+                                               **({"clock": clock.now} if clock else {}))
                         for s in self.functions if isinstance(s.trigger, TimerTrigger)}
 
         async def run_http(spec: FunctionSpec, request: Any) -> Invocation:
@@ -219,8 +223,12 @@ class LocalRunner:
             task.add_done_callback(self._background.discard)
             return True
 
+        def timers() -> dict[str, Any]:
+            return {name: t.status() for name, t in self._timers.items()}
+
         app = build_http_app(self.functions, self.options.route_prefix, self.keys, run_http, admin_run,
-                             local_signin=self.settings.get(LOCAL_SIGNIN_SETTING, "").lower() == "true")
+                             local_signin=self.settings.get(LOCAL_SIGNIN_SETTING, "").lower() == "true",
+                             timers=timers)
         server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                                lifespan="off", access_log=False))
         tasks: list[asyncio.Task[Any]] = []

@@ -4,12 +4,17 @@ One invocation of a timer function runs at a time (the host's singleton lock). A
 ``past_due`` when it starts more than one schedule tick late, or when its occurrence came due while
 the function was still busy (a previous or manual run); missed occurrences are coalesced into one
 late run, never replayed one by one.
+
+The clock may be the local stack's time machine (``shared.clock.FileClock``). When it is moved past one
+or more occurrences, the function fires once for them, ``past_due``, as the host does after downtime: an
+8-day jump gives one late sweep, a day-by-day advance gives one sweep per day.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,6 +27,10 @@ from devtools.runner.invoke import Invocation, invoke
 from devtools.runner.metadata import FunctionSpec, IndexingError, TimerTrigger, parse_timespan
 
 log = logging.getLogger("devtools.runner")
+
+
+POLL_SECONDS = 0.25  # how soon a moved clock is noticed
+JUMP = timedelta(seconds=1)  # virtual time running this far ahead of real time means the clock was moved
 
 
 def utcnow() -> datetime:
@@ -89,22 +98,37 @@ class TimerScheduler:
         self._directory = directory
         self._lock = asyncio.Lock()
         self.last_run: datetime | None = None
+        self.runs = 0
+        self.last_past_due: bool | None = None
 
-    async def fire(self, *, scheduled: datetime | None = None, busy: bool = False) -> Invocation:
-        """Invoke now (waiting for a running invocation first); raises InvocationFailed on error."""
+    async def fire(self, *, scheduled: datetime | None = None, busy: bool = False,
+                   skipped: bool = False) -> Invocation:
+        """Invoke now (waiting for a running invocation first); raises InvocationFailed on error.
+        ``skipped``: the clock was moved past ``scheduled`` (always past due)."""
         async with self._lock:
             started = self._clock()
-            past_due = scheduled is not None and is_past_due(
-                scheduled, started, self.schedule.tick(scheduled), busy)
+            past_due = scheduled is not None and (skipped or is_past_due(
+                scheduled, started, self.schedule.tick(scheduled), busy))
+            self.last_past_due = past_due
             status = {"Last": (self.last_run or started).isoformat(),
                       "Next": self.schedule.next_after(started).isoformat(),
                       "LastUpdated": started.isoformat()}
             request = TimerRequest(past_due=past_due, schedule_status=status,
                                         schedule={"AdjustForDST": True})
             self.last_run = started
-            result = await invoke(self.spec, request, self._executor, directory=self._directory)
-            await self._write(self.spec, result)
+            try:
+                result = await invoke(self.spec, request, self._executor, directory=self._directory)
+                await self._write(self.spec, result)
+            finally:
+                self.runs += 1
             return result
+
+    def status(self) -> dict[str, object]:
+        """For ``GET /admin/timers``: how often it ran, the last run and whether one is running now."""
+        return {"schedule": self.schedule.expression, "runs": self.runs, "running": self._lock.locked(),
+                "last_run": self.last_run.isoformat() if self.last_run else None,
+                "last_past_due": self.last_past_due,
+                "next": self.schedule.next_after(self._clock()).isoformat()}
 
     async def run(self, stop: asyncio.Event, *, run_on_startup: bool | None = None) -> None:
         """Fire on schedule until ``stop`` is set; failures are logged, never fatal."""
@@ -112,13 +136,13 @@ class TimerScheduler:
             await self._safe_fire(None, False)
         scheduled = self.schedule.next_after(self._clock())
         while not stop.is_set():
-            delay = (scheduled - self._clock()).total_seconds()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                    break
-                except TimeoutError:
-                    pass
+            moved = await self._wait_for(scheduled, stop)
+            if moved is None:
+                break
+            if moved:  # the clock jumped over it: one past-due run for every occurrence skipped
+                await self._safe_fire(self.schedule.latest_at_or_before(self._clock()), False, skipped=True)
+                scheduled = self.schedule.next_after(self._clock())
+                continue
             await self._safe_fire(scheduled, self._lock.locked())
             following = self.schedule.next_after(scheduled)
             now = self._clock()
@@ -128,8 +152,24 @@ class TimerScheduler:
                 following = self.schedule.next_after(self._clock())
             scheduled = following
 
-    async def _safe_fire(self, scheduled: datetime | None, busy: bool) -> None:
+    async def _wait_for(self, scheduled: datetime, stop: asyncio.Event) -> bool | None:
+        """Sleep until ``scheduled`` by the clock (re-read every POLL_SECONDS, so a moved clock is seen):
+        None if stopped, else whether the clock was moved past it."""
+        real0, virtual0 = time.monotonic(), self._clock()
+        while True:
+            now = self._clock()
+            delay = (scheduled - now).total_seconds()
+            if delay <= 0:
+                ahead = (now - virtual0) - timedelta(seconds=time.monotonic() - real0)
+                return ahead > JUMP and now - scheduled > JUMP
+            try:
+                await asyncio.wait_for(stop.wait(), min(delay, POLL_SECONDS))
+                return None
+            except TimeoutError:
+                pass
+
+    async def _safe_fire(self, scheduled: datetime | None, busy: bool, *, skipped: bool = False) -> None:
         try:
-            await self.fire(scheduled=scheduled, busy=busy)
+            await self.fire(scheduled=scheduled, busy=busy, skipped=skipped)
         except Exception:
             log.debug("timer %s invocation failed (already logged)", self.spec.name)

@@ -7,6 +7,7 @@ Credentials have fixed, documented defaults so a developer can paste them into
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +50,7 @@ class SandboxConfig(BaseModel):
     subscriptions_per_customer: tuple[int, int] = (1, 4)
     usage_days: int = Field(default=30, ge=1)
     usage_start: date | None = None  # None: the usage window ends yesterday
+    clock_file: Path | None = None  # the local stack's time machine (shared.clock.FileClock); None: real time
     misuse_share: float = Field(default=0.02, ge=0, le=1)
     lookalike_share: float = Field(default=0.03, ge=0, le=1)
     cloud: Literal["china", "global"] = "china"

@@ -22,6 +22,7 @@ from itertools import islice
 
 from devtools.sandbox import catalog as cat
 from devtools.sandbox.config import DEFAULT_TENANT_ID
+from shared.clock import utcnow
 
 MISUSE_KINDS = ("gpu_spike", "new_region_burst", "crypto_sustained", "subscription_burst")
 LOOKALIKE_KINDS = ("month_end_peak", "steady_growth", "planned_migration")
@@ -463,7 +464,7 @@ def generate_portfolio(
     """Build a portfolio; same arguments -> same portfolio. ``start`` defaults to ``days`` ago,
     so the usage window ends yesterday (daily-rated usage lags about a day)."""
     rng = random.Random(seed)
-    start = start or (date.today() - timedelta(days=days))
+    start = start or (utcnow().date() - timedelta(days=days))
     n_mis = math.ceil(customers * misuse_share) if misuse_share > 0 else 0
     n_look = math.ceil(customers * lookalike_share) if lookalike_share > 0 else 0
     n_mis = min(n_mis, customers)

@@ -29,6 +29,7 @@ from devtools.sandbox.rules import (
     plan_patch,
 )
 from devtools.sandbox.throttle import SlidingWindow
+from shared.clock import FileClock, utcnow
 
 JSON = dict[str, Any]
 PAGE_TOKEN_LIMIT = 50_000
@@ -58,14 +59,16 @@ class PageToken:
     page: int  # index of the page this token fetches
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Store:
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
+        # business time: the local stack's time machine when given, else the process clock
+        self.now: Callable[[], datetime] = FileClock(config.clock_file).now if config.clock_file else utcnow
         self.lock = threading.RLock()
         self.tokens: dict[str, TokenRecord] = {}
         self.reset()
@@ -88,7 +91,7 @@ class Store:
             cfg.usage_days,
             cfg.misuse_share,
             cfg.lookalike_share,
-            cfg.usage_start,
+            cfg.usage_start or (self.now().date() - timedelta(days=cfg.usage_days)),
             partner_id=cfg.tenant_id,
             currency=cfg.currency,
             domain_suffix="partner.onmschina.cn" if cfg.cloud == "china" else "onmicrosoft.com",
@@ -184,7 +187,7 @@ class Store:
             self.call_seq += 1
             entry: JSON = {
                 "seq": self.call_seq,
-                "at": _now_iso(),
+                "at": _iso(self.now()),
                 "method": method,
                 "path": path,
                 "query": query,
@@ -343,6 +346,7 @@ class Store:
     def usage_page(self, cursor: Any, size: int) -> tuple[list[JSON], Any]:
         """Generated usage first, then items appended through the admin endpoint."""
         with self.lock:
+            self._catch_up()
             if cursor is None or cursor[0] == "g":
                 items, nxt = self.portfolio.usage_page(None if cursor is None else cursor[1], size)
                 if nxt is not None:
@@ -355,6 +359,13 @@ class Store:
             items = items + self.extra_usage[offset : offset + room]
             end = offset + room
             return items, (("x", end) if end < len(self.extra_usage) else None)
+
+    def _catch_up(self) -> None:
+        """The usage window ends yesterday by the (possibly moved) clock: the skipped days are generated."""
+        days = (self.now().date() - self.portfolio.start).days
+        if days > self.portfolio.days:
+            self.portfolio.days = days
+            self.fraud_events = self._fraud_events()
 
     def add_usage(self, items: list[JSON]) -> int:
         with self.lock:
@@ -406,7 +417,7 @@ class Store:
                 raise ApiError(404, res.error(404, f"No fraud events for subscription {subscription_id}."))
             for e in hit:
                 e["eventStatus"] = status
-                e["lastModifiedDate"] = _now_iso()
+                e["lastModifiedDate"] = _iso(self.now())
             return [dict(e) for e in hit]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO / "var"
 ENV_FILE = "stack.env"
+CLOCK_FILE = "clock.json"  # the time machine (shared.clock.FileClock) every process of the stack reads
 
 
 class StackError(RuntimeError):
@@ -88,6 +89,7 @@ class Endpoints:
     pc_client_id: str
     pc_client_secret: str
     smtp_port: int
+    clock_file: Path
 
 
 def stack_overrides(e: Endpoints) -> dict[str, str]:
@@ -103,6 +105,8 @@ def stack_overrides(e: Endpoints) -> dict[str, str]:
         "CSPGUARD_SMTP_HOST": "127.0.0.1",
         "CSPGUARD_SMTP_PORT": str(e.smtp_port),
         "CSPGUARD_ENFORCEMENT_ENABLED": "true",  # acts on the sandbox only: every endpoint above is local
+        "CSPGUARD_LOCAL_STACK": "true",  # only this stack writes it: the clock may move (shared.settings)
+        "CSPGUARD_LOCAL_CLOCK_FILE": str(e.clock_file),
     }
 
 
@@ -146,7 +150,7 @@ def parse_env_file(text: str) -> dict[str, str]:
 
 def banner(*, app_url: str, function_key: str, sandbox_url: str, ca_pem: Path, storage_ports: tuple[int, int, int],
            smtp_port: int, mail_dir: Path | None, env_file: Path | None, customers: int,
-           notes: tuple[str, ...] = ()) -> str:
+           notes: tuple[str, ...] = (), clock: str | None = None) -> str:
     """The few lines a developer needs after ``make run``."""
     blob, queue, table = storage_ports
     mail = f"smtp://127.0.0.1:{smtp_port}" + (f", saved as .eml files in {mail_dir}" if mail_dir else "")
@@ -158,6 +162,8 @@ def banner(*, app_url: str, function_key: str, sandbox_url: str, ca_pem: Path, s
         f"  storage    Azurite blob {blob}, queue {queue}, table {table}",
         f"  mail       {mail}",
     ]
+    if clock is not None:
+        lines.append(f"  clock      {clock}")
     if env_file is not None:
         lines.append(f"  CLI        set -a; . {env_file}; set +a   then e.g. cspguard pc customers")
     lines += [f"  {note}" for note in notes]

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -27,6 +28,7 @@ from devtools.runner.metadata import load_local_settings, read_settings_file
 from devtools.runner.runner import keys_from
 from devtools.sandbox import Sandbox, SandboxConfig
 from devtools.stack.config import (
+    CLOCK_FILE,
     ENV_FILE,
     REPO,
     Endpoints,
@@ -74,6 +76,7 @@ class Stack:
         self.settings: dict[str, str] = {}
         self.overrides: dict[str, str] = {}
         self._azurite_pid: int | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="cspguard-stack-") if self.config.free_ports else None
 
     # ------------------------------------------------------------------ public surface
 
@@ -94,6 +97,20 @@ class Stack:
         """``state_dir/stack.env`` for make run; none in free-port mode (nothing outside should rely on it)."""
         return None if self.config.free_ports else self.config.state_dir / ENV_FILE
 
+    @property
+    def clock_file(self) -> Path:
+        """The time machine every process of this stack reads (kept with the state, so it survives restarts)."""
+        return Path(self._tmp.name) / CLOCK_FILE if self._tmp is not None else self.config.state_dir / CLOCK_FILE
+
+    def clock_line(self) -> str | None:
+        """``2026-12-20T09:00:00+08:00 (moved +19d 3h; real time ...)``, or None while it is real time."""
+        from shared.clock import FileClock, describe
+
+        shown = describe(FileClock(self.clock_file))
+        if shown["real_time"]:
+            return None
+        return f"{shown['now_beijing']} Beijing, moved {shown['offset']} ahead of real time (cspguard clock show)"
+
     def http(self, timeout: float = 30.0) -> httpx.Client:
         """A client for the app: base URL, function key (system ingress) and a local ``X-Actor`` (person-facing
         routes; the local runner's development sign-in accepts it) set. Close it, or use it as a context manager."""
@@ -111,7 +128,7 @@ class Stack:
         return banner(app_url=self.app_url, function_key=self.function_key, sandbox_url=sb.base_url,
                       ca_pem=sb.ca_pem_path, storage_ports=(az.blob_port, az.queue_port, az.table_port),
                       smtp_port=mb.port, mail_dir=mb.directory, env_file=self.env_file,
-                      customers=sb.config.customers, notes=notes)
+                      customers=sb.config.customers, notes=notes, clock=self.clock_line())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,7 +157,7 @@ class Stack:
                                    table_port=p.table or free_port(), workdir=state / "azurite", in_memory=False)
         self.azurite.start()
         self._azurite_pid = self.azurite.pid
-        sandbox_config = SandboxConfig(seed=cfg.seed, customers=cfg.customers,
+        sandbox_config = SandboxConfig(seed=cfg.seed, customers=cfg.customers, clock_file=self.clock_file,
                                        port=0 if cfg.free_ports else cfg.ports.sandbox)
         self.sandbox = Sandbox(sandbox_config, state_dir=None if cfg.free_ports else state / "sandbox").start()
         self.mailbox = Mailbox(port=0 if cfg.free_ports else cfg.ports.smtp,
@@ -149,7 +166,8 @@ class Stack:
         self.overrides = stack_overrides(Endpoints(
             storage_connection=self.azurite.connection_string, pc_base_url=sb.base_url,
             pc_authority_host=sb.authority_host, pc_ca_bundle=sb.ca_pem_path.resolve(), pc_tenant_id=sb.tenant_id,
-            pc_client_id=sb.client_id, pc_client_secret=sb.client_secret, smtp_port=self.mailbox.port))
+            pc_client_id=sb.client_id, pc_client_secret=sb.client_secret, smtp_port=self.mailbox.port,
+            clock_file=self.clock_file))
         file_values = read_settings_file(cfg.settings_file) if cfg.settings_file else load_local_settings(REPO)
         self.settings = resolve_relative_paths(
             app_settings(file_values, os.environ, self.overrides, cfg.extra_settings), PATH_SETTINGS, REPO)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.clock import utcnow
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -24,7 +26,7 @@ def current_correlation_id() -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 class Envelope(BaseModel):

@@ -6,10 +6,11 @@ the e-mail Message-ID and the webhook Idempotency-Key are both derived from the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+from shared.clock import utcnow
 from shared.notify.models import Channel, Notification, RenderedMessage, SendResult
 from shared.notify.render import render_notice
 from shared.notify.smtp import SmtpSender, build_email, message_id_for, sender_domain
@@ -58,7 +59,7 @@ def send_notification(
     if notification.channel is Channel.EMAIL:
         message_id = message_id_for(notification.idempotency_key, sender_domain(settings.mail_from))
         msg = build_email(rendered, sender=settings.mail_from, to=notification.recipient,
-                          cc=notification.cc, message_id=message_id, date=now or datetime.now(UTC),
+                          cc=notification.cc, message_id=message_id, date=now or utcnow(),
                           extra_headers={"X-CSPGuard-Template": rendered.template_id.value})
         refused = (smtp or SmtpSender.from_settings(settings)).send(msg)
         return base.model_copy(update={"message_id": message_id, "refused_recipients": refused})

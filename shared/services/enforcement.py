@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.services.collections import decide
 from shared.services.enforcement_steps import (
@@ -199,7 +200,7 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     Only a request that fully succeeded is remembered as done: a failed, partial or skipped one releases its
     key, so the next sweep, payment or operator request with the same key tries again.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
     early = await asyncio.to_thread(precheck, ctx, stores, req, now)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
 from shared.messaging import Envelope
 from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
@@ -168,7 +169,7 @@ def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, 
 async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime | None = None,
                   correlation_id: str = "") -> str:
     """Send one collections notice at most once; returns what happened (for logs and tests)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     # storage calls are synchronous: threads keep them off the event loop other invocations share
     ledger = await asyncio.to_thread(stores.ledger, notice.customer_id)

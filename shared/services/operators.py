@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.clock import utcnow
 from shared.collections import (
     Approval,
     CustomerOverrides,
@@ -75,7 +76,7 @@ async def known_subscriptions(ctx: AppContext, customer_id: str, ids: tuple[str,
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or utcnow()
 
 
 def _require_ledger(stores: Stores, customer_id: str) -> None:
@@ -290,21 +291,13 @@ def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Poli
                       errors: dict[str, str] | None = None) -> list[Decision]:
     """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
     ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview."""
+    from shared.services.forecast import portfolio_inputs
+
     now = _now(now)
-    stores = ctx.stores
     policy = policy or policy_set(ctx.settings).for_version(None)
-    ledgers = list(stores.ledgers.query("RowKey eq 'ledger'"))
-    states = {s.customer_id: s for s in stores.cases.query("RowKey eq 'collections'")}
-    overrides = {}
-    for cid in stores.overrides.partition_keys("overrides"):
-        found = stores.overrides_for(cid)
-        if found is not None:
-            overrides[cid] = found
-    unbilled = {e.customer_id: e.unbilled for e in stores.exposure.query("RowKey eq 'unbilled'")}
-    cases = {cid: s.case for cid, s in states.items() if s.case is not None}
-    notices = {cid: s.notices for cid, s in states.items()}
-    return preview(ledgers, policy, calendar(ctx.settings, policy), now, overrides=overrides, notices=notices,
-                   cases=cases, unbilled=unbilled, errors=errors)
+    i = portfolio_inputs(ctx.stores)
+    return preview(i.ledgers, policy, calendar(ctx.settings, policy), now, overrides=i.overrides, notices=i.notices,
+                   cases=i.cases, unbilled=i.unbilled, errors=errors)
 
 
 def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None) -> list[DecisionChange]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import decide, dispatch
@@ -32,7 +33,7 @@ ACTOR = "csp-guard:sweep"
 
 def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None = None,
                 requested_by: str = "csp-guard:timer") -> SweepRun:
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     run_id = run_id or f"sweep-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     customers = stores.customers()
@@ -57,7 +58,7 @@ def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None
 
 def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = None) -> ShardResult:
     """Evaluate one shard; a redelivered shard that already reported is not evaluated again."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     existing = stores.shards.get(shard.run_id, f"shard-{shard.shard}")
     if existing is not None:  # a redelivery: the first delivery may have died before finalizing
@@ -121,7 +122,7 @@ def _totals(stores: Stores, run_id: str) -> dict[str, int]:
 
 def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> SweepRun:
     """Blast-radius check, then release or halt. Only the first caller to move the run on acts."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     settings = ctx.settings
     found = stores.runs.get_with_etag(run_id, "run")
@@ -174,7 +175,7 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
 def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note: str = "",
                now: datetime | None = None) -> SweepRun:
     """A person approves (release every planned suspension, each re-checked by the worker) or rejects."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     stores = ctx.stores
     found = stores.runs.get_with_etag(run_id, "run")
     if found is None:

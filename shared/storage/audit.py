@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from shared.clock import utcnow
 from shared.storage.tables import dumps, safe_key, table
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ class AuditEntry(BaseModel):
     action: str  # e.g. "suspend", "reactivate", "exemption.set", "notice.sent"
     actor: str  # "csp-guard:sweep", "operator:alice@partner", ...
     reason: str
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    at: datetime = Field(default_factory=lambda: utcnow())
     correlation_id: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict)
     outcome: str = "ok"

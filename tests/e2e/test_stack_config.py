@@ -26,7 +26,7 @@ from devtools.stack.config import (
 
 ENDPOINTS = Endpoints(storage_connection="UseDevelopmentStorage=false;X=1", pc_base_url="https://127.0.0.1:1",
                       pc_authority_host="https://127.0.0.1:1", pc_ca_bundle=Path("/ca.pem"), pc_tenant_id="t",
-                      pc_client_id="c", pc_client_secret="s", smtp_port=2525)
+                      pc_client_id="c", pc_client_secret="s", smtp_port=2525, clock_file=Path("/var/clock.json"))
 
 
 def test_port_variables_move_only_the_named_ports() -> None:

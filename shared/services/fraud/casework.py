@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from shared.clock import utcnow
 from shared.fraud import (
     Assessment,
     CaseChange,
@@ -63,7 +64,7 @@ class CaseEffects(BaseModel):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 def _archive_if_closed(fs: FraudStores, customer_id: str) -> None:
