@@ -1,7 +1,8 @@
 """The sandbox's HTTP surface: Entra-like token endpoints, the /v1 API and /_sandbox admin.
 
-Every /v1 call passes the same gate, in this order: call log, bearer token (401), limits per
-partner tenant and per (partner, customer) pair (429), injected faults, then the handler.
+Every /v1 call passes the same gate, in this order: call log, bearer token (401), the documented
+required header MS-Contract-Version (400), limits per partner tenant and per (partner, customer)
+pair (429), injected faults, then the handler.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ async def _gate(request: Request, store: Store, handler: Handler, entry: dict[st
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
         return _json_error(err)
+    if store.config.require_contract_version and not request.headers.get("ms-contract-version"):
+        return _json_error(ApiError(400, res.error(400, "The MS-Contract-Version header is required.")))
     entry["customerId"] = request.path_params.get("customer_id")
     wait = store.throttle(record.tenant, request.path_params.get("customer_id"))
     if wait is not None:
@@ -137,6 +140,8 @@ def paged(
 
 # ---- /v1 handlers ------------------------------------------------------------------------------
 async def list_customers(request: Request, store: Store) -> Response:
+    if store.config.require_customer_page_size and "size" not in request.query_params:
+        raise ApiError(400, res.error(400, "The size query parameter is required."))
     return paged(
         request, store, "customers", lambda c, n: store.customer_page(c or 0, n), store.config.page_size_cap
     )

@@ -61,6 +61,8 @@ class SandboxConfig(BaseModel):
     throttle_counts_rejected: bool = True  # immediate retries count against the limit, as documented
     next_without_v1: bool = True  # every other links.next uri lacks the "/v1" prefix
     require_if_match: bool = True  # PATCH without If-Match (and no body etag) -> 412
+    require_contract_version: bool = True  # /v1 call without MS-Contract-Version -> 400 (documented required)
+    require_customer_page_size: bool = True  # GET /v1/customers without size -> 400 (documented required)
     reset_omitted_fields: bool = True  # PATCH fields left out of the body fall back to defaults
     token_lifetime_seconds: int = Field(default=3599, gt=0)
     faults: FaultConfig = Field(default_factory=FaultConfig)

@@ -193,6 +193,7 @@ class Store:
                 "query": query,
                 "requestId": headers.get("ms-requestid"),
                 "correlationId": headers.get("ms-correlationid"),
+                "contractVersion": headers.get("ms-contract-version"),
                 "status": None,
                 "fault": None,
             }

@@ -60,7 +60,7 @@ class PartnerCenterClient(AzureEntitlementsMixin):
         transport = Transport(
             profile.base_url,
             credential,
-            Pacer(rate_per_minute, customer_rate_per_minute),
+            Pacer(rate_per_minute, customer_rate_per_minute, max_in_flight=max_concurrency),
             max_concurrency=max_concurrency,
             timeout=timeout,
             ca_bundle=ca_bundle,

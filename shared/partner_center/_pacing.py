@@ -7,9 +7,10 @@
   cuts its rate to what the service let through over the last minute (at most halving it per
   congestion episode); the rate then climbs back additively toward the configured ceiling. So any
   configured rate converges on what the service allows, and 429s stay rare once it has.
-- ``Pacer``: callers wait in a priority queue for slots. A retried call (priority = attempts so far)
-  is granted before every new one, first come first served within a priority, so a throttled call
-  keeps its place instead of losing every freed slot to new calls.
+- ``Pacer``: callers wait in a priority queue for a slot and an in-flight permit (the concurrency
+  bound lives here too, so no second queue reorders them). A retried call (priority = attempts so
+  far) is granted before every new one, first come first served within a priority, so a throttled
+  call keeps its place instead of losing every freed slot to new calls.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 WINDOW_SECONDS = 60.0  # Partner Center publishes its limits per minute
+SPREAD_SECONDS = 10.0  # 429s for two different scopes this close together point at the partner limit
 _EPSILON = 1e-6
 
 
@@ -157,7 +159,8 @@ class _Waiter:
 
 
 class Pacer:
-    """Acquire before each attempt: the partner scope always, the customer's scope when scoped."""
+    """Acquire before each attempt (the partner scope always, the customer's scope when scoped, an
+    in-flight permit) and ``release`` after it."""
 
     def __init__(
         self,
@@ -166,6 +169,7 @@ class Pacer:
         *,
         burst_seconds: float = 1.0,
         max_customers: int = 4096,
+        max_in_flight: int | None = None,
         adapt: Adaptation | None = None,
     ) -> None:
         self._adapt = adapt or Adaptation()
@@ -179,6 +183,9 @@ class Pacer:
         self._seq = count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
+        self._last_throttle: tuple[str | None, float] = (None, -math.inf)
+        self._max_in_flight = max_in_flight or math.inf
+        self._in_flight = 0
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -195,13 +202,26 @@ class Pacer:
         self._dispatch()
         return await waiter.future
 
+    def release(self) -> None:
+        """The attempt of an acquired slot is over (answered or failed): free its in-flight permit."""
+        self._in_flight -= 1
+        self._dispatch()
+
     def throttled(self, grant: Grant, retry_after: float | None) -> None:
-        """A 429 for ``grant``'s attempt: block and slow the scope it most likely came from."""
+        """A 429 for ``grant``'s attempt: block and slow the scope it most likely came from.
+
+        The service does not say which limit it was. It is the customer's when that customer's scope
+        is under more pressure than the partner's and no other scope was throttled just before;
+        429s spread over several customers mean the partner limit.
+        """
         now = asyncio.get_running_loop().time()
         scope = self.partner
         customer = self._customers.get(grant.customer) if grant.customer else None
-        if customer is not None and customer.pressure(now) > self.partner.pressure(now):
+        last_key, last_at = self._last_throttle
+        spread = now - last_at < SPREAD_SECONDS and last_key != grant.customer
+        if customer is not None and not spread and customer.pressure(now) > self.partner.pressure(now):
             scope = customer
+        self._last_throttle = (grant.customer, now)
         scope.throttled(now, retry_after, grant.granted_at)
         self._dispatch()
 
@@ -229,11 +249,12 @@ class Pacer:
         return scope
 
     def _ready(self, scope: Scope | None, now: float) -> bool:
-        return self.partner.ready_at(now) <= now + _EPSILON and (
+        return self._in_flight < self._max_in_flight and self.partner.ready_at(now) <= now + _EPSILON and (
             scope is None or scope.ready_at(now) <= now + _EPSILON
         )
 
     def _grant(self, scope: Scope | None, key: str | None, now: float) -> Grant:
+        self._in_flight += 1
         self.partner.take(now)
         if scope is not None:
             scope.take(now)
@@ -242,8 +263,9 @@ class Pacer:
     def _dispatch(self) -> None:
         """Grant every waiter that may start now, in priority order; arm a timer for the next one.
 
-        Every call needs the partner scope, so when it is not ready nobody goes; a waiter held only
-        by its own customer's scope lets the next waiters (other customers) pass.
+        Every call needs the partner scope and a permit, so when either is missing nobody goes (a
+        ``release`` dispatches again); a waiter held only by its own customer's scope lets the next
+        waiters (other customers) pass.
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -254,6 +276,8 @@ class Pacer:
             if w.future.done():  # cancelled while waiting
                 del self._waiting[i]
                 continue
+            if self._in_flight >= self._max_in_flight:
+                break
             partner_at = self.partner.ready_at(now)
             if partner_at > now + _EPSILON:
                 wake = min(wake, partner_at)

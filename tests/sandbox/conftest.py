@@ -48,6 +48,10 @@ def token_for(sb: Sandbox) -> str:
 @pytest.fixture
 def api(sb: Sandbox) -> Iterator[httpx.Client]:
     """An authenticated client, as the real one would be configured."""
-    headers = {"Authorization": f"Bearer {token_for(sb)}", "Accept": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {token_for(sb)}",
+        "Accept": "application/json",
+        "MS-Contract-Version": "v1",
+    }
     with httpx.Client(base_url=sb.base_url, verify=sb.ssl_context(), headers=headers, timeout=10) as c:
         yield c

@@ -220,6 +220,20 @@ def test_fraud_events_exist_only_in_the_global_cloud(sb: Sandbox, api: httpx.Cli
     assert sid not in {e["subscriptionId"] for e in active}
 
 
+def test_documented_required_header_and_size_are_enforced(sb: Sandbox, api: httpx.Client) -> None:
+    """MS-Contract-Version is documented as required on every call, size on GET /v1/customers."""
+    cid = sb.state.customer_order[0]
+    bare = {"MS-Contract-Version": ""}
+    r = api.get(f"/v1/customers/{cid}/subscriptions", headers=bare)
+    assert r.status_code == 400 and "MS-Contract-Version" in r.json()["description"]
+    assert api.get(f"/v1/customers/{cid}/subscriptions").status_code == 200
+    r = api.get("/v1/customers")
+    assert r.status_code == 400 and "size" in r.json()["description"]
+    assert api.get("/v1/customers?size=5").status_code == 200
+    calls = api.get("/_sandbox/calls?since=0").json()["calls"]
+    assert [c["status"] for c in calls if c["path"].startswith("/v1/")][-4:] == [400, 200, 400, 200]
+
+
 def test_throttling_per_partner_and_per_customer(sb: Sandbox, api: httpx.Client) -> None:
     sb.state.update_config({"customer_rate_per_minute": 3})
     cid = sb.state.customer_order[0]
@@ -299,5 +313,5 @@ def test_admin_adds_customers_and_reports_state(sb: Sandbox, api: httpx.Client) 
     usage, _ = follow(api, USAGE)
     assert any(i["customerId"] == cid for i in usage)
     assert api.patch("/_sandbox/config", json={"page_size_cap": 2}).json()["page_size_cap"] == 2
-    assert len(api.get("/v1/customers").json()["items"]) == 2
+    assert len(api.get("/v1/customers?size=10").json()["items"]) == 2
     assert api.post("/_sandbox/reset", json={"seed": 8}).json() == {"seed": 8, "customers": 30}

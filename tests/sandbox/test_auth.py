@@ -36,7 +36,8 @@ def test_msal_acquires_a_token_the_api_accepts(sb: Sandbox) -> None:
     assert result["token_type"].lower() == "bearer" and result["expires_in"] > 3000
     with httpx.Client(verify=sb.ssl_context()) as c:
         r = c.get(
-            f"{sb.base_url}/v1/customers", headers={"Authorization": f"Bearer {result['access_token']}"}
+            f"{sb.base_url}/v1/customers?size=10",
+            headers={"Authorization": f"Bearer {result['access_token']}", "MS-Contract-Version": "v1"},
         )
     assert r.status_code == 200 and r.json()["items"]
 
@@ -95,16 +96,17 @@ def test_api_refuses_missing_or_unknown_tokens(sb: Sandbox, header: str | None) 
 def test_tokens_that_expire_early(sb: Sandbox) -> None:
     sb.set_faults(FaultConfig(token_ttl_seconds=0.2))
     tok = token_for(sb)
-    with httpx.Client(verify=sb.ssl_context(), headers={"Authorization": f"Bearer {tok}"}) as c:
-        assert c.get(f"{sb.base_url}/v1/customers").status_code == 200
+    headers = {"Authorization": f"Bearer {tok}", "MS-Contract-Version": "v1"}
+    with httpx.Client(verify=sb.ssl_context(), headers=headers) as c:
+        assert c.get(f"{sb.base_url}/v1/customers?size=10").status_code == 200
         deadline = time.monotonic() + 5
-        while c.get(f"{sb.base_url}/v1/customers").status_code != 401:
+        while c.get(f"{sb.base_url}/v1/customers?size=10").status_code != 401:
             assert time.monotonic() < deadline, "token never expired"
             time.sleep(0.1)
 
 
 def test_admin_can_expire_every_token(sb: Sandbox, api: httpx.Client) -> None:
-    assert api.get("/v1/customers").status_code == 200
+    assert api.get("/v1/customers?size=10").status_code == 200
     r = api.post("/_sandbox/faults", json={"expire_tokens_now": True})
     assert r.json()["expiredTokens"] >= 1
-    assert api.get("/v1/customers").status_code == 401
+    assert api.get("/v1/customers?size=10").status_code == 401
