@@ -14,19 +14,25 @@ MOMENTS = sweep_moments("0 0 1 * * *", START, 30)
 OPEN = Guards(max_suspensions_per_run=20, max_suspension_share=1.0)
 
 
-def overdue(cid: str, days_past_due: int, amount: str = "5000.00"):  # type: ignore[no-untyped-def]
+def g(name: str) -> str:
+    """A tenant GUID for a short test name (customer ids are GUIDs at the ingress)."""
+    return f"00000000-0000-4000-8000-{name.encode().hex():0>12}"
+
+
+def overdue(name: str, days_past_due: int, amount: str = "5000.00"):  # type: ignore[no-untyped-def]
+    cid = g(name)
     return ledger(issued(f"I-{cid}", amount, date(2026, 7, 1) - timedelta(days=days_past_due), cid=cid), cid=cid)
 
 
 def test_the_predicted_final_notice_opens_the_way_to_a_suspension_on_the_first_working_day() -> None:
     days = forecast([overdue("c1", 20)], POLICY, CAL, MOMENTS, OPEN)
     assert days[0].date == date(2026, 7, 1) and days[0].at.astimezone(SH).hour == 9
-    assert [i.customer_id for i in days[0].notices["final_notice"]] == ["c1"]
+    assert [i.customer_id for i in days[0].notices["final_notice"]] == [g("c1")]
     suspended = [d.date for d in days if d.suspended]
     # 30 days past due on Saturday 11 July (notice sent 10 days earlier): the calendar refuses the weekend
     assert suspended == [date(2026, 7, 13)]
     weekend = [d for d in days if d.date in (date(2026, 7, 11), date(2026, 7, 12))]
-    assert all(d.refused and d.refused[0].customer_id == "c1" for d in weekend)
+    assert all(d.refused and d.refused[0].customer_id == g("c1") for d in weekend)
     assert days[12].overdue_total(days[12].suspended) == {"CNY": "5000.00"}
     # suspend_all (45 days) needs approval: refused as approval_required, never suspended by the forecast
     later = [r for d in days if d.date >= date(2026, 7, 27) for r in d.refused]
@@ -44,10 +50,10 @@ def test_blast_radius_halts_the_day_and_stale_feed_refuses_every_suspension() ->
     portfolio = [overdue(f"b{i}", 35) for i in range(3)]
     from shared.collections import SentNotice
 
-    notices = {f"b{i}": [SentNotice(stage_id="final_notice", sent_at=START - timedelta(days=10))] for i in range(3)}
+    notices = {g(f"b{i}"): [SentNotice(stage_id="final_notice", sent_at=START - timedelta(days=10))] for i in range(3)}
     from shared.collections import CollectionsCase
 
-    cases = {f"b{i}": CollectionsCase(case_id=f"b{i}/k", customer_id=f"b{i}", policy_version=POLICY.version,
+    cases = {g(f"b{i}"): CollectionsCase(case_id=f"b{i}/k", customer_id=g(f"b{i}"), policy_version=POLICY.version,
                                       opened_at=START - timedelta(days=11)) for i in range(3)}
     halted = forecast(portfolio, POLICY, CAL, MOMENTS[:2], Guards(max_suspensions_per_run=2, max_suspension_share=1),
                       notices=notices, cases=cases)
@@ -63,7 +69,7 @@ def test_incremental_forecast_equals_evaluating_everyone_every_day() -> None:
     rnd = random.Random(3)
     portfolio = []
     for i in range(300):
-        cid = f"r{i:03d}"
+        cid = g(f"r{i:03d}")
         due = date(2026, 7, 1) - timedelta(days=rnd.randint(-25, 50))
         events = [issued(f"I{cid}", str(rnd.randint(500, 90000)), due, cid=cid)]
         if rnd.random() < 0.5:
