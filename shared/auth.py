@@ -140,10 +140,12 @@ def system_principal(headers: Mapping[str, str], env: Mapping[str, str]) -> Prin
     """Who sent a call to a function-key route (the host checked the key): a vouched person if present,
     else the system named by ``X-Source-System`` (or ``X-Actor``); None when it names nobody."""
     person = principal_from(headers, env)
-    if person is not None:
-        return person
     lower = {k.lower(): v for k, v in headers.items()}
-    name = (lower.get("x-source-system") or lower.get("x-actor") or "").strip()
+    system = (lower.get("x-source-system") or "").strip()
+    # a vouched person wins; a local X-Actor header does not hide the system a call says it comes from
+    if person is not None and (person.source != "local-header" or not system):
+        return person
+    name = (system or lower.get("x-actor") or "").strip()
     if not name:
         return None
     return Principal(name=name[:200], roles=frozenset(), source="system-key")
