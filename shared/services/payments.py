@@ -22,7 +22,7 @@ from shared.messaging import Envelope, Queue
 from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.alerts import AlertKind, send_alert
-from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.collections import Dispatched, decide, dispatch, reactivate_if_paid
 from shared.services.errors import EvaluationError
 from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
@@ -87,8 +87,9 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
     the system that sent it (the envelope's ``source``), named in the audit of profile changes.
 
     An evaluation that fails on this customer's stored data does not undo or refuse the event: it is recorded
-    (a payment still counts), the failure is audited and alerted once per ledger state, and the message
-    completes, so later events of the customer keep applying."""
+    (a payment still counts), the failure is audited and alerted once per ledger state, what csp-guard
+    suspended for non-payment is lifted once nothing is owed, and the message completes, so later events of
+    the customer keep applying."""
     now = now or utcnow()
     before = stores.ledger(event.customer_id) if isinstance(event, CustomerUpdated) else None
     changed, ledger = record_event(stores, event, now)
@@ -105,9 +106,12 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
                                     evidence={"event_id": event.event_id}))
         send_alert(ctx, AlertKind.EVALUATION_FAILED, f"{event.customer_id}:{ledger.summary.digest}",
                    f"{exc}. Event {event.event_id} was recorded; the customer gets no collections decision "
-                   "(no notices, no suspension, no reactivation) until its data is corrected.",
+                   "(no notices, no suspension; a non-payment suspension is lifted only once nothing is owed) until "
+                   "its data is corrected.",
                    customer_id=event.customer_id, correlation_id=correlation_id)
-        return changed, None
+        lifted = reactivate_if_paid(ctx, stores, event.customer_id, now, actor=f"event:{event.event_id}",
+                                    correlation_id=correlation_id)
+        return changed, Dispatched(enforcement=[lifted]) if lifted else None
     if decision is None:
         return changed, None
     return changed, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",

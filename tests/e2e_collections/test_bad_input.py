@@ -112,10 +112,16 @@ def test_dates_outside_the_window_are_refused_with_the_window_named(collections_
 
 def test_one_customers_bad_stored_data_is_reported_for_it_alone_and_its_payments_still_apply(
         collections_stack: CollectionsStack) -> None:
-    """A hold until 9999-12-31 stored before the ingress refused it: the engine overflows on that customer."""
+    """A hold until 9999-12-31 stored before the ingress refused it: the engine overflows on that customer,
+    which was suspended for non-payment before; it pays in full and must be reactivated."""
     stack = collections_stack
     good, _ = _customer(stack, "Good Neighbour Ltd", days_overdue=3)
-    bad, _ = _customer(stack, "Legacy Data Ltd", days_overdue=40)
+    bad, subs = _customer(stack, "Legacy Data Ltd", days_overdue=40)
+    wait_until(lambda: _stores(stack).collections_state(bad).notices or None, what="final notice recorded")
+    _rewind_notices(stack, bad, days=8)
+    _run_sweep(stack)
+    plan = subs[0]  # the Azure plan: the suspend_usage stage's scope
+    wait_until(lambda: subscription_status(stack, bad)[plan] == "suspended" or None, what="non-payment suspension")
     legacy = PaymentInTransit.model_construct(
         type="payment.in_transit", event_id="legacy-hold", customer_id=bad, reference="TT-9999",
         hold_until=date.max, amount=None, currency=None, occurred_at=datetime.now(UTC))
@@ -149,6 +155,7 @@ def test_one_customers_bad_stored_data_is_reported_for_it_alone_and_its_payments
     wait_until(lambda: _mail(stack, "A customer cannot be evaluated"), what="evaluation alert")
     assert _letters(stack, "PAY-LEGACY") is None
     assert any(e["action"] == "evaluation.failed" for e in _status(stack, bad)["history"])
+    wait_until(lambda: subscription_status(stack, bad)[plan] == "active" or None, what="paid: reactivated")
     _stores(stack).ledgers.delete(bad, "ledger")  # leave the stack's portfolio evaluable for the other tests
 
 
