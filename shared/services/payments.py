@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, LedgerError, apply_event
-from shared.domain import CustomerUpdated, PaymentEvent
+from shared.domain import CustomerUpdated, PaymentEvent, PaymentReceived
 from shared.domain.events import PROFILE_FIELDS
 from shared.messaging import Envelope, Queue
 from shared.messaging.envelope import current_correlation_id
@@ -131,6 +131,31 @@ def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: Custo
                                 correlation_id=correlation_id or "", evidence={"changed": changed, "asked": asked}))
 
 
+def payment_conflicts(stores: Stores, events: list[PaymentEvent]) -> dict[int, str]:
+    """Index -> why, for payments that restate a ``payment_id`` (recorded, or earlier in ``events``) with other
+    content: refused at the HTTP ingress so the producer hears of it at once (the queue path parks them)."""
+    from shared.collections.ledger import same_payment
+
+    seen: dict[tuple[str, str], PaymentReceived] = {}
+    ledgers: dict[str, CustomerLedger | None] = {}
+    out: dict[int, str] = {}
+    for i, event in enumerate(events):
+        if not isinstance(event, PaymentReceived):
+            continue
+        cid = event.customer_id
+        if cid not in ledgers:
+            ledgers[cid] = stores.ledger(cid)
+        stored = ledgers[cid]
+        known = seen.get((cid, event.payment_id)) or (stored.payments.get(event.payment_id) if stored else None)
+        if known is not None and known.event_id != event.event_id and not same_payment(known, event) \
+                and not (known.cumulative and event.cumulative):
+            out[i] = (f"payment {event.payment_id} was already recorded by event {known.event_id} with "
+                      f"{known.amount} {known.currency}, received {known.received_at.isoformat()}: a distinct "
+                      "payment needs its own payment_id")
+        seen.setdefault((cid, event.payment_id), event)
+    return out
+
+
 def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,
                    correlation_id: str | None = None) -> list[str]:
     """Put validated events on the payment-events queue (the HTTP ingress and the AR import use this)."""
@@ -146,4 +171,4 @@ def feed_age_hours(stores: Stores, now: datetime) -> float | None:
 
 
 __all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
-           "ingest", "parse_payment_event", "record_event"]
+           "ingest", "parse_payment_event", "payment_conflicts", "record_event"]
