@@ -129,6 +129,14 @@ def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: Custo
     ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="profile.updated", actor=f"system:{source}",
                                 reason=f"customer.updated {event.event_id}: {', '.join(asked)}", at=now,
                                 correlation_id=correlation_id or "", evidence={"changed": changed, "asked": asked}))
+    if "segment" in changed:
+        waiting = [a.key for a in ctx.stores.approvals.partition("pending") if a.customer_id == event.customer_id]
+        if waiting:
+            seg = changed["segment"]
+            send_alert(ctx, AlertKind.PROFILE_CHANGED_WHILE_PENDING, event.event_id,
+                       f"{source} changed the segment from {seg['from']} to {seg['to']} (event {event.event_id}) "
+                       f"while {len(waiting)} action(s) wait for approval ({', '.join(waiting[:5])}); they still "
+                       "need a person", customer_id=event.customer_id, correlation_id=correlation_id)
 
 
 def payment_conflicts(stores: Stores, events: list[PaymentEvent]) -> dict[int, str]:

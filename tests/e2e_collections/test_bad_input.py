@@ -315,6 +315,7 @@ def test_a_profile_change_never_releases_a_pending_approval_and_is_audited_with_
     audit = [e for e in _status(stack, cid)["history"] if e["action"] == "profile.updated"]
     assert audit and audit[0]["actor"] == "system:crm-sync"
     assert audit[0]["evidence"]["changed"]["segment"] == {"from": "strategic", "to": "standard"}
+    wait_until(lambda: _mail(stack, "segment changed while its suspension awaits approval"), what="team alert")
     assert subs  # the subscriptions exist in the sandbox
 
 
