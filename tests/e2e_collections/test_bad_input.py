@@ -290,6 +290,10 @@ def test_deeply_nested_json_gets_a_400_on_every_post_route(collections_stack: Co
                 continue  # take no body
             r = api.post(route.format(cid=cid), content=deep, headers={"content-type": "application/json"})
             assert r.status_code == 400 and "deeper" in r.json()["error"], (route, r.status_code, r.text)
+    q = QueueClient.from_connection_string(collections_stack.azurite.connection_string, "payment-events")
+    q.send_message(base64.b64encode(b'{"deep-marker": ' + b"[" * 5000 + b"]" * 5000 + b"}").decode())
+    letters = wait_until(lambda: _letters(collections_stack, "deep-marker"), what="deep message parked")
+    assert "nests too deeply" in letters[0]["reason"]
 
 
 def test_a_profile_change_never_releases_a_pending_approval_and_is_audited_with_its_source(
