@@ -57,7 +57,8 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
             return Outcome(key=req.key, status="blocked",
                            detail=f"payment feed {seen} (limit {settings.payment_feed_max_silence_hours} h): "
                                   "not suspending on stale data")
-        parked = [d for d in ctx.deadletters.list(Queue.PAYMENT_EVENTS) if req.customer_id in d.body]
+        parked = [d for d in ctx.deadletters.list(Queue.PAYMENT_EVENTS)
+                  if req.customer_id.lower() in d.body.lower()]  # tenant ids arrive in any case
         if parked:
             return Outcome(key=req.key, status="blocked",
                            detail=f"{len(parked)} payment event(s) for this customer failed validation and wait in "

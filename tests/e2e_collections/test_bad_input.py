@@ -331,3 +331,28 @@ def test_health_shows_the_holiday_data_horizon_and_the_payment_feed(collections_
     assert isinstance(health["calendar"]["days_left"], int)
     assert set(health["payment_feed"]) == {"last_event_at", "silent_hours", "limit_hours", "silent"}
     assert isinstance(health["warnings"], list)
+
+
+def test_a_parked_conflicting_payment_in_upper_case_blocks_the_suspension(collections_stack: CollectionsStack) -> None:
+    """The conflict is kept, and while it waits for an operator it blocks harm, whatever the id's case."""
+    stack = collections_stack
+    cid, subs = _customer(stack, "Parked Payment Ltd", days_overdue=40)
+    wait_until(lambda: _stores(stack).collections_state(cid).notices or None, what="final notice recorded")
+    _rewind_notices(stack, cid, days=8)
+    at = datetime.now(UTC).isoformat()
+    with stack.api() as api:
+        paid = _event("payment.received", cid, payment_id="PAY-P", amount="100.00", currency="CNY", received_at=at)
+        assert api.post("/payment-events", json=paid).status_code == 202
+        wait_until(lambda: _status(stack, cid)["invoices"][0]["paid"] == "100.00" or None, what="first payment")
+    conflict = _event("payment.received", cid.upper(), payment_id="PAY-P", amount="4900.00", currency="CNY",
+                      received_at=at)
+    q = QueueClient.from_connection_string(stack.azurite.connection_string, "payment-events")
+    q.send_message(base64.b64encode(json.dumps({"schema_version": 1, "kind": "payment.received",
+                                                "idempotency_key": conflict["event_id"], "source": "bank",
+                                                "payload": conflict}).encode()).decode())
+    wait_until(lambda: _letters(stack, conflict["event_id"]), what="conflict parked")
+    _run_sweep(stack)
+    wait_until(lambda: [e for e in _status(stack, cid)["history"]
+                        if e["action"] == "suspend" and e["outcome"] == "blocked"] or None, what="blocked suspension")
+    assert set(subscription_status(stack, cid).values()) == {"active"}
+    assert subs
