@@ -64,21 +64,32 @@ def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None 
 
 def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bool, CustomerLedger]:
     """Apply one event to its ledger. Returns (changed, ledger); LedgerError if it can never apply."""
+    changed, ledger, _ = _record_event(stores, event, now)
+    return changed, ledger
+
+
+def _record_event(stores: Stores, event: PaymentEvent,
+                  now: datetime) -> tuple[bool, CustomerLedger, PaymentReceived | None]:
+    """``record_event``, plus the recorded payment this event restated (same payment_id and content, other
+    event id), decided on the ledger version actually written."""
     cid = event.customer_id
     new_event = False
+    restated: PaymentReceived | None = None
 
     def apply(cur: CustomerLedger | None) -> CustomerLedger:
-        nonlocal new_event
+        nonlocal new_event, restated
         cur = cur or CustomerLedger.empty(cid)
         new_event = event.event_id not in cur.seen_event_ids  # decided on the version actually written
+        known = cur.payments.get(event.payment_id) if isinstance(event, PaymentReceived) else None
+        restated = known if new_event and known is not None and not known.cumulative else None
         return apply_event(cur, event)
 
     ledger = stores.ledgers.update(cid, "ledger", apply)
     assert ledger is not None
     if not new_event:
-        return False, ledger
+        return False, ledger, None
     stores.feeds.upsert("feed", FEED, FeedStatus(name=FEED, last_event_at=now, events=0))
-    return True, ledger
+    return True, ledger, restated
 
 
 def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
@@ -92,11 +103,17 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
     the customer keep applying."""
     now = now or utcnow()
     before = stores.ledger(event.customer_id) if isinstance(event, CustomerUpdated) else None
-    changed, ledger = record_event(stores, event, now)
+    changed, ledger, restated = _record_event(stores, event, now)
     if not changed:  # still evaluated: the first delivery may have died between the ledger write and here
         log.info("duplicate payment event %s: ledger unchanged, customer re-evaluated", event.event_id)
     elif isinstance(event, CustomerUpdated):
         _audit_profile_change(ctx, event, before, ledger, source or "unknown", now, correlation_id)
+    elif restated is not None:  # same content (other content raised LedgerError): the producer's retry
+        ctx.audit.record(AuditEntry(
+            customer_id=event.customer_id, action="payment.duplicate", actor=f"system:{source or 'unknown'}",
+            reason=f"event {event.event_id} restates payment {restated.payment_id} of event {restated.event_id} "
+                   "with the same amount, currency, invoice and time: counted once",
+            at=now, correlation_id=correlation_id or "", evidence={"payment_id": restated.payment_id}))
     try:
         decision = decide(stores, ctx.settings, event.customer_id, now)
     except EvaluationError as exc:

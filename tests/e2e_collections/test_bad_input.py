@@ -260,6 +260,8 @@ def test_a_payment_id_restated_is_a_no_op_and_a_conflicting_one_is_kept_with_its
     assert "2000.00" in letters[0]["reason"] and "own payment_id" in letters[0]["reason"]
     assert _status(stack, cid)["invoices"][0]["paid"] == "1000.00"
     assert _letters(stack, retry["event_id"]) is None and _letters(stack, first["event_id"]) is None
+    duplicates = [e for e in _status(stack, cid)["history"] if e["action"] == "payment.duplicate"]
+    assert len(duplicates) == 1 and "PAY-SAME" in duplicates[0]["reason"]
 
 
 @pytest.mark.parametrize("amount", [5000, "5000.001", "５０００.00", "5e3", "5,000.00", " 5000"])
