@@ -150,12 +150,16 @@ def diff_policy(old: Annotated[Path, typer.Argument(help="Current policy YAML.")
     from shared.services.operators import policy_diff
     from shared.services.policies import load_policy_file
 
+    errors: dict[str, str] = {}
+
     def job() -> list[dict[str, Any]]:
         old_policy, new_policy = load_policy_file(old), load_policy_file(new)
         ctx = _context(env_file)
-        return [c.model_dump(mode="json") for c in policy_diff(ctx, old_policy, new_policy, _when(at))]
+        return [c.model_dump(mode="json") for c in policy_diff(ctx, old_policy, new_policy, _when(at), errors)]
 
     changes = guarded(job)
+    for cid, problem in sorted(errors.items()):  # left out of the diff; the rest of the portfolio is compared
+        typer.echo(f"cannot evaluate customer {cid}: {problem}", err=True)
     if json_out:
         _print_json(changes)
         return

@@ -60,6 +60,8 @@ def decode_envelope(body: str | bytes) -> Envelope:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EnvelopeError(f"body is not JSON: {exc}") from None
+    except RecursionError:  # retrying cannot fix it: park it with its reason instead of ending in poison
+        raise EnvelopeError("body nests too deeply to be an envelope") from None
     try:
         return Envelope.model_validate(data)
     except ValidationError as exc:

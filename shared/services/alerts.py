@@ -23,6 +23,7 @@ class AlertKind(StrEnum):
     SWEEP_ERRORS = "sweep-errors"
     CALENDAR_ENDING = "calendar-ending"
     PAYMENT_FEED_SILENT = "payment-feed-silent"
+    PROFILE_CHANGED_WHILE_PENDING = "profile-changed-while-pending"
 
 
 TITLES: dict[AlertKind, str] = {
@@ -30,6 +31,7 @@ TITLES: dict[AlertKind, str] = {
     AlertKind.SWEEP_ERRORS: "A collections sweep could not evaluate some customers",
     AlertKind.CALENDAR_ENDING: "Official holiday data is about to run out",
     AlertKind.PAYMENT_FEED_SILENT: "The payment feed is silent",
+    AlertKind.PROFILE_CHANGED_WHILE_PENDING: "A customer's segment changed while its suspension awaits approval",
 }
 NEXT_STEPS: dict[AlertKind, tuple[str, ...]] = {
     AlertKind.EVALUATION_FAILED: ("Read GET /api/customers/{id}/status (evaluation_error) and the audit history",
@@ -40,6 +42,9 @@ NEXT_STEPS: dict[AlertKind, tuple[str, ...]] = {
                                 "Or upgrade chinese-calendar once it ships the year"),
     AlertKind.PAYMENT_FEED_SILENT: ("Check the billing system's producer and the payment-events queue",
                                     "Suspensions stay blocked while the feed is silent"),
+    AlertKind.PROFILE_CHANGED_WHILE_PENDING: ("The pending approval still stands: approve or reject it in "
+                                              "GET /api/approvals",
+                                              "Check with the sending system why the segment changed"),
 }
 
 

@@ -95,6 +95,24 @@ def _reactivation_needed(suspensions: list[SuspensionRecord], decision: Decision
     return open_case is None or (open_case.suspended_by_stage is None and decision.severity == 0)
 
 
+def reactivate_if_paid(ctx: AppContext, stores: Stores, customer_id: str, now: datetime, *, actor: str,
+                       correlation_id: str | None = None) -> EnforcementRequest | None:
+    """When the customer cannot be evaluated (EvaluationError) but owes nothing any more, still lift what
+    csp-guard suspended for non-payment: reactivating our own suspension of a customer with no open
+    undisputed balance is safe whatever the rest of its data says. Same key as the engine's reactivation."""
+    ledger = stores.ledger(customer_id)
+    records = [r for r in stores.suspended_by_us(customer_id) if r.reason == "nonpayment"]
+    if ledger is None or ledger.summary.rows or not records:
+        return None
+    request = EnforcementRequest(
+        action="reactivate", customer_id=customer_id, reason="nonpayment",
+        key=f"{customer_id}:reactivate:g{generation(stores, customer_id)}",
+        detail="nothing is owed any more (the rest of the customer's data cannot be evaluated)", actor=actor,
+        requested_at=now)
+    ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
+    return request
+
+
 def generation(stores: Stores, customer_id: str) -> int:
     """How many times this customer's non-payment suspensions were lifted: part of enforcement keys,
     so a second suspension in the same case is a new action rather than a duplicate of the first."""

@@ -300,9 +300,19 @@ def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Poli
                    cases=i.cases, unbilled=i.unbilled, errors=errors)
 
 
-def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None) -> list[DecisionChange]:
+def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None,
+                errors: dict[str, str] | None = None) -> list[DecisionChange]:
+    """Decision changes from ``old`` to ``new``; with ``errors``, customers that cannot be evaluated under
+    either are reported there and left out of the diff."""
     now = _now(now)
-    return diff_decisions(portfolio_preview(ctx, now, old), portfolio_preview(ctx, now, new))
+    failed: dict[str, str] = {}
+    before, after = portfolio_preview(ctx, now, old, errors=failed), portfolio_preview(ctx, now, new, errors=failed)
+    if failed and errors is None:
+        raise EvaluationError(next(iter(failed)), ValueError(next(iter(failed.values()))))
+    if errors is not None:
+        errors.update(failed)
+    return diff_decisions([d for d in before if d.customer_id not in failed],
+                          [d for d in after if d.customer_id not in failed])
 
 
 def decision_row(d: Decision) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, LedgerError, apply_event
-from shared.domain import CustomerUpdated, PaymentEvent
+from shared.domain import CustomerUpdated, PaymentEvent, PaymentReceived
 from shared.domain.events import PROFILE_FIELDS
 from shared.messaging import Envelope, Queue
 from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.alerts import AlertKind, send_alert
-from shared.services.collections import Dispatched, decide, dispatch
+from shared.services.collections import Dispatched, decide, dispatch, reactivate_if_paid
 from shared.services.errors import EvaluationError
 from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
@@ -64,21 +64,32 @@ def event_envelope(event: PaymentEvent, source: str, correlation_id: str | None 
 
 def record_event(stores: Stores, event: PaymentEvent, now: datetime) -> tuple[bool, CustomerLedger]:
     """Apply one event to its ledger. Returns (changed, ledger); LedgerError if it can never apply."""
+    changed, ledger, _ = _record_event(stores, event, now)
+    return changed, ledger
+
+
+def _record_event(stores: Stores, event: PaymentEvent,
+                  now: datetime) -> tuple[bool, CustomerLedger, PaymentReceived | None]:
+    """``record_event``, plus the recorded payment this event restated (same payment_id and content, other
+    event id), decided on the ledger version actually written."""
     cid = event.customer_id
     new_event = False
+    restated: PaymentReceived | None = None
 
     def apply(cur: CustomerLedger | None) -> CustomerLedger:
-        nonlocal new_event
+        nonlocal new_event, restated
         cur = cur or CustomerLedger.empty(cid)
         new_event = event.event_id not in cur.seen_event_ids  # decided on the version actually written
+        known = cur.payments.get(event.payment_id) if isinstance(event, PaymentReceived) else None
+        restated = known if new_event and known is not None and not known.cumulative else None
         return apply_event(cur, event)
 
     ledger = stores.ledgers.update(cid, "ledger", apply)
     assert ledger is not None
     if not new_event:
-        return False, ledger
+        return False, ledger, None
     stores.feeds.upsert("feed", FEED, FeedStatus(name=FEED, last_event_at=now, events=0))
-    return True, ledger
+    return True, ledger, restated
 
 
 def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
@@ -87,15 +98,22 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
     the system that sent it (the envelope's ``source``), named in the audit of profile changes.
 
     An evaluation that fails on this customer's stored data does not undo or refuse the event: it is recorded
-    (a payment still counts), the failure is audited and alerted once per ledger state, and the message
-    completes, so later events of the customer keep applying."""
+    (a payment still counts), the failure is audited and alerted once per ledger state, what csp-guard
+    suspended for non-payment is lifted once nothing is owed, and the message completes, so later events of
+    the customer keep applying."""
     now = now or utcnow()
     before = stores.ledger(event.customer_id) if isinstance(event, CustomerUpdated) else None
-    changed, ledger = record_event(stores, event, now)
+    changed, ledger, restated = _record_event(stores, event, now)
     if not changed:  # still evaluated: the first delivery may have died between the ledger write and here
         log.info("duplicate payment event %s: ledger unchanged, customer re-evaluated", event.event_id)
     elif isinstance(event, CustomerUpdated):
         _audit_profile_change(ctx, event, before, ledger, source or "unknown", now, correlation_id)
+    elif restated is not None:  # same content (other content raised LedgerError): the producer's retry
+        ctx.audit.record(AuditEntry(
+            customer_id=event.customer_id, action="payment.duplicate", actor=f"system:{source or 'unknown'}",
+            reason=f"event {event.event_id} restates payment {restated.payment_id} of event {restated.event_id} "
+                   "with the same amount, currency, invoice and time: counted once",
+            at=now, correlation_id=correlation_id or "", evidence={"payment_id": restated.payment_id}))
     try:
         decision = decide(stores, ctx.settings, event.customer_id, now)
     except EvaluationError as exc:
@@ -105,9 +123,12 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
                                     evidence={"event_id": event.event_id}))
         send_alert(ctx, AlertKind.EVALUATION_FAILED, f"{event.customer_id}:{ledger.summary.digest}",
                    f"{exc}. Event {event.event_id} was recorded; the customer gets no collections decision "
-                   "(no notices, no suspension, no reactivation) until its data is corrected.",
+                   "(no notices, no suspension; a non-payment suspension is lifted only once nothing is owed) until "
+                   "its data is corrected.",
                    customer_id=event.customer_id, correlation_id=correlation_id)
-        return changed, None
+        lifted = reactivate_if_paid(ctx, stores, event.customer_id, now, actor=f"event:{event.event_id}",
+                                    correlation_id=correlation_id)
+        return changed, Dispatched(enforcement=[lifted]) if lifted else None
     if decision is None:
         return changed, None
     return changed, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
@@ -125,6 +146,39 @@ def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: Custo
     ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="profile.updated", actor=f"system:{source}",
                                 reason=f"customer.updated {event.event_id}: {', '.join(asked)}", at=now,
                                 correlation_id=correlation_id or "", evidence={"changed": changed, "asked": asked}))
+    if "segment" in changed:
+        waiting = [a.key for a in ctx.stores.approvals.partition("pending") if a.customer_id == event.customer_id]
+        if waiting:
+            seg = changed["segment"]
+            send_alert(ctx, AlertKind.PROFILE_CHANGED_WHILE_PENDING, event.event_id,
+                       f"{source} changed the segment from {seg['from']} to {seg['to']} (event {event.event_id}) "
+                       f"while {len(waiting)} action(s) wait for approval ({', '.join(waiting[:5])}); they still "
+                       "need a person", customer_id=event.customer_id, correlation_id=correlation_id)
+
+
+def payment_conflicts(stores: Stores, events: list[PaymentEvent]) -> dict[int, str]:
+    """Index -> why, for payments that restate a ``payment_id`` (recorded, or earlier in ``events``) with other
+    content: refused at the HTTP ingress so the producer hears of it at once (the queue path parks them)."""
+    from shared.collections.ledger import same_payment
+
+    seen: dict[tuple[str, str], PaymentReceived] = {}
+    ledgers: dict[str, CustomerLedger | None] = {}
+    out: dict[int, str] = {}
+    for i, event in enumerate(events):
+        if not isinstance(event, PaymentReceived):
+            continue
+        cid = event.customer_id
+        if cid not in ledgers:
+            ledgers[cid] = stores.ledger(cid)
+        stored = ledgers[cid]
+        known = seen.get((cid, event.payment_id)) or (stored.payments.get(event.payment_id) if stored else None)
+        if known is not None and known.event_id != event.event_id and not same_payment(known, event) \
+                and not (known.cumulative and event.cumulative):
+            out[i] = (f"payment {event.payment_id} was already recorded by event {known.event_id} with "
+                      f"{known.amount} {known.currency}, received {known.received_at.isoformat()}: a distinct "
+                      "payment needs its own payment_id")
+        seen.setdefault((cid, event.payment_id), event)
+    return out
 
 
 def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,
@@ -142,4 +196,4 @@ def feed_age_hours(stores: Stores, now: datetime) -> float | None:
 
 
 __all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
-           "ingest", "parse_payment_event", "record_event"]
+           "ingest", "parse_payment_event", "payment_conflicts", "record_event"]

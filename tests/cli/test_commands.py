@@ -182,3 +182,34 @@ def test_import_ar_normalises_tenant_ids_and_refuses_bad_ids_dates_and_amounts(a
                          (7, "amount")]:
         assert f"{bad}:{line}: {column}:" in err, (line, err)
     assert "tenant" in err and "2099-12-31" in err and "smallest unit" in err
+
+
+def test_preview_status_and_diff_report_an_unevaluable_customer_and_show_the_rest(app_env: AppContext,
+                                                                                  customer_id: str) -> None:
+    """Issue 14: data stored before the ingress refused it (a hold until 9999-12-31) breaks only its customer."""
+    from shared.collections import CustomerLedger, apply_event
+    from shared.domain import PaymentInTransit
+
+    legacy = str(uuid.uuid4())
+    seed(app_env, customer_id)
+    seed(app_env, legacy)
+    hold = PaymentInTransit.model_construct(type="payment.in_transit", event_id=f"{legacy}-h", customer_id=legacy,
+                                            reference="TT", hold_until=date.max, amount=None, currency=None,
+                                            occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+
+    def add(ledger: CustomerLedger | None) -> CustomerLedger:
+        assert ledger is not None
+        return apply_event(ledger, hold)
+
+    app_env.stores.ledgers.update(legacy, "ledger", add)
+    code, out, err = run("preview", "--at", AT, "--json")
+    assert code == 0 and f"cannot evaluate customer {legacy}: OverflowError" in err
+    rows = {r["customer_id"] for r in json.loads(out)}
+    assert customer_id in rows and legacy not in rows
+    code, out, err = run("diff-policy", str(POLICY), str(POLICY), "--at", AT, "--json")
+    assert code == 0 and legacy in err
+    code, out, _ = run("status", legacy.upper(), "--at", AT, "--json")
+    assert code == 0 and "OverflowError" in json.loads(out)["evaluation_error"]
+    code, _, err = run("status", "not-a-tenant", "--json")
+    assert code == 1 and "tenant" in err
+    app_env.stores.ledgers.delete(legacy, "ledger")  # the session's tables are shared

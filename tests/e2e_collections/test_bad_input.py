@@ -112,10 +112,16 @@ def test_dates_outside_the_window_are_refused_with_the_window_named(collections_
 
 def test_one_customers_bad_stored_data_is_reported_for_it_alone_and_its_payments_still_apply(
         collections_stack: CollectionsStack) -> None:
-    """A hold until 9999-12-31 stored before the ingress refused it: the engine overflows on that customer."""
+    """A hold until 9999-12-31 stored before the ingress refused it: the engine overflows on that customer,
+    which was suspended for non-payment before; it pays in full and must be reactivated."""
     stack = collections_stack
     good, _ = _customer(stack, "Good Neighbour Ltd", days_overdue=3)
-    bad, _ = _customer(stack, "Legacy Data Ltd", days_overdue=40)
+    bad, subs = _customer(stack, "Legacy Data Ltd", days_overdue=40)
+    wait_until(lambda: _stores(stack).collections_state(bad).notices or None, what="final notice recorded")
+    _rewind_notices(stack, bad, days=8)
+    _run_sweep(stack)
+    plan = subs[0]  # the Azure plan: the suspend_usage stage's scope
+    wait_until(lambda: subscription_status(stack, bad)[plan] == "suspended" or None, what="non-payment suspension")
     legacy = PaymentInTransit.model_construct(
         type="payment.in_transit", event_id="legacy-hold", customer_id=bad, reference="TT-9999",
         hold_until=date.max, amount=None, currency=None, occurred_at=datetime.now(UTC))
@@ -149,6 +155,7 @@ def test_one_customers_bad_stored_data_is_reported_for_it_alone_and_its_payments
     wait_until(lambda: _mail(stack, "A customer cannot be evaluated"), what="evaluation alert")
     assert _letters(stack, "PAY-LEGACY") is None
     assert any(e["action"] == "evaluation.failed" for e in _status(stack, bad)["history"])
+    wait_until(lambda: subscription_status(stack, bad)[plan] == "active" or None, what="paid: reactivated")
     _stores(stack).ledgers.delete(bad, "ledger")  # leave the stack's portfolio evaluable for the other tests
 
 
@@ -238,14 +245,23 @@ def test_a_payment_id_restated_is_a_no_op_and_a_conflicting_one_is_kept_with_its
         conflict = _event("payment.received", cid, **{**pay, "amount": "2000.00"})
         assert api.post("/payment-events", json=[first, retry]).status_code == 202
         wait_until(lambda: _status(stack, cid)["invoices"][0]["paid"] == "1000.00" or None, what="first payment")
-        assert api.post("/payment-events", json=conflict).status_code == 202
+        r = api.post("/payment-events", json=conflict)  # over HTTP the producer hears of it at once
+        recorded_by = (first["event_id"], retry["event_id"])  # whichever of the two the queue applied first
+        assert r.status_code == 409 and any(e in r.json()["problems"][0]["error"] for e in recorded_by)
+        twin = _event("payment.received", cid, **{**pay, "payment_id": "PAY-TWIN"})
+        r = api.post("/payment-events", json=[twin, {**twin, "event_id": "other", "amount": "5.00"}])
+        assert r.status_code == 409 and r.json()["problems"][0]["index"] == 1
+    q = QueueClient.from_connection_string(stack.azurite.connection_string, "payment-events")
+    message = {"schema_version": 1, "kind": "payment.received", "idempotency_key": conflict["event_id"],
+               "source": "bank-feed", "payload": conflict}
+    q.send_message(base64.b64encode(json.dumps(message).encode()).decode())  # on the queue it is kept
     letters = wait_until(lambda: _letters(stack, conflict["event_id"]), what="conflict kept")
-    # the batch's two copies may be processed in either order: the reason names whichever was recorded
-    assert "PAY-SAME" in letters[0]["reason"]
-    assert first["event_id"] in letters[0]["reason"] or retry["event_id"] in letters[0]["reason"]
+    assert "PAY-SAME" in letters[0]["reason"] and any(e in letters[0]["reason"] for e in recorded_by)
     assert "2000.00" in letters[0]["reason"] and "own payment_id" in letters[0]["reason"]
     assert _status(stack, cid)["invoices"][0]["paid"] == "1000.00"
-    assert _letters(stack, retry["event_id"]) is None
+    assert _letters(stack, retry["event_id"]) is None and _letters(stack, first["event_id"]) is None
+    duplicates = [e for e in _status(stack, cid)["history"] if e["action"] == "payment.duplicate"]
+    assert len(duplicates) == 1 and "PAY-SAME" in duplicates[0]["reason"]
 
 
 @pytest.mark.parametrize("amount", [5000, "5000.001", "５０００.00", "5e3", "5,000.00", " 5000"])
@@ -276,6 +292,10 @@ def test_deeply_nested_json_gets_a_400_on_every_post_route(collections_stack: Co
                 continue  # take no body
             r = api.post(route.format(cid=cid), content=deep, headers={"content-type": "application/json"})
             assert r.status_code == 400 and "deeper" in r.json()["error"], (route, r.status_code, r.text)
+    q = QueueClient.from_connection_string(collections_stack.azurite.connection_string, "payment-events")
+    q.send_message(base64.b64encode(b'{"deep-marker": ' + b"[" * 5000 + b"]" * 5000 + b"}").decode())
+    letters = wait_until(lambda: _letters(collections_stack, "deep-marker"), what="deep message parked")
+    assert "nests too deeply" in letters[0]["reason"]
 
 
 def test_a_profile_change_never_releases_a_pending_approval_and_is_audited_with_its_source(
@@ -301,6 +321,7 @@ def test_a_profile_change_never_releases_a_pending_approval_and_is_audited_with_
     audit = [e for e in _status(stack, cid)["history"] if e["action"] == "profile.updated"]
     assert audit and audit[0]["actor"] == "system:crm-sync"
     assert audit[0]["evidence"]["changed"]["segment"] == {"from": "strategic", "to": "standard"}
+    wait_until(lambda: _mail(stack, "segment changed while its suspension awaits approval"), what="team alert")
     assert subs  # the subscriptions exist in the sandbox
 
 
@@ -312,3 +333,28 @@ def test_health_shows_the_holiday_data_horizon_and_the_payment_feed(collections_
     assert isinstance(health["calendar"]["days_left"], int)
     assert set(health["payment_feed"]) == {"last_event_at", "silent_hours", "limit_hours", "silent"}
     assert isinstance(health["warnings"], list)
+
+
+def test_a_parked_conflicting_payment_in_upper_case_blocks_the_suspension(collections_stack: CollectionsStack) -> None:
+    """The conflict is kept, and while it waits for an operator it blocks harm, whatever the id's case."""
+    stack = collections_stack
+    cid, subs = _customer(stack, "Parked Payment Ltd", days_overdue=40)
+    wait_until(lambda: _stores(stack).collections_state(cid).notices or None, what="final notice recorded")
+    _rewind_notices(stack, cid, days=8)
+    at = datetime.now(UTC).isoformat()
+    with stack.api() as api:
+        paid = _event("payment.received", cid, payment_id="PAY-P", amount="100.00", currency="CNY", received_at=at)
+        assert api.post("/payment-events", json=paid).status_code == 202
+        wait_until(lambda: _status(stack, cid)["invoices"][0]["paid"] == "100.00" or None, what="first payment")
+    conflict = _event("payment.received", cid.upper(), payment_id="PAY-P", amount="4900.00", currency="CNY",
+                      received_at=at)
+    q = QueueClient.from_connection_string(stack.azurite.connection_string, "payment-events")
+    q.send_message(base64.b64encode(json.dumps({"schema_version": 1, "kind": "payment.received",
+                                                "idempotency_key": conflict["event_id"], "source": "bank",
+                                                "payload": conflict}).encode()).decode())
+    wait_until(lambda: _letters(stack, conflict["event_id"]), what="conflict parked")
+    _run_sweep(stack)
+    wait_until(lambda: [e for e in _status(stack, cid)["history"]
+                        if e["action"] == "suspend" and e["outcome"] == "blocked"] or None, what="blocked suspension")
+    assert set(subscription_status(stack, cid).values()) == {"active"}
+    assert subs
