@@ -3,6 +3,7 @@ defer (re-enqueue with a delay) what must wait, so a long outage never exhausts 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from shared.messaging import Envelope
 
 T = TypeVar("T")
+log = logging.getLogger("cspguard.functions.queue")
 
 
 def receive(queue: str, msg: func.QueueMessage,
@@ -38,6 +40,8 @@ def defer_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, why: s
                             f"still failing after {envelope.attempt} deferred attempts: {why}", msg.dequeue_count or 1)
         return
     delay = backoff_seconds(envelope.attempt) if delay_seconds is None else delay_seconds
+    log.info("deferring %s message %s by %.0f s (attempt %d): %s", queue, envelope.idempotency_key, delay,
+             envelope.attempt + 1, why)
     ctx.producer.send(queue, envelope.model_copy(update={"attempt": envelope.attempt + 1}),
                       delay_seconds=max(1, int(delay)))
 
