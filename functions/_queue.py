@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from shared.messaging import Envelope
+    from shared.storage.idempotency import AlreadyInProgress
 
 T = TypeVar("T")
 log = logging.getLogger("cspguard.functions.queue")
@@ -46,6 +47,11 @@ def defer_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, why: s
                       delay_seconds=max(1, int(delay)))
 
 
+def _until_stale(exc: AlreadyInProgress) -> float:
+    """Look again when the claim would be stale, or in 30 s if sooner: a live attempt usually finishes first."""
+    return min(exc.retry_after.total_seconds() + 2, 30.0)
+
+
 async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, work: Awaitable[T],
                        transient: tuple[type[BaseException], ...] = ()) -> T | None:
     """Run ``work``; a claim held by a live attempt waits until it would be stale, a transient error waits with
@@ -57,7 +63,7 @@ async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, w
     try:
         return await work
     except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), exc.retry_after.total_seconds() + 2)
+        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
     except (*transient, ServiceRequestError, ServiceResponseError) as exc:  # type: ignore[misc]  # storage down too
         defer_or_park(queue, msg, envelope, f"{type(exc).__name__}: {exc}")
     return None
@@ -75,7 +81,7 @@ async def send_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, s
     try:
         return await send
     except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), exc.retry_after.total_seconds() + 2)
+        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
         return None
     except DeliveryError as exc:
         if exc.retryable:
