@@ -3,6 +3,7 @@ defer (re-enqueue with a delay) what must wait, so a long outage never exhausts 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -12,8 +13,10 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from shared.messaging import Envelope
+    from shared.storage.idempotency import AlreadyInProgress
 
 T = TypeVar("T")
+log = logging.getLogger("cspguard.functions.queue")
 
 
 def receive(queue: str, msg: func.QueueMessage,
@@ -38,8 +41,15 @@ def defer_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, why: s
                             f"still failing after {envelope.attempt} deferred attempts: {why}", msg.dequeue_count or 1)
         return
     delay = backoff_seconds(envelope.attempt) if delay_seconds is None else delay_seconds
+    log.info("deferring %s message %s by %.0f s (attempt %d): %s", queue, envelope.idempotency_key, delay,
+             envelope.attempt + 1, why)
     ctx.producer.send(queue, envelope.model_copy(update={"attempt": envelope.attempt + 1}),
                       delay_seconds=max(1, int(delay)))
+
+
+def _until_stale(exc: AlreadyInProgress) -> float:
+    """Look again when the claim would be stale, or in 30 s if sooner: a live attempt usually finishes first."""
+    return min(exc.retry_after.total_seconds() + 2, 30.0)
 
 
 async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, work: Awaitable[T],
@@ -53,7 +63,7 @@ async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, w
     try:
         return await work
     except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), exc.retry_after.total_seconds() + 2)
+        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
     except (*transient, ServiceRequestError, ServiceResponseError) as exc:  # type: ignore[misc]  # storage down too
         defer_or_park(queue, msg, envelope, f"{type(exc).__name__}: {exc}")
     return None
@@ -71,7 +81,7 @@ async def send_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, s
     try:
         return await send
     except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), exc.retry_after.total_seconds() + 2)
+        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
         return None
     except DeliveryError as exc:
         if exc.retryable:

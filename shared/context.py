@@ -50,10 +50,10 @@ class AppContext:
 
     @cached_property
     def deadletters(self) -> DeadLetterStore:
-        from shared.services.deadletters import alert_if_unnamed
+        from shared.services.deadletters import on_kept
         from shared.storage.deadletters import DeadLetterStore
 
-        return DeadLetterStore(self.tables, on_kept=lambda letter: alert_if_unnamed(self, letter))
+        return DeadLetterStore(self.tables, on_kept=lambda letter: on_kept(self, letter))
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

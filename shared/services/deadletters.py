@@ -132,9 +132,19 @@ def drain_poison(ctx: AppContext, queues: tuple[Queue, ...] = tuple(Queue), limi
     return Drained(moved, by_queue)
 
 
+_last_drain = 0.0
+FRESH_DRAIN_SECONDS = 5.0  # a sweep's suspensions share one drain instead of six queue reads each
+
+
 def blocking(ctx: AppContext, customer_id: str) -> list[DeadLetter]:
-    """Letters still waiting that name this customer: while any wait, no non-payment suspension runs."""
-    drain_poison(ctx)
+    """Letters still waiting that name this customer: while any wait, no non-payment suspension runs. Poison
+    queues are drained first (at most every few seconds per process; the timer drains every minute)."""
+    import time
+
+    global _last_drain
+    if time.monotonic() - _last_drain > FRESH_DRAIN_SECONDS:
+        drain_poison(ctx)
+        _last_drain = time.monotonic()
     return ctx.deadletters.waiting_for(customer_id)
 
 
@@ -190,8 +200,12 @@ def _audit(ctx: AppContext, letter: DeadLetter, action: str, actor: str, reason:
                                                          "letter_reason": letter.reason, **evidence}))
 
 
-def alert_if_unnamed(ctx: AppContext, letter: DeadLetter) -> None:
-    """A kept message naming no customer blocks nothing: tell the team (once per letter)."""
+def on_kept(ctx: AppContext, letter: DeadLetter) -> None:
+    """Every newly kept message counts in ``cspguard.failures{component="deadletter"}``; one naming no customer
+    blocks nothing, so the team is told (once per letter)."""
+    from shared.observability import metrics
+
+    metrics().failure("deadletter", f"{letter.queue}:{letter.origin.value}")
     if letter.customer_id is not None:
         return
     from shared.services.messages import CollectionsNotice, LetterRef

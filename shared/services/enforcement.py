@@ -230,8 +230,16 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
                                                          keep=lambda r: r["status"] == "done")
     outcome = Outcome.model_validate(result)
     if not ran:
+        # done before; but if that attempt died (or storage failed) between recording the result and its follow-ups,
+        # the audit, the case and the notice are still owed: finish them now, once
+        if not await asyncio.to_thread(ctx.idempotency.followed_up, "enforcement", req.key):
+            await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
+            await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
+            return outcome
         return outcome.model_copy(update={"status": "duplicate"})
     await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
+    if outcome.status == "done":
+        await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
     return outcome
 
 

@@ -227,6 +227,23 @@ class IdempotencyStore:
         return {"PartitionKey": safe_key(scope), "RowKey": safe_key(key), "Status": RecordStatus.IN_PROGRESS.value,
                 "ExpiresAt": (now + self._ttl).isoformat(), "Result": "", "Key": key, "Owner": owner}
 
+    def mark_followed_up(self, scope: str, key: str) -> None:
+        """Note on a completed record that its follow-ups (audit, notices) were done too."""
+        from azure.data.tables import UpdateMode
+
+        table(self._tables, TABLE).update_entity({"PartitionKey": safe_key(scope), "RowKey": safe_key(key),
+                                                  "FollowedUp": True}, mode=UpdateMode.MERGE)
+
+    def followed_up(self, scope: str, key: str) -> bool:
+        """Whether a completed record's follow-ups were done (records from before this flag count as done)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            entity = table(self._tables, TABLE).get_entity(safe_key(scope), safe_key(key))
+        except ResourceNotFoundError:
+            return True
+        return bool(entity.get("FollowedUp", "CompletedAt" in entity and "Owner" not in entity))
+
     def status(self, scope: str, key: str) -> RecordStatus | None:
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -252,3 +252,50 @@ def test_notices_wait_for_the_relay_and_are_delivered_when_it_is_back(stack: Col
     with stack.api() as api:
         assert not [d for d in api.get("/dead-letters", params={"queue": "notifications"}).json()["items"]
                     if notice.key in d["body"]]
+
+
+def test_a_redelivery_after_a_crash_between_result_and_follow_ups_finishes_them_once(
+        stack: CollectionsStack) -> None:
+    """The first attempt suspended and recorded its result, then died before the audit: the redelivery audits it."""
+    cid, sub = _customer(stack, "Late Audit Co")
+    key = f"manual:{cid}:late-1"
+    tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    Stores(tables).suspensions.upsert(cid, sub, SuspensionRecord(
+        customer_id=cid, subscription_id=sub, reason="manual", detail="abuse", action_key=key,
+        suspended_at=datetime.now(UTC), suspended_by="operator:test"))
+    with stack.sandbox_admin() as admin:
+        admin.patch(f"/_sandbox/subscriptions/{sub}", json={"status": "suspended"}).raise_for_status()
+    result = {"key": key, "status": "done", "detail": "abuse", "changed": [sub], "failed": {},
+              "lifted_nonpayment": False}
+    tables.create_table_if_not_exists("idempotency")
+    tables.get_table_client("idempotency").upsert_entity({
+        "PartitionKey": "enforcement", "RowKey": key, "Status": "completed", "Result": json.dumps(result),
+        "Key": key, "Owner": "dead", "ExpiresAt": datetime.now(UTC).isoformat(),
+        "CompletedAt": datetime.now(UTC).isoformat()})
+    request = EnforcementRequest(action="suspend", customer_id=cid, reason="manual", key=key, detail="abuse",
+                                 actor="operator:test", subscription_ids=(sub,), requested_at=datetime.now(UTC))
+    producer = QueueProducer.from_connection_string(stack.azurite.connection_string)
+    producer.send(Queue.ENFORCEMENT, request.envelope())
+    done = wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "suspend"], what="audited")
+    assert done[0]["outcome"] == "done" and done[0]["evidence"]["changed"] == [sub]
+    producer.send(Queue.ENFORCEMENT, request.envelope())  # a later duplicate: nothing more
+    time.sleep(4)
+    assert len([e for e in _history(stack, cid) if e["action"] == "suspend"]) == 1
+
+
+def test_a_reactivation_taken_over_counts_what_the_dead_attempt_reactivated(stack: CollectionsStack) -> None:
+    """The dead attempt reactivated the subscription and removed csp-guard's record, then died before the audit."""
+    cid, sub = _customer(stack, "Half Reactivated Co")
+    key = f"manual:{cid}:re-crash"
+    tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    tables.create_table_if_not_exists("idempotency")
+    tables.get_table_client("idempotency").upsert_entity({  # what it noted before working: sub was recorded
+        "PartitionKey": "enforcement", "RowKey": key, "Status": "in_progress", "Result": "", "Key": key,
+        "ExpiresAt": (datetime.now(UTC) - timedelta(seconds=5)).isoformat(), "Owner": "dead",
+        "Plan": json.dumps({"recorded": [sub]})})
+    request = EnforcementRequest(action="reactivate", customer_id=cid, reason="manual", key=key, detail="closed",
+                                 actor="operator:test", subscription_ids=(sub,), requested_at=datetime.now(UTC))
+    QueueProducer.from_connection_string(stack.azurite.connection_string).send(Queue.ENFORCEMENT, request.envelope())
+    done = wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "reactivate"], what="audited")
+    assert done[0]["outcome"] == "done" and done[0]["evidence"]["changed"] == [sub]
+    assert subscription_status(stack, cid)[sub] == "active"
