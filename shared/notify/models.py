@@ -25,6 +25,7 @@ class TemplateId(StrEnum):
     TEAM_FRAUD_ALERT = "team_fraud_alert"
     TEAM_ACTION_FAILED = "team_action_failed"
     TEAM_STAGE_ENTERED = "team_stage_entered"
+    TEAM_RUN_HALTED = "team_run_halted"
     SERVICE_REQUEST = "service_request"
 
 

@@ -187,6 +187,10 @@ def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: C
     targets = [_ready_for_suspension(stack, f"Blast {i} Ltd") for i in range(6)]  # limit is 5 per run
     run = _run_sweep(stack)
     assert run["status"] == "halted" and run["customers_to_suspend"] >= 6
+    halted = wait_until(lambda: [m for m in _mail_to(stack, "collections@partner.example")
+                                 if run["run_id"] in str(m["Subject"])], what="halt alert")
+    assert halted and "halted" in str(halted[0]["Subject"]) and "FAILED" not in str(halted[0]["Subject"])
+    assert "Blast 0 Ltd" in halted[0].get_body(("plain",)).get_content()  # says what happened, names who
     time.sleep(1.0)
     assert all(subscription_status(stack, cid)[plan] == "active" for cid, plan in targets)
     with stack.api() as api:
