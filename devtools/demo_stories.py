@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from devtools.polling import wait_until as _wait_until
-from devtools.sandbox.inspect import add_customer, subscription_status
+from devtools.sandbox.inspect import add_customer, entitlement_status, subscription_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,7 +72,8 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
                                       ("reminder", "Early Reminder Ltd", "ap@reminder.example", 3),
                                       ("exempt", "Strategic Exempt Group", "ap@exempt.example", -40),
                                       ("disputed", "Disputing Design Studio", "ap@disputing.example", -40)):
-        created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
+        created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan",
+                                               "entitlements": ["active", "active"]},
                                               {"kind": "license", "friendly_name": "Microsoft 365 E3"}])
         cid = created["id"]
         plan = next(s["id"] for s in created["subscriptions"] if s["offerId"].startswith("DZH318Z0BPS6"))
@@ -187,6 +188,8 @@ def step_sweep_suspends(demo: Demo) -> str:
         raise StoryFailed(f"the sweep ended {run['status']}: {run['detail']}")
     wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "suspended", "the Azure plan to be suspended")
     statuses = subscription_status(stack, o["id"])
+    if set(entitlement_status(stack, o["id"]).values()) != {"disabled"}:
+        raise StoryFailed("the Azure subscriptions under the suspended plan are not all disabled")
     if statuses[o["licence"]] != "active":
         raise StoryFailed("the licence subscription (outside the stage's scope) was touched")
     for other in ("exempt", "disputed"):
@@ -194,8 +197,9 @@ def step_sweep_suspends(demo: Demo) -> str:
             raise StoryFailed(f"the {other} customer was suspended")
     mail = wait_until(lambda: _mail(stack, o["email"], "suspended"), "the suspension e-mail")
     return (f"POST /api/collections/sweep -> run {run['run_id']}: {run['customers']} customers, "
-            f"{run['customers_to_suspend']} to suspend ({guard}); sandbox: Azure plan "
-            f"suspended, licence active; exempt and disputed customers untouched; mailbox: '{mail[0]['Subject']}'")
+            f"{run['customers_to_suspend']} to suspend ({guard}); sandbox: both Azure subscriptions disabled, "
+            f"then the Azure plan suspended, licence active; exempt and disputed customers untouched; "
+            f"mailbox: '{mail[0]['Subject']}'")
 
 
 def step_payment_reactivates(demo: Demo) -> str:
@@ -204,13 +208,15 @@ def step_payment_reactivates(demo: Demo) -> str:
     started = time.monotonic()
     _post_events(stack, [_event("payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
                                 currency="CNY", received_at=datetime.now(UTC).isoformat())])
-    wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active", "the reactivation")
+    wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active"
+               and set(entitlement_status(stack, o["id"]).values()) == {"active"}, "the reactivation")
     seconds = time.monotonic() - started
     wait_until(lambda: _mail(stack, o["email"], "reactivat"), "the reactivation e-mail")
     with stack.http() as api:
         history = api.get(f"/api/customers/{o['id']}/status").json()["history"]
     trail = ", ".join(f"{e['action']}:{e['outcome']}" for e in reversed(history[:6]))
-    return (f"payment.received CNY 8,000.00 -> Azure plan active again {seconds:.1f}s later; reactivation "
+    return (f"payment.received CNY 8,000.00 -> Azure plan, then its Azure subscriptions active again "
+            f"{seconds:.1f}s later; reactivation "
             f"e-mail sent; audit trail: {trail}")
 
 
@@ -220,16 +226,19 @@ def step_payment_reactivates(demo: Demo) -> str:
 def step_gpu_spike(demo: Demo) -> str:
     stack = demo.stack
     created = add_customer(stack, "Night Shift Compute Ltd",
-                            [{"kind": "azure_plan", "friendly_name": "Azure plan", "daily_usage_units": 1.0}])
+                            [{"kind": "azure_plan", "friendly_name": "Azure plan", "daily_usage_units": 1.0,
+                              "entitlements": ["active", "active"]},
+                             {"kind": "license", "friendly_name": "Office 365 E3"}])
     cid, plan = created["id"], created["subscriptions"][0]["id"]
+    running, other = list(entitlement_status(stack, cid))
     day = (date.today() - timedelta(days=1)).isoformat()
     with stack.sandbox_admin() as admin:
         admin.post("/_sandbox/usage", json=[{
-            "customerId": cid, "subscriptionId": plan, "usageDate": f"{day}T00:00:00Z",
+            "customerId": cid, "subscriptionId": plan, "entitlementId": running, "usageDate": f"{day}T00:00:00Z",
             "meterCategory": "Virtual Machines", "meterSubCategory": "NCads A100 v4 Series GPU",
             "meterName": "NC24ads A100 v4", "meterId": "gpu-a100", "resourceLocation": "ChinaNorth3",
             "quantity": 100, "unitPrice": 30.0}]).raise_for_status()
-    demo.notes["gpu"] = {"id": cid, "plan": plan}
+    demo.notes["gpu"] = {"id": cid, "plan": plan, "running": running, "other": other}
     with stack.http() as api:
         run_id = api.post("/api/fraud/scan").json()["run_id"]
         run = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
@@ -237,7 +246,8 @@ def step_gpu_spike(demo: Demo) -> str:
         case = wait_until(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
             api.get(f"/api/fraud/cases/{cid}")), "the fraud case")
     hits = ", ".join(h["rule_id"] for h in case["case"]["hits"])
-    return (f"usage: 100 h of A100 GPU (CNY 3,000) yesterday on a subscription that ran one small VM; "
+    return (f"usage: 100 h of A100 GPU (CNY 3,000) yesterday in one Azure subscription of an Azure plan that ran "
+            f"one small VM; "
             f"POST /api/fraud/scan read {run.get('lines')} line items -> case opened for Night Shift Compute Ltd, "
             f"rules hit: {hits}")
 
@@ -246,14 +256,17 @@ def step_contain(demo: Demo) -> str:
     stack, g = demo.stack, demo.notes["gpu"]
     with stack.http() as api:
         case = api.get(f"/api/fraud/cases/{g['id']}").json()
-        if subscription_status(stack, g["id"])[g["plan"]] != "suspended":
+        if entitlement_status(stack, g["id"])[g["running"]] != "disabled":
             r = api.post(f"/api/fraud/cases/{g['id']}/contain", headers=ACTOR, json={"note": "approve containment"})
             if r.status_code not in (200, 202):
                 raise StoryFailed(f"approving containment gave {r.status_code}: {r.text}")
             how = "the rules asked for review: an operator contained it (POST /api/fraud/cases/{id}/contain)"
         else:
             how = "contained automatically"
-    wait_until(lambda: subscription_status(stack, g["id"])[g["plan"]] == "suspended", "the containment")
+    wait_until(lambda: entitlement_status(stack, g["id"])[g["running"]] == "disabled", "the containment")
+    if entitlement_status(stack, g["id"])[g["other"]] != "active" or set(
+            subscription_status(stack, g["id"]).values()) != {"active"}:
+        raise StoryFailed("containment touched more than the Azure subscription that ran the GPUs")
     support = wait_until(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
                              and "support" in str(m["To"])], "the service request e-mail")
     with stack.http() as api:
@@ -263,9 +276,11 @@ def step_contain(demo: Demo) -> str:
                                     currency="CNY", received_at=datetime.now(UTC).isoformat())])
         time.sleep(2.5)
         case = api.get(f"/api/fraud/cases/{g['id']}").json()
-    if subscription_status(stack, g["id"])[g["plan"]] != "suspended":
-        raise StoryFailed("a payment lifted a fraud suspension")
-    return (f"{how}; sandbox: subscription suspended while investigating; service request to "
+    if entitlement_status(stack, g["id"])[g["running"]] != "disabled":
+        raise StoryFailed("a payment lifted a fraud containment")
+    return (f"{how}; sandbox: exactly that Azure subscription disabled while investigating (plan, other Azure "
+            f"subscription and Office licence active), containment {case['case']['containment']['status']}; "
+            f"service request to "
             f"{support[0]['To']}: '{support[0]['Subject']}'; a payment arrived and did NOT lift it; "
             f"case status {case['case']['status']}")
 
@@ -277,8 +292,10 @@ def step_resolve_legitimate(demo: Demo) -> str:
                      json={"label": "legitimate", "note": "customer confirmed a planned model training run"})
         if r.status_code != 200:
             raise StoryFailed(f"resolving gave {r.status_code}: {r.text}")
-    wait_until(lambda: subscription_status(stack, g["id"])[g["plan"]] == "active", "the reactivation after resolution")
-    return "POST /api/fraud/cases/{id}/resolve label=legitimate -> the subscription the case suspended is active again"
+    wait_until(lambda: entitlement_status(stack, g["id"])[g["running"]] == "active",
+               "the reactivation after resolution")
+    return ("POST /api/fraud/cases/{id}/resolve label=legitimate -> the Azure subscription the case disabled is "
+            "active again")
 
 
 COLLECTIONS_STEPS: list[tuple[str, Callable[[Demo], str]]] = [

@@ -27,6 +27,7 @@ class TemplateId(StrEnum):
     TEAM_ALERT = "team_alert"
     TEAM_MESSAGE_KEPT = "team_message_kept"  # a message could not be processed and names no customer
     TEAM_STAGE_ENTERED = "team_stage_entered"
+    TEAM_RUN_HALTED = "team_run_halted"
     SERVICE_REQUEST = "service_request"
     SERVICE_REQUEST_READY = "service_request_ready"
     TEAM_SUSPENSION_DEADLINE = "team_suspension_deadline"

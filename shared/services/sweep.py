@@ -19,7 +19,7 @@ from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import decide, dispatch
-from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
+from shared.services.messages import EnforcementRequest, SweepShard
 from shared.services.state import ApprovalRequest, ShardResult, Stores, SweepRun
 from shared.storage.audit import AuditEntry
 from shared.storage.documents import ConcurrencyConflict
@@ -154,10 +154,7 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
         stores.approvals.upsert("pending", f"run:{run_id}", ApprovalRequest(
             key=f"run:{run_id}", customer_id="*", action=None, requested_at=now, why=new.detail, run_id=run_id,
             requested_by=new.requested_by))
-        alert = CollectionsNotice(customer_id="*", key=f"run:{run_id}:halted", stage_id="blast-radius",
-                                  template="team_action_failed", audience="team",
-                                  reason=f"suspend run halted: {new.detail}")
-        ctx.producer.send(Queue.NOTIFICATIONS, alert.envelope(run_id))
+        _alert_halted(ctx, new, targets, now)
         log.warning("sweep %s halted: %s", run_id, new.detail)
     else:
         for request in planned:
@@ -198,3 +195,32 @@ def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note:
                                 reason=note or new.detail, at=now, correlation_id=run_id,
                                 evidence={"run_id": run_id}))
     return new
+
+
+def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datetime) -> None:
+    """Tell the team the run stopped and waits for a person (``team_run_halted``: nothing failed, nothing was
+    suspended). Sent directly, once per run: it concerns no one customer, so no customer ledger is needed."""
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+
+    settings = ctx.settings
+    channel, recipient = ((Channel.WEBHOOK, "team") if settings.team_webhook_url
+                          else (Channel.EMAIL, settings.collections_contact))
+    key = f"run:{run.run_id}:halted"
+    note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
+                        template_id=TemplateId.TEAM_RUN_HALTED,
+                        context={"run_id": run.run_id, "detail": run.detail, "halted_at": now.isoformat(),
+                                 "customers": run.customers, "customers_to_suspend": run.customers_to_suspend,
+                                 "planned_suspensions": run.planned_suspensions,
+                                 "targets": [_named(ctx, c) for c in targets[:50]],
+                                 "approval_key": key.removesuffix(":halted")})
+    try:
+        ctx.idempotency.run_once("notice", key, lambda: send_notification(note, settings).model_dump(mode="json"))
+    except DeliveryError as exc:  # the halt and its approval stand; the audit says the alert did not go out
+        log.warning("halt alert for %s not delivered: %s", run.run_id, exc)
+        ctx.audit.record(AuditEntry(customer_id="*", action="notice.failed", actor=ACTOR, at=now, outcome="failed",
+                                    reason=f"team_run_halted: {exc}", correlation_id=run.run_id))
+
+
+def _named(ctx: AppContext, customer_id: str) -> dict[str, str]:
+    ledger = ctx.stores.ledger(customer_id)
+    return {"id": customer_id, "name": (ledger.profile.name if ledger else "") or customer_id}

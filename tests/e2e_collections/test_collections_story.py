@@ -92,6 +92,11 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
                        what="final notice e-mail")
     body = final[0].get_body(("plain",)).get_content()
     assert "5,000.00" in body and "Azure plan" in body and "Office 365" not in body
+    # the team hears that the stage was entered (not a "suspension FAILED" message chosen by accident)
+    team = wait_until(lambda: [m for m in _mail_to(stack, "collections@partner.example")
+                               if "Overdue One Ltd" in str(m["Subject"])], what="team stage e-mail")
+    assert 'entered collections stage "Final notice before suspension"' in str(team[0]["Subject"])
+    assert "FAILED" not in str(team[0]["Subject"]) and "5,000.00" in team[0].get_body(("plain",)).get_content()
 
     # immediately, a sweep must not suspend: the notice is younger than the policy's 7 days
     run = _run_sweep(stack)
@@ -187,6 +192,10 @@ def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: C
     targets = [_ready_for_suspension(stack, f"Blast {i} Ltd") for i in range(6)]  # limit is 5 per run
     run = _run_sweep(stack)
     assert run["status"] == "halted" and run["customers_to_suspend"] >= 6
+    halted = wait_until(lambda: [m for m in _mail_to(stack, "collections@partner.example")
+                                 if run["run_id"] in str(m["Subject"])], what="halt alert")
+    assert halted and "halted" in str(halted[0]["Subject"]) and "FAILED" not in str(halted[0]["Subject"])
+    assert "Blast 0 Ltd" in halted[0].get_body(("plain",)).get_content()  # says what happened, names who
     time.sleep(1.0)
     assert all(subscription_status(stack, cid)[plan] == "active" for cid, plan in targets)
     with stack.api() as api:

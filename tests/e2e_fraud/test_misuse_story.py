@@ -67,8 +67,9 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     assert entitlement_status(stack, cid)[idle] == "disabled"  # disabled before, not by csp-guard
     assert set(entitlement_status(stack, calm).values()) == {"active", "disabled"}
     assert entitlement_status(stack, calm)[azure_subscriptions(stack, calm, calm_plan)[0]] == "active"
-    record = wait_until(lambda: collections_stores(stack).suspensions.get(cid, f"{plan}_{running}"),
-                        what="suspension recorded")
+    # written before the call, completed with what the read-back showed once the worker saw it disabled
+    record = wait_until(lambda: (lambda r: r if r is not None and r.verified_at else None)(
+        collections_stores(stack).suspensions.get(cid, f"{plan}_{running}")), what="suspension recorded")
     assert record is not None and record.reason == "fraud" and record.case_id == case["case"]["case_id"]
     assert record.entitlement_id == running and record.verified_at is not None and record.seen_status == "disabled"
     assert [r.label for r in collections_stores(stack).suspended_by_us(cid)] == [label]

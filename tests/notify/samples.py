@@ -88,6 +88,11 @@ SAMPLES: dict[TemplateId, dict[str, Any]] = {
                                     "why": "exposure 1.6x the credit limit", "amount_overdue": AMOUNT,
                                     "unbilled": "CNY 16,000.00", "credit_limit": "CNY 10,000.00",
                                     "case_id": "COL-2025-0042"},
+    TemplateId.TEAM_RUN_HALTED: {"run_id": "sweep-20250321T010000-ab12cd", "halted_at": "2025-03-21T01:02:00Z",
+                                 "detail": "would suspend 31 of 400 customers (7.8%); limits are 20 customers and 5.0%",
+                                 "customers": 400, "customers_to_suspend": 31, "planned_suspensions": 44,
+                                 "targets": [{"id": CUSTOMER["tenant_id"], "name": CUSTOMER_ZH}],
+                                 "approval_key": "run:sweep-20250321T010000-ab12cd"},
     TemplateId.SERVICE_REQUEST: {"partner": {"name": "Fabrikam Cloud", "partner_id": "5123456",
                                              "contact": "noc@fabrikam.example"},
                                  "customer": CUSTOMER, "subscriptions": [{**s, "status": "suspended"}

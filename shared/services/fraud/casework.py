@@ -107,7 +107,8 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
     # Partner Center refused is retried on the next scans (bounded; an operator can always retry)
     if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open and _replan_due(rec):
         plan = await resolve_targets(ctx, rec.case, _exclude(rec))
-        if plan.labels and plan.requires_approval and not rec.case.containment.attempts:
+        approved = set(rec.case.containment.targets)  # asked for before (approved then): a retry needs no new yes
+        if plan.labels and plan.requires_approval and not set(plan.labels) <= approved:
             effects.pending_approval = _ask_approval(fs, a.customer_id, list(plan.labels),
                                                      plan.scope != "affected", plan.reasons, now,
                                                      _scan_requester(fs, run_id))

@@ -55,7 +55,7 @@ class PendingContainment(BaseModel):
     """A containment waiting for an operator (the rule asked for approval)."""
 
     requested_at: datetime
-    subscription_ids: tuple[str, ...]
+    subscription_ids: tuple[str, ...]  # target labels: subscription ids, or "plan-id/entitlement-id"
     customer_wide: bool
     reasons: tuple[str, ...]
     status: Literal["pending", "approved"] = "pending"
