@@ -65,8 +65,8 @@ def _familiar_share(spend: Mapping[date, DailySpend], day: date, base_days: list
 def _spike(ctx: Context, p: SpikeParams, by_day: Mapping[date, float], spend: Mapping[date, DailySpend],
            unit: str | None) -> Signal | None:
     x = by_day.get(ctx.day)
-    if x is None or not by_day:
-        return None
+    if x is None or x < float(p.min_amount):
+        return None  # whatever the baseline (>= 0), the rise cannot reach min_amount
     first = min(by_day)
     if (ctx.day - first).days < p.min_history_days:
         return None
@@ -129,8 +129,9 @@ def detect_spend_spike(ctx: Context, p: SpikeParams) -> list[Signal]:
     if not p.per_subscription or len(series.subscriptions) < 2:
         return []
     out = []
+    floor = p.min_amount
     for unit, days in sorted(series.subscriptions.items()):
-        if ctx.day in days:
+        if ctx.day in days and days[ctx.day].total >= floor:
             hit = _spike(ctx, p, series.unit_by_day(unit), days, unit)
             if hit is not None:
                 out.append(hit)
