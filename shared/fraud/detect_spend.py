@@ -105,7 +105,7 @@ def _spike(ctx: Context, p: SpikeParams, by_day: Mapping[date, float], spend: Ma
         ({u: float(s[d].total) for u, s in series.subscriptions.items() if d in s} for d in base_days))
     cur = spend[ctx.day]
     before = [spend[d] for d in base_days if d in spend]
-    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, robust z >= {p.z_threshold:g}"
+    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, >= {p.z_threshold:g}x the usual day-to-day variation"
     return signal(
         ctx, Detector.SPEND_SPIKE, "spend_spike_unit" if unit else "spend_spike",
         observed=x, threshold=threshold, baseline=m, basis=basis + tolerance_note, at_stake=x - m,
