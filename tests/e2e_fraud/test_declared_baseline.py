@@ -47,3 +47,22 @@ def test_a_declared_migration_reaches_the_profile_detection_reads(contain_stack:
     assert prof is not None and prof.declared_monthly_spend == Decimal(60000) and prof.prepayment == Decimal(10000)
     [notice] = prof.notices
     assert notice.expected_factor == 2.5 and notice.regions == ("chinaeast3",) and notice.covers(today)
+
+
+def test_health_reports_a_stalled_usage_feed(contain_stack: CollectionsStack) -> None:
+    import httpx
+
+    from shared.clock import utcnow
+    from shared.services.fraud.feed import PARTITION, ROW, UsageFeedStatus, feed_store
+
+    stack = contain_stack
+    ctx = AppContext(load_settings(**stack.settings))
+    long_ago = utcnow() - timedelta(hours=ctx.settings.fraud_usage_max_silence_hours + 5)
+    feed_store(ctx.tables).upsert(PARTITION, ROW, UsageFeedStatus(newest_usage_day=long_ago.date(),
+                                                              advanced_at=long_ago, checked_at=utcnow()))
+    try:
+        health = httpx.get(f"{stack.runner.base_url}/api/health", timeout=30).json()
+    finally:
+        feed_store(ctx.tables).delete(PARTITION, ROW)  # storage is shared with later tests
+    assert health["usage_feed"]["status"] == "stalled" and health["status"] != "ok"
+    assert any("usage feed has not advanced" in p for p in health["problems"])
