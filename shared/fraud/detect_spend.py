@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from shared.fraud.context import Context, drivers, history_days, notices, signal, tenant_age, today
-from shared.fraud.explain import Language, basis_text
+from shared.fraud.explain import Language, basis_text, label
 from shared.fraud.models import DailySpend
 from shared.fraud.params import NewCustomerParams, SpikeParams
 from shared.fraud.peers import peer_for
@@ -105,7 +105,7 @@ def _spike(ctx: Context, p: SpikeParams, by_day: Mapping[date, float], spend: Ma
         ({u: float(s[d].total) for u, s in series.subscriptions.items() if d in s} for d in base_days))
     cur = spend[ctx.day]
     before = [spend[d] for d in base_days if d in spend]
-    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, >= {p.z_threshold:g}x the usual day-to-day variation"
+    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, >= {label('variation', lang, z=f'{p.z_threshold:g}')}"
     return signal(
         ctx, Detector.SPEND_SPIKE, "spend_spike_unit" if unit else "spend_spike",
         observed=x, threshold=threshold, baseline=m, basis=basis + tolerance_note, at_stake=x - m,
