@@ -92,7 +92,7 @@ def _where(where: Where, lang: Language) -> str:
         if ids:
             shown = ", ".join(list(ids)[:5]) + (f" (+{len(ids) - 5})" if len(ids) > 5 else "")
             parts.append(f"{_pick(LABELS, label, lang)} {shown}")
-    return "; ".join(parts)
+    return ("；" if lang == "zh-CN" else "; ").join(parts)
 
 
 def why(
