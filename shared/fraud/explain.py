@@ -87,11 +87,11 @@ def basis_text(code: str, lang: Language, **values: object) -> str:
 
 def _where(where: Where, lang: Language) -> str:
     parts = []
-    for label, ids in (("subscription", where.subscriptions), ("entitlement", where.entitlements),
+    for code, ids in (("subscription", where.subscriptions), ("entitlement", where.entitlements),
                        ("meter", where.meters), ("region", where.regions)):
         if ids:
             shown = ", ".join(list(ids)[:5]) + (f" (+{len(ids) - 5})" if len(ids) > 5 else "")
-            parts.append(f"{_pick(LABELS, label, lang)} {shown}")
+            parts.append(f"{_pick(LABELS, code, lang)} {shown}")
     return ("；" if lang == "zh-CN" else "; ").join(parts)
 
 
