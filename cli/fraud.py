@@ -71,7 +71,9 @@ def backtest(
     ctx = AppContext(settings)
     docs = list(FraudStores(ctx.tables).history.query())
     history = History(customers={d.customer_id: d.series for d in docs})
-    profiles = {cid: p for cid in history.customers if (p := profile_for(ctx, cid, parsed)) is not None}
+    created = {d.customer_id: d.subscriptions_created for d in docs}
+    profiles = {cid: p for cid in history.customers
+                if (p := profile_for(ctx, cid, parsed, created.get(cid))) is not None}
     report = run_backtest(history, profiles, parsed, first, last)
     if as_json:
         out.print_json(report.model_dump_json())

@@ -4,6 +4,7 @@ Imports only the standard library, pydantic and yaml; no I/O, no environment, no
 (``now`` is an argument).
 """
 
+from shared.fraud.aggregate import aggregate, with_fraud_events
 from shared.fraud.assess import Assessment, RuleHit, assess, assess_customer
 from shared.fraud.backtest import BacktestReport, RuleFigures, backtest
 from shared.fraud.cases import (
@@ -36,8 +37,6 @@ from shared.fraud.models import (
     PeerBaseline,
     SpendNotice,
     UsageLine,
-    aggregate,
-    with_fraud_events,
 )
 from shared.fraud.peers import peer_baselines
 from shared.fraud.rules import FraudError, Outcome, Rules, RulesError, parse_rules

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from shared.fraud.context import Context, drivers, history_days, notices, signal, tenant_age, today
-from shared.fraud.explain import Language, basis_text
+from shared.fraud.explain import Language, basis_text, label
 from shared.fraud.models import DailySpend
 from shared.fraud.params import NewCustomerParams, SpikeParams
 from shared.fraud.peers import peer_for
@@ -65,8 +65,8 @@ def _familiar_share(spend: Mapping[date, DailySpend], day: date, base_days: list
 def _spike(ctx: Context, p: SpikeParams, by_day: Mapping[date, float], spend: Mapping[date, DailySpend],
            unit: str | None) -> Signal | None:
     x = by_day.get(ctx.day)
-    if x is None or not by_day:
-        return None
+    if x is None or x < float(p.min_amount):
+        return None  # whatever the baseline (>= 0), the rise cannot reach min_amount
     first = min(by_day)
     if (ctx.day - first).days < p.min_history_days:
         return None
@@ -105,7 +105,7 @@ def _spike(ctx: Context, p: SpikeParams, by_day: Mapping[date, float], spend: Ma
         ({u: float(s[d].total) for u, s in series.subscriptions.items() if d in s} for d in base_days))
     cur = spend[ctx.day]
     before = [spend[d] for d in base_days if d in spend]
-    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, robust z >= {p.z_threshold:g}"
+    threshold = f">= {min_ratio:g}x, +{money(p.min_amount)}, >= {label('variation', lang, z=f'{p.z_threshold:g}')}"
     return signal(
         ctx, Detector.SPEND_SPIKE, "spend_spike_unit" if unit else "spend_spike",
         observed=x, threshold=threshold, baseline=m, basis=basis + tolerance_note, at_stake=x - m,
@@ -129,8 +129,9 @@ def detect_spend_spike(ctx: Context, p: SpikeParams) -> list[Signal]:
     if not p.per_subscription or len(series.subscriptions) < 2:
         return []
     out = []
+    floor = p.min_amount
     for unit, days in sorted(series.subscriptions.items()):
-        if ctx.day in days:
+        if ctx.day in days and days[ctx.day].total >= floor:
             hit = _spike(ctx, p, series.unit_by_day(unit), days, unit)
             if hit is not None:
                 out.append(hit)

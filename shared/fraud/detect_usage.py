@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from shared.fraud.context import Context, drivers, history_days, known_new, notices, signal, tenant_age, today
-from shared.fraud.explain import basis_text
+from shared.fraud.explain import basis_text, label
 from shared.fraud.models import CustomerSeries, DailySpend
 from shared.fraud.params import NewRegionParams, RiskyMeterParams, SubscriptionBurstParams
 from shared.fraud.peers import peer_for
@@ -112,7 +112,8 @@ def detect_new_region(ctx: Context, p: NewRegionParams) -> list[Signal]:
               for m in series.subscriptions[u][ctx.day].meters.values() if m.region in new}
     return [signal(
         ctx, Detector.NEW_REGION, "new_region", observed=net,
-        threshold=f">= {money(p.min_amount)} and >= {p.min_share:.0%} of the day", baseline=baseline,
+        threshold=f">= {money(p.min_amount)}, >= {label('of_day', ctx.language, share=f'{p.min_share:.0%}')}",
+        baseline=baseline,
         basis=basis_text("last_days", ctx.language, n=p.baseline_days), at_stake=net, units=units, meters=meters,
         regions=new, figures={"new_region_spend": money(amount), "day_total": money(x),
                               "share": round(amount / max(x, 1e-9), 3)},

@@ -57,7 +57,14 @@ LABELS: dict[str, dict[Language, str]] = {
     "meter": {"en": "meter", "zh-CN": "计量"},
     "region": {"en": "region", "zh-CN": "区域"},
     "stake": {"en": "money at stake {amount} {ccy}", "zh-CN": "涉及金额 {amount} {ccy}"},
+    "variation": {"en": "{z}x the usual day-to-day variation", "zh-CN": "日常波动的 {z} 倍"},
+    "of_day": {"en": "{share} of the day", "zh-CN": "当日消费的 {share}"},
 }
+
+
+def label(code: str, lang: Language, **values: object) -> str:
+    """A short phrase for threshold texts, in the team's language."""
+    return _pick(LABELS, code, lang).format(**values)
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,12 @@ def basis_text(code: str, lang: Language, **values: object) -> str:
 
 def _where(where: Where, lang: Language) -> str:
     parts = []
-    for label, ids in (("subscription", where.subscriptions), ("entitlement", where.entitlements),
+    for code, ids in (("subscription", where.subscriptions), ("entitlement", where.entitlements),
                        ("meter", where.meters), ("region", where.regions)):
         if ids:
             shown = ", ".join(list(ids)[:5]) + (f" (+{len(ids) - 5})" if len(ids) > 5 else "")
-            parts.append(f"{_pick(LABELS, label, lang)} {shown}")
-    return "; ".join(parts)
+            parts.append(f"{_pick(LABELS, code, lang)} {shown}")
+    return ("；" if lang == "zh-CN" else "; ").join(parts)
 
 
 def why(

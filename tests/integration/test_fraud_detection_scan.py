@@ -150,3 +150,48 @@ async def test_the_scan_sees_first_days_azure_subscriptions_and_declarations(
     report, problems = feed_report(ctx.settings, ctx.tables, later)
     assert report["status"] == "stalled" and "fraud detection is blind" in problems[0]
     assert queued
+
+
+def test_baseline_cli_queues_a_customer_updated(world: tuple[CollectionsStack, dict[str, str]],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    stack, values = world
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)
+    ok = CliRunner().invoke(app, ["fraud", "baseline", "CUST-1", "--monthly", "9000", "--prepayment", "500",
+                                  "--change", "2026-12-01:2026-12-10:2:chinaeast3", "--actor", "ops"])
+    assert ok.exit_code == 0, ok.output
+    [queued] = _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)
+    payload = queued["payload"]
+    assert payload["type"] == "customer.updated" and payload["customer_id"] == "cust-1"
+    assert payload["planned_changes"][0]["regions"] == ["chinaeast3"] and queued["source"] == "operator:ops"
+    bad = CliRunner().invoke(app, ["fraud", "baseline", "CUST-1", "--change", "2026-12-10:2026-12-01:2"])
+    assert bad.exit_code == 2 and "not accepted" in bad.output
+
+
+def _usage_periods(stack: CollectionsStack, since: int) -> list[str]:
+    with stack.sandbox_admin() as admin:
+        calls = admin.get("/_sandbox/calls", params={"since": since}).json()["calls"]
+    return sorted({q.split("period=")[1].split("&")[0] for c in calls if "lineitems" in c["path"]
+                   for q in [c["query"] or ""] if "period=" in q})
+
+
+async def test_both_billing_periods_are_read_early_in_a_month_only(
+        world: tuple[CollectionsStack, dict[str, str]]) -> None:
+    stack, values = world
+    ctx = AppContext(load_settings(**values))
+    with stack.sandbox_admin() as admin:
+        mark = admin.get("/_sandbox/calls").json()["last"]
+    today = utcnow()
+    early = today.replace(day=3)  # the 3rd: the closed month's last days may be served as "previous"
+    await stream(ctx, FraudScanItem(run_id=start_scan(ctx, "test", now=early).run_id, as_of=early))
+    assert _usage_periods(stack, mark) == ["current", "previous"]
+    with stack.sandbox_admin() as admin:
+        mark = admin.get("/_sandbox/calls").json()["last"]
+    late = today.replace(day=20)
+    await stream(ctx, FraudScanItem(run_id=start_scan(ctx, "test", now=late).run_id, as_of=late))
+    assert _usage_periods(stack, mark) == ["current"]

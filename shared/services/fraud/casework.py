@@ -319,11 +319,10 @@ def action_rows(case: Case) -> list[dict[str, Any]]:
 
 async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str, now: datetime) -> bool:
     """Tell the partner's team (webhook if configured, else e-mail to the collections contact), once per key."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, format_amount, send_notification
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
 
     settings = ctx.settings
     case = rec.case
-    exposure = ctx.stores.unbilled(case.customer_id)
     at_risk = max((h.signal.amount_at_risk for h in case.hits), default=0)
     pending = rec.pending is not None and rec.pending.status == "pending"
     steps = ([f"approve the containment: POST /api/fraud/cases/{case.customer_id}/contain"] if pending else [])
@@ -333,7 +332,7 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
         "customer": {"name": rec.customer_name or case.customer_id, "tenant_id": case.customer_id},
         "severity": "high" if case.outcome is Outcome.CONTAIN else "medium",
         "detected_at": case.first_signal_at.isoformat(),
-        "exposure": format_amount(exposure.amount, exposure.currency) if exposure else format_amount(at_risk, "CNY"),
+        "exposure": _exposure_text(ctx, case.customer_id, at_risk, now),
         "case_id": case.case_id, "signals": signal_rows(case, with_time=False), "actions": action_rows(case),
         "recommended_actions": steps,
     }
@@ -355,6 +354,21 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
         fs.cases.update(case.customer_id, CURRENT, lambda cur: cur.model_copy(
             update={"alerts": [*cur.alerts, key]}) if cur and cur.case.case_id == case.case_id else None)
     return bool(ran)
+
+
+def _exposure_text(ctx: AppContext, customer_id: str, at_risk: Any, now: datetime) -> str:
+    """Money at stake (the signals'), then unbilled usage with its as-of date, or why it is not shown."""
+    from shared.notify import format_amount
+
+    text = f"{format_amount(at_risk, 'CNY')} at stake"
+    doc = ctx.stores.exposure.get(customer_id, "unbilled")
+    if doc is None:
+        return text
+    age = (now - (doc.observed_at or doc.as_of)).total_seconds() / 3600
+    if age > ctx.settings.fraud_exposure_max_age_hours:
+        return f"{text}; unbilled usage figure stale (read {age:.0f} h ago)"
+    return f"{text}; unbilled usage {format_amount(doc.unbilled.amount, doc.unbilled.currency)} " \
+           f"as of {doc.as_of.date().isoformat()}"
 
 
 def _audit(ctx: AppContext, customer_id: str, action: str, actor: str, reason: str, case_id: str,

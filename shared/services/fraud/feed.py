@@ -42,7 +42,7 @@ class UsageFeedStatus(BaseModel):
         return hours is not None and hours > max_hours
 
 
-def _store(tables: TableServiceClient) -> DocumentStore[UsageFeedStatus]:
+def feed_store(tables: TableServiceClient) -> DocumentStore[UsageFeedStatus]:
     return DocumentStore(tables, "runs", UsageFeedStatus)
 
 
@@ -55,12 +55,12 @@ def record_feed(tables: TableServiceClient, newest: date | None, now: datetime) 
             return UsageFeedStatus(newest_usage_day=newest, advanced_at=now, checked_at=now)
         return cur.model_copy(update={"checked_at": now, "advanced_at": cur.advanced_at or now})
 
-    return _store(tables).update(PARTITION, ROW, change) or UsageFeedStatus()
+    return feed_store(tables).update(PARTITION, ROW, change) or UsageFeedStatus()
 
 
 def feed_report(settings: Settings, tables: TableServiceClient, now: datetime) -> tuple[dict[str, Any], list[str]]:
     """(the ``usage_feed`` section of /api/health, problems)."""
-    status = _store(tables).get(PARTITION, ROW)
+    status = feed_store(tables).get(PARTITION, ROW)
     if status is None:
         return {"status": "no scan yet"}, []
     hours = status.silent_hours(now)
@@ -99,6 +99,6 @@ async def alarm_if_stalled(ctx: AppContext, status: UsageFeedStatus, now: dateti
     except DeliveryError as exc:
         log.warning("usage-stalled alert not delivered: %s", exc)
         return False
-    _store(ctx.tables).update(PARTITION, ROW, lambda cur: cur.model_copy(
+    feed_store(ctx.tables).update(PARTITION, ROW, lambda cur: cur.model_copy(
         update={"alerted_for": status.newest_usage_day}) if cur else None)
     return True

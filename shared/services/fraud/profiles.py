@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.profiles")
+YOUNG_HISTORY_DAYS = 28
+"""Creation dates matter only while a customer's usage history is shorter than every rule's minimum (at most
+14 days in the shipped rules, 28 for peers): older histories never cost a Partner Center call."""
 
 
 def _unpaid(ledger: CustomerLedger, currency: str) -> Decimal:
@@ -60,8 +63,12 @@ async def with_creation_dates(ctx: AppContext, fs: FraudStores, doc: StoredHisto
     """Partner Center's ``creationDate`` of the customer's subscriptions, read once per new subscription.
 
     Partner Center's customer resource has no creation date: the earliest subscription's is the tenant's
-    onboarding date. A failed read is logged and retried on the next scan; detection goes on without it.
+    onboarding date. Only customers with a young usage history are looked up. A failed read is logged and
+    retried on the next scan; detection goes on without it.
     """
+    days = doc.series.floats[0]
+    if days and (now.date() - days[0]).days > YOUNG_HISTORY_DAYS:
+        return doc
     plans = {plan.lower() for plan, _ in doc.series.owners.values()}
     known = {k.lower() for k in doc.subscriptions_created}
     if plans <= known or (doc.created_checked_on == now.date() and doc.created_checked_for >= len(plans)):
