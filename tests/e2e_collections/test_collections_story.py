@@ -84,6 +84,9 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
                        what="final notice e-mail")
     body = final[0].get_body(("plain",)).get_content()
     assert "5,000.00" in body and "Azure plan" in body and "Office 365" not in body
+    # it says what suspension does for that subscription type (policy-e2e.yaml keeps the default periods)
+    assert "the Azure subscriptions under this Azure plan are cancelled (disabled)" in body
+    assert "if a suspended subscription is not reactivated within 60 days" in body
 
     # immediately, a sweep must not suspend: the notice is younger than the policy's 7 days
     run = _run_sweep(stack)
