@@ -277,11 +277,13 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
 async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
                 now: datetime) -> tuple[bool, dict[str, Any]]:
     from shared.fraud import evidence_pack
-    from shared.notify import Channel, Notification, TemplateId, send_notification
+    from shared.notify import Channel, NotConfigured, Notification, TemplateId, send_notification
     from shared.notify.webhook import WebhookSender
 
     settings = ctx.settings
     hook = settings.service_request_webhook_url if settings.service_request_route == "webhook" else None
+    if settings.service_request_route == "webhook" and not hook:  # parked with this reason, never e-mailed instead
+        raise NotConfigured("CSPGUARD_SERVICE_REQUEST_CHANNEL=webhook needs CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
     lang = settings.service_request_language
     rec = known_record(rec)
     pack = evidence_pack(rec.case, now, rec.customer_name)
