@@ -167,8 +167,22 @@ async def test_after_the_longest_wait_the_pack_says_the_outcome_is_unknown(
     late = msg.requested_at + timedelta(minutes=31)
     assert await deliver_service_request(ctx, msg, now=late) == "ready"
     assert fs.current(cid).service_request.pack_containment == "requested"  # type: ignore[union-attr]
-    body = _mail(stack, TEAM, "File with 21Vianet")[-1].get_body(("plain",)).get_content()
+    first = [m for m in _mail(stack, TEAM, "File with 21Vianet") if "Slow Outcome Ltd" in str(m["Subject"])]
+    body = first[0].get_body(("plain",)).get_content()
     assert "Partner Center has not yet confirmed its outcome. Do not assume that anything is suspended." in body
+
+    # it keeps watching: once Partner Center confirms, the pack is prepared again and the team told the outcome
+    follow = [ServiceRequestMessage.model_validate(e["payload"])
+              for e in _wait_for(stack.azurite.connection_string, Queue.SERVICE_REQUESTS)]
+    assert len(follow) == 1 and follow[0].waits == 1
+    _set_containment(fs, cid, Containment(status=ContainmentStatus.CONTAINED, verified_at=late, targets=(plan,),
+                                          contained=(plan,)))
+    assert await deliver_service_request(ctx, follow[0], now=late + timedelta(minutes=10)) == "ready"
+    assert fs.current(cid).service_request.pack_containment == "contained"  # type: ignore[union-attr]
+    mails = [m for m in _mail(stack, TEAM, "File with 21Vianet") if "Slow Outcome Ltd" in str(m["Subject"])]
+    assert len(mails) == 2
+    assert "verified by reading Partner Center back" in mails[-1].get_body(("plain",)).get_content()
+    assert _wait_for(stack.azurite.connection_string, Queue.SERVICE_REQUESTS, timeout=1) == []  # no more follow-ups
 
 
 async def test_email_channel_sends_the_verified_pack_to_21vianet_in_chinese(

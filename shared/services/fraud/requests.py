@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.fraud.requests")
 TICKET_STATUSES = ("open", "attention_needed", "closed")
+FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
 
 
@@ -215,6 +216,15 @@ def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: dat
     return True
 
 
+def _follow_up(ctx: AppContext, msg: ServiceRequestMessage, now: datetime) -> None:
+    """Look again later (for up to FOLLOW_UP after the request) whether the containment outcome became known."""
+    if now - msg.requested_at >= FOLLOW_UP:
+        return
+    delay = min(ctx.settings.service_request_retry_seconds * 5, 3600)
+    ctx.producer.send(Queue.SERVICE_REQUESTS, msg.model_copy(update={"waits": msg.waits + 1}).envelope(),
+                      delay_seconds=delay)
+
+
 async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *, now: datetime | None = None,
                                   correlation_id: str = "") -> str:
     """Prepare (portal) or send (e-mail/webhook) one case's service request once its containment outcome is known.
@@ -239,17 +249,29 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     if not doc.containment_known and rec.case.is_open and _wait(ctx, fs, msg, now):
         return "waiting: containment outcome not yet known"
     route = ctx.settings.service_request_route
+    status = "ready" if route == "portal" else "sent"
+
+    def stale(sr: ServiceRequestRecord | None) -> bool:
+        """Whether the request's pack is missing, or still ready to file but written before the outcome was known."""
+        if sr is None or sr.status in ("filed", "closed"):
+            return False
+        if sr.status != status or sr.pack_generated_at is None:
+            return True
+        return route == "portal" and sr.pack_containment == "requested" and doc.containment_known
+
     if route == "portal":
         result: dict[str, Any] = {"subject": doc.title["zh-CN"], "message_id": None}
         ran = True
-        await _tell_team(ctx, rec, doc)
+        if stale(rec.service_request):
+            await _tell_team(ctx, rec, doc)
+        if not doc.containment_known and rec.case.is_open:
+            _follow_up(ctx, msg, now)  # a pack that says "not confirmed" is prepared again once the outcome is known
     else:
         ran, result = await _send(ctx, msg, rec, live, currency, now)
     reference = result.get("message_id") or msg.key
-    status = "ready" if route == "portal" else "sent"
 
     def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
-        if sr.status in ("filed", "closed") or (sr.status == status and sr.pack_generated_at is not None):
+        if not stale(sr):
             return None
         return sr.model_copy(update={
             "status": status, "channel": route, "reference": reference, "subject": result.get("subject"),
@@ -313,7 +335,7 @@ async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) ->
                "text_zh": doc.text["zh-CN"], "text_en": doc.text["en"], "steps": list(doc.portal_steps),
                "download": f"/api/fraud/cases/{case.customer_id}/evidence"}
     hook = settings.team_webhook_url
-    key = f"fraud:{case.case_id}:service-request-ready"
+    key = f"fraud:{case.case_id}:service-request-ready:{doc.containment_status}"
     note = Notification(idempotency_key=key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
                         recipient="team" if hook else settings.collections_contact,
                         template_id=TemplateId.SERVICE_REQUEST_READY, context=context)
