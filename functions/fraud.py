@@ -206,25 +206,29 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="fraud/cases/{customer_id}/service-request/ticket", methods=["POST"])
 def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
-    """Body: {"number": "<21Vianet ticket number>", "note": "..."}: the ticket the operator filed in the portal."""
+    """Body: {"number": "<21Vianet ticket number>", "note": "...", "case_id": "<earlier case>"}: the ticket the
+    operator filed in the portal (on the current case unless ``case_id`` names an earlier one)."""
     from shared.context import get_context
     from shared.services.fraud import FraudStores, record_ticket
+    from shared.services.fraud.requests import valid_ticket_number
 
     who, data, bad = _operator(req)
     if bad:
         return bad
     number = str(data.get("number", "")).strip()
-    if not number:
-        return error(400, 'expected {"number": "<21Vianet ticket number>"}')
+    if not valid_ticket_number(number):
+        return error(400, 'expected {"number": "<21Vianet ticket number>"}: 1-64 letters, digits or ._/#-')
     ctx = get_context()
+    case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(record_ticket(
         ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), number, who,
-        str(data.get("note", ""))).model_dump(mode="json")))
+        str(data.get("note", "")), case_id=case_id).model_dump(mode="json")))
 
 
 @bp.route(route="fraud/cases/{customer_id}/service-request/status", methods=["POST"])
 def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
-    """Body: {"status": "open" | "attention_needed" | "closed", "note": "..."}: the ticket's status in the portal."""
+    """Body: {"status": "open" | "attention_needed" | "closed", "note": "...", "case_id": "<earlier case>"}: the
+    ticket's status in the portal."""
     from shared.context import get_context
     from shared.services.fraud import FraudStores, track_update
 
@@ -234,9 +238,10 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     if "status" not in data:
         return error(400, 'expected {"status": "open" | "attention_needed" | "closed"}')
     ctx = get_context()
+    case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(track_update(
         ctx, FraudStores(ctx.tables), req.route_params["customer_id"].lower(), str(data["status"]),
-        str(data.get("note", "")), who).model_dump(mode="json")))
+        str(data.get("note", "")), who, case_id=case_id).model_dump(mode="json")))
 
 
 @bp.route(route="fraud/cases/{customer_id}/evidence", methods=["GET"])

@@ -45,6 +45,10 @@ FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirme
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
 
 
+def valid_ticket_number(number: str) -> bool:
+    return bool(_TICKET.match(number))
+
+
 class ServiceRequestMessage(BaseModel):
     """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
 
@@ -120,15 +124,16 @@ def _change_request(fs: FraudStores, customer_id: str, case_id: str | None,
 
 
 def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
-                  now: datetime | None = None) -> ServiceRequestRecord:
-    """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited)."""
+                  now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
+    """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited); on the
+    customer's current case, or on ``case_id``."""
     now = now or utcnow()
     number = number.strip()
-    if not _TICKET.match(number):
+    if not valid_ticket_number(number):
         raise CaseConflict("a ticket number is 1-64 letters, digits or ._/#- characters, as 21Vianet gave it")
-    rec = fs.current(customer_id)
+    rec = find_case(fs, customer_id, case_id)
     if rec is None or rec.service_request is None:
-        raise CaseNotFound(f"no service request for customer {customer_id}'s case: raise it first")
+        raise CaseNotFound(f"no service request for customer {customer_id}'s case {case_id or ''}: raise it first")
     before = rec.service_request.ticket_number
 
     def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
@@ -153,16 +158,18 @@ def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: st
                                 reason=f"21Vianet ticket {number} for case {rec.case.case_id}" + (
                                     f": {note}" if note else ""),
                                 evidence={"case_id": rec.case.case_id, "ticket": number, "previous": before}))
-    return (fs.current(customer_id) or updated).service_request or updated.service_request
+    again = find_case(fs, customer_id, rec.case.case_id)  # with the timeline entry, if one was added
+    return again.service_request if again is not None and again.service_request else updated.service_request
 
 
 def track_update(ctx: AppContext, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
-                 now: datetime | None = None) -> ServiceRequestRecord:
-    """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited)."""
+                 now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
+    """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited); on
+    the customer's current case, or on ``case_id``."""
     now = now or utcnow()
     if status not in TICKET_STATUSES:
         raise CaseConflict(f"status must be one of {', '.join(TICKET_STATUSES)} (the ticket's status in the portal)")
-    rec = fs.current(customer_id)
+    rec = find_case(fs, customer_id, case_id)
     if rec is None or rec.service_request is None:
         raise CaseNotFound(f"no service request for customer {customer_id}'s case")
     if rec.service_request.ticket_number is None:
