@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.fraud.requests")
 TICKET_STATUSES = ("open", "attention_needed", "closed")
+AUTO_NOTE = "raised on containment"  # what shared.services.fraud.casework.contain() records as the note
 FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
 
@@ -223,6 +224,11 @@ def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: dat
     return True
 
 
+def _pack_note(msg: ServiceRequestMessage) -> str:
+    """An operator's note goes into the pack; the marker the containment path leaves does not."""
+    return "" if msg.note == AUTO_NOTE else msg.note
+
+
 def _follow_up(ctx: AppContext, msg: ServiceRequestMessage, now: datetime) -> None:
     """Look again later (for up to FOLLOW_UP after the request) whether the containment outcome became known."""
     if now - msg.requested_at >= FOLLOW_UP:
@@ -252,7 +258,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     live = await live_details(ctx, msg.customer_id)
     exposure = ctx.stores.unbilled(msg.customer_id)
     currency = exposure.currency if exposure else "CNY"
-    doc = render_document(ctx.settings, rec, live, now, msg.note, currency)
+    doc = render_document(ctx.settings, rec, live, now, _pack_note(msg), currency)
     if not doc.containment_known and rec.case.is_open and _wait(ctx, fs, msg, now):
         return "waiting: containment outcome not yet known"
     route = ctx.settings.service_request_route
@@ -316,7 +322,7 @@ async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, li
     lang = settings.service_request_language
     rec = known_record(rec)
     pack = evidence_pack(rec.case, now, rec.customer_name)
-    context = pack_context(settings, rec, pack, live, lang, msg.note, currency)
+    context = pack_context(settings, rec, pack, live, lang, _pack_note(msg), currency)
     note = Notification(idempotency_key=msg.key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
                         recipient="team" if hook else settings.support_address, language=lang,
                         template_id=TemplateId.SERVICE_REQUEST, context=context)
