@@ -101,8 +101,11 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     assert run["status"] == "completed" and run["customers_to_suspend"] == 1
     wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
     assert subscription_status(stack, cid)[licence] == "active"  # out of the stage's scope
-    wait_until(lambda: [m for m in _mail_to(stack, email) if "suspended" in str(m["Subject"]).lower()],
-               what="suspension e-mail")
+    suspended_mail = wait_until(lambda: [m for m in _mail_to(stack, email)
+                                         if "suspended" in str(m["Subject"]).lower()], what="suspension e-mail")
+    done = suspended_mail[0].get_body(("plain",)).get_content()
+    assert "a cancelled Azure subscription can be reactivated only within 30 days" in done
+    assert "its data may be deleted" in done
     with stack.api() as api:
         status = api.get(f"/customers/{cid}/status").json()
     assert [r["subscription_id"] for r in status["suspended_by_csp_guard"]] == [plan]
