@@ -210,7 +210,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     operator filed in the portal (on the current case unless ``case_id`` names an earlier one)."""
     from shared.context import get_context
     from shared.services.fraud import FraudStores, record_ticket
-    from shared.services.fraud.requests import valid_ticket_number
+    from shared.services.fraud.tickets import valid_ticket_number
 
     who, data, bad = _operator(req)
     if bad:
