@@ -10,6 +10,7 @@ from functions.deadletters import bp as deadletters_bp
 from functions.deadlines import bp as deadlines_bp
 from functions.forecast import bp as forecast_bp
 from functions.fraud import bp as fraud_bp
+from functions.fraud_requests import bp as fraud_requests_bp
 from functions.health import bp as health_bp
 from functions.operators import bp as operators_bp
 from functions.payments import bp as payments_bp
@@ -19,5 +20,5 @@ from functions.portfolio import bp as portfolio_bp
 # in Azure); system ingress (payment-events) keeps a function key (auth_level=FUNCTION on its route).
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in (health_bp, deadletters_bp, payments_bp, collections_bp, operators_bp, fraud_bp, portfolio_bp,
-                  api_docs_bp, console_bp, deadlines_bp, clock_bp, forecast_bp):
+                  api_docs_bp, console_bp, deadlines_bp, clock_bp, forecast_bp, fraud_requests_bp):
     app.register_functions(blueprint)

@@ -115,10 +115,11 @@ def cases(
         table.add_column(col)
     for r in records:
         sr = r.service_request
+        request = "-" if sr is None else sr.status + (f" #{sr.ticket_number}" if sr.ticket_number else "")
         pending = " (approval pending)" if r.pending and r.pending.status == "pending" else ""
         table.add_row(r.customer_name or r.case.customer_id, r.case.case_id, r.case.status.value,
                       r.case.outcome.value + pending,
-                      ", ".join(r.case.suspended) or "-", sr.status if sr else "-", r.case.updated_at.isoformat())
+                      ", ".join(r.case.suspended) or "-", request, r.case.updated_at.isoformat())
     out.print(table)
 
 

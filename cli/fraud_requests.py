@@ -110,8 +110,8 @@ def ticket(case: CaseArg, number: Annotated[str, typer.Argument(help="The ticket
 
     def job() -> str:
         ctx = _context(env_file)
-        cid, _ = case_ref(case)
-        sr = record_ticket(ctx, FraudStores(ctx.tables), cid, number, _actor(actor), note)
+        cid, case_id = case_ref(case)
+        sr = record_ticket(ctx, FraudStores(ctx.tables), cid, number, _actor(actor), note, case_id=case_id)
         return f"ticket {sr.ticket_number} recorded (status {sr.ticket_status}) by {sr.ticket_recorded_by}"
 
     typer.echo(_run(job))
@@ -125,8 +125,8 @@ def ticket_status(case: CaseArg,
 
     def job() -> str:
         ctx = _context(env_file)
-        cid, _ = case_ref(case)
-        sr = track_update(ctx, FraudStores(ctx.tables), cid, status, note, _actor(actor))
+        cid, case_id = case_ref(case)
+        sr = track_update(ctx, FraudStores(ctx.tables), cid, status, note, _actor(actor), case_id=case_id)
         return f"ticket {sr.ticket_number}: {sr.ticket_status}"
 
     typer.echo(_run(job))

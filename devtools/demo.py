@@ -214,7 +214,8 @@ def main(customers: int = 25) -> int:
     print(f"starting a throwaway stack (free ports, in-memory storage, {customers} sandbox customers)...",
           flush=True)
     # the demo policy is the shipped one with the calendar gates opened, so a suspension can be shown at any hour
-    extra = {"CSPGUARD_POLICY_FILE": DEMO_POLICY}
+    # and the service request looks for the containment outcome every few seconds instead of minutes
+    extra = {"CSPGUARD_POLICY_FILE": DEMO_POLICY, "CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS": "3"}
     with Stack(StackConfig(free_ports=True, customers=customers, extra_settings=extra)) as stack:
         print(f"app at {stack.app_url}", flush=True)
         ok = run_demo(stack, say=lambda line: print(line, flush=True))

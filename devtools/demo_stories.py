@@ -267,8 +267,17 @@ def step_contain(demo: Demo) -> str:
     if entitlement_status(stack, g["id"])[g["other"]] != "active" or set(
             subscription_status(stack, g["id"]).values()) != {"active"}:
         raise StoryFailed("containment touched more than the Azure subscription that ran the GPUs")
-    support = wait_until(lambda: [m for m in stack.mailbox.messages() if g["id"] in str(m["Subject"])
-                             and "support" in str(m["To"])], "the service request e-mail")
+    # 21Vianet takes the report only in the Partner Center portal: the pack is prepared, a person files it
+    with stack.http() as api:
+        wait_until(lambda: api.get(f"/api/fraud/cases/{g['id']}").json()["service_request"]["status"] == "ready",
+                   "the evidence pack")
+        pack = api.get(f"/api/fraud/cases/{g['id']}/evidence")
+        if pack.status_code != 200 or "世纪互联" not in pack.text:
+            raise StoryFailed(f"the evidence pack gave {pack.status_code}")
+        ticket = api.post(f"/api/fraud/cases/{g['id']}/service-request/ticket", headers=ACTOR,
+                          json={"number": "DEMO-20261201-001", "note": "filed in the Partner Center portal"})
+        if ticket.status_code != 200:
+            raise StoryFailed(f"recording the ticket gave {ticket.status_code}: {ticket.text}")
     with stack.http() as api:
         _post_events(stack, [_event("customer.updated", g["id"], name="Night Shift Compute Ltd",
                                     contact_email="it@nightshift.example"),
@@ -280,9 +289,10 @@ def step_contain(demo: Demo) -> str:
         raise StoryFailed("a payment lifted a fraud containment")
     return (f"{how}; sandbox: exactly that Azure subscription disabled while investigating (plan, other Azure "
             f"subscription and Office licence active), containment {case['case']['containment']['status']}; "
-            f"service request to "
-            f"{support[0]['To']}: '{support[0]['Subject']}'; a payment arrived and did NOT lift it; "
-            f"case status {case['case']['status']}")
+            f"evidence pack for the 21Vianet portal "
+            f"({pack.headers.get('content-disposition', '').split('filename=')[-1]}, containment "
+            f"{pack.headers.get('x-cspguard-containment')}), ticket {ticket.json()['ticket_number']} recorded on the "
+            f"case; a payment arrived and did NOT lift it; case status {case['case']['status']}")
 
 
 def step_resolve_legitimate(demo: Demo) -> str:
@@ -308,6 +318,6 @@ COLLECTIONS_STEPS: list[tuple[str, Callable[[Demo], str]]] = [
 ]
 MISUSE_STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("misuse: a GPU spike is detected from usage", step_gpu_spike),
-    ("misuse: containment while investigating, service request to 21Vianet", step_contain),
+    ("misuse: containment while investigating, evidence pack and ticket for 21Vianet", step_contain),
     ("misuse: resolved as legitimate, reactivated", step_resolve_legitimate),
 ]

@@ -171,6 +171,8 @@ class Settings(BaseSettings):
         if not (self.pc_tenant_id and self.pc_client_id and self.pc_client_secret):
             out.append("Partner Center credentials incomplete: set CSPGUARD_PC_TENANT_ID, "
                        "CSPGUARD_PC_CLIENT_ID and CSPGUARD_PC_CLIENT_SECRET")
+        if self.service_request_route == "webhook" and not self.service_request_webhook_url:
+            out.append("CSPGUARD_SERVICE_REQUEST_CHANNEL=webhook needs CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
         if not self.policy_file.is_file():
             out.append(f"collections policy file not found: {self.policy_file}")
         return out

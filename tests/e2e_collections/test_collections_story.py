@@ -97,6 +97,9 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
                                if "Overdue One Ltd" in str(m["Subject"])], what="team stage e-mail")
     assert 'entered collections stage "Final notice before suspension"' in str(team[0]["Subject"])
     assert "FAILED" not in str(team[0]["Subject"]) and "5,000.00" in team[0].get_body(("plain",)).get_content()
+    # it says what suspension does for that subscription type (policy-e2e.yaml keeps the default periods)
+    assert "the Azure subscriptions under this Azure plan are cancelled (disabled)" in body
+    assert "if a suspended subscription is not reactivated within 60 days" in body
 
     # immediately, a sweep must not suspend: the notice is younger than the policy's 7 days
     run = _run_sweep(stack)
@@ -116,8 +119,11 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
     assert entitlement_status(stack, cid) == {first: "disabled", second: "disabled", idle: "disabled"}
     assert subscription_status(stack, cid)[licence] == "active"  # out of the stage's scope
-    wait_until(lambda: [m for m in _mail_to(stack, email) if "suspended" in str(m["Subject"]).lower()],
-               what="suspension e-mail")
+    suspended_mail = wait_until(lambda: [m for m in _mail_to(stack, email)
+                                         if "suspended" in str(m["Subject"]).lower()], what="suspension e-mail")
+    done = suspended_mail[0].get_body(("plain",)).get_content()
+    assert "a cancelled Azure subscription can be reactivated only within 30 days" in done
+    assert "its data may be deleted" in done
     with stack.api() as api:
         status = api.get(f"/customers/{cid}/status").json()
     held = {(r["subscription_id"], r["entitlement_id"]) for r in status["suspended_by_csp_guard"]}

@@ -5,6 +5,7 @@ portal channel tells the team, tickets are recorded with the actor, and e-mail s
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,8 +168,22 @@ async def test_after_the_longest_wait_the_pack_says_the_outcome_is_unknown(
     late = msg.requested_at + timedelta(minutes=31)
     assert await deliver_service_request(ctx, msg, now=late) == "ready"
     assert fs.current(cid).service_request.pack_containment == "requested"  # type: ignore[union-attr]
-    body = _mail(stack, TEAM, "File with 21Vianet")[-1].get_body(("plain",)).get_content()
+    first = [m for m in _mail(stack, TEAM, "File with 21Vianet") if "Slow Outcome Ltd" in str(m["Subject"])]
+    body = first[0].get_body(("plain",)).get_content()
     assert "Partner Center has not yet confirmed its outcome. Do not assume that anything is suspended." in body
+
+    # it keeps watching: once Partner Center confirms, the pack is prepared again and the team told the outcome
+    follow = [ServiceRequestMessage.model_validate(e["payload"])
+              for e in _wait_for(stack.azurite.connection_string, Queue.SERVICE_REQUESTS)]
+    assert len(follow) == 1 and follow[0].waits == 1
+    _set_containment(fs, cid, Containment(status=ContainmentStatus.CONTAINED, verified_at=late, targets=(plan,),
+                                          contained=(plan,)))
+    assert await deliver_service_request(ctx, follow[0], now=late + timedelta(minutes=10)) == "ready"
+    assert fs.current(cid).service_request.pack_containment == "contained"  # type: ignore[union-attr]
+    mails = [m for m in _mail(stack, TEAM, "File with 21Vianet") if "Slow Outcome Ltd" in str(m["Subject"])]
+    assert len(mails) == 2
+    assert "verified by reading Partner Center back" in mails[-1].get_body(("plain",)).get_content()
+    assert _wait_for(stack.azurite.connection_string, Queue.SERVICE_REQUESTS, timeout=1) == []  # no more follow-ups
 
 
 async def test_email_channel_sends_the_verified_pack_to_21vianet_in_chinese(
@@ -204,3 +219,46 @@ def _wait_for(conn: str, queue: Queue, timeout: float = 10.0) -> list[dict[str, 
             return found
         time.sleep(0.5)
     return []
+
+
+def test_a_ticket_goes_on_the_case_it_names(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier (resolved, archived) case's ticket is recorded on that case, not on the customer's current one."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from shared.context import reset_context
+    from shared.fraud import Case, Outcome
+    from shared.fraud.cases import CaseStatus
+    from shared.services.fraud import CaseRecord
+    from shared.services.fraud.store import ServiceRequestRecord
+
+    ctx = AppContext(load_settings(AzureWebJobsStorage=azurite.connection_string))
+    fs = FraudStores(ctx.tables)
+    cid = f"c-{uuid.uuid4().hex[:10]}"
+    t = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+    def record(case_id: str, status: CaseStatus) -> CaseRecord:
+        case = Case(case_id=case_id, customer_id=cid, status=status, outcome=Outcome.CONTAIN, requires_approval=False,
+                    rules_version="t", opened_at=t, updated_at=t, first_signal_at=t)
+        return CaseRecord(case=case, service_request=ServiceRequestRecord(requested_at=t, requested_by="csp-guard",
+                                                                          status="ready", channel="portal"))
+
+    old, new = f"fraud-{cid}-20261102T080000", f"fraud-{cid}-20261120T080000"
+    fs.cases.upsert(cid, old, record(old, CaseStatus.RESOLVED_FRAUD))
+    fs.cases.upsert(cid, "current", record(new, CaseStatus.INVESTIGATING))
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    reset_context()
+    try:
+        result = CliRunner().invoke(app, ["fraud", "ticket", old, "SR-OLD-1", "--actor", "ops"])
+        assert result.exit_code == 0, result.output
+        assert "ticket SR-OLD-1 recorded (status open) by operator:ops" in result.output
+        closed = CliRunner().invoke(app, ["fraud", "ticket-status", old, "closed", "--actor", "ops"])
+        assert closed.exit_code == 0, closed.output
+        missing = CliRunner().invoke(app, ["fraud", "ticket-status", cid, "closed", "--actor", "ops"])
+        assert missing.exit_code == 1 and "ticket number first" in missing.output
+    finally:
+        reset_context()
+    archived, current = fs.cases.get(cid, old), fs.current(cid)
+    assert archived is not None and archived.service_request is not None and current is not None
+    assert (archived.service_request.ticket_number, archived.service_request.ticket_status) == ("SR-OLD-1", "closed")
+    assert current.service_request is not None and current.service_request.ticket_number is None

@@ -10,17 +10,10 @@ from shared.services.fraud.casework import (
     resolve_case,
     sync_suspensions,
 )
-from shared.services.fraud.requests import (
-    ServiceRequestMessage,
-    case_ref,
-    deliver_service_request,
-    find_case,
-    raise_service_request,
-    record_ticket,
-    track_update,
-)
+from shared.services.fraud.requests import ServiceRequestMessage, deliver_service_request, raise_service_request
 from shared.services.fraud.scan import FraudScanItem, assess_shard, load_rules, start_scan, stream
 from shared.services.fraud.store import CaseRecord, FraudScanRun, FraudStores
+from shared.services.fraud.tickets import case_ref, find_case, record_ticket, track_update
 
 __all__ = [
     "CaseConflict",

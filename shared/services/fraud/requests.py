@@ -1,20 +1,18 @@
 """Service requests to 21Vianet: queued per case, prepared once Partner Center's containment outcome is known,
-then filed by an operator in the Partner Center portal (default) or sent by e-mail / webhook; the ticket is
-tracked on the case.
+then filed by an operator in the Partner Center portal (default) or sent by e-mail / webhook.
 
 21Vianet takes suspicious-activity reports only through Partner Center's support request form (Support ->
 Customer requests -> New request): there is no API and no documented address. So by default the worker renders
 the evidence pack (``srpack``), marks the request ``ready`` and tells the team; the operator files it and records
-21Vianet's ticket number and later its status (``record_ticket`` / ``track_update``). ``CSPGUARD_SERVICE_REQUEST_
-CHANNEL=email|webhook`` sends the same pack to a ticketing system in between instead. The idempotency key is the
-case id: a second scan, a redelivered message or a repeated click never raise a second request for one case.
+21Vianet's ticket number and later its status (``tickets``). ``CSPGUARD_SERVICE_REQUEST_CHANNEL=email|webhook``
+sends the same pack to a ticketing system in between instead. The idempotency key is the case id: a second scan,
+a redelivered message or a repeated click never raise a second request for one case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +32,15 @@ from shared.services.fraud.srpack import (
     render_document,
 )
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
+from shared.services.fraud.tickets import change_request, find_case
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.requests")
-TICKET_STATUSES = ("open", "attention_needed", "closed")
-_TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
-
-
+AUTO_NOTE = "raised on containment"  # what shared.services.fraud.casework.contain() records as the note
+FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
 class ServiceRequestMessage(BaseModel):
     """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
 
@@ -102,107 +99,6 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
     return updated.service_request, queued["now"]
 
 
-def _change_request(fs: FraudStores, customer_id: str, case_id: str | None,
-                    edit: Any) -> CaseRecord | None:
-    """Apply ``edit(ServiceRequestRecord) -> ServiceRequestRecord | None`` to the case's request (current row, or
-    the archived row of an earlier case)."""
-    cur = fs.current(customer_id)
-    row = CURRENT if case_id is None or (cur is not None and cur.case.case_id == case_id) else case_id
-
-    def change(rec: CaseRecord | None) -> CaseRecord | None:
-        if rec is None or rec.service_request is None or (case_id is not None and rec.case.case_id != case_id):
-            return None
-        sr = edit(rec.service_request)
-        return None if sr is None else rec.model_copy(update={"service_request": sr})
-
-    return fs.cases.update(customer_id, row, change)
-
-
-def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
-                  now: datetime | None = None) -> ServiceRequestRecord:
-    """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited)."""
-    now = now or utcnow()
-    number = number.strip()
-    if not _TICKET.match(number):
-        raise CaseConflict("a ticket number is 1-64 letters, digits or ._/#- characters, as 21Vianet gave it")
-    rec = fs.current(customer_id)
-    if rec is None or rec.service_request is None:
-        raise CaseNotFound(f"no service request for customer {customer_id}'s case: raise it first")
-    before = rec.service_request.ticket_number
-
-    def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
-        if sr.ticket_number == number and not note:
-            return None
-        text = f"ticket {number}" + (f" (was {sr.ticket_number})" if sr.ticket_number not in (None, number) else "")
-        upd = RequestUpdate(at=now, by=by, status="filed", note=f"{text}: {note}" if note else text)
-        return sr.model_copy(update={"ticket_number": number, "ticket_status": sr.ticket_status or "open",
-                                     "ticket_recorded_at": now, "ticket_recorded_by": by,
-                                     "status": "filed" if sr.status != "closed" else sr.status,
-                                     "updates": [*sr.updates, upd]})
-
-    updated = _change_request(fs, customer_id, rec.case.case_id, edit)
-    if updated is None:
-        return rec.service_request
-    assert updated.service_request is not None
-    if updated.case.is_open:
-        fs.cases.update(customer_id, CURRENT, lambda cur: cur.model_copy(update={"case": record_action(
-            cur.case, f"service request filed with 21Vianet: ticket {number}", now, by=by)})
-            if cur and cur.case.case_id == rec.case.case_id and cur.case.is_open else None)
-    ctx.audit.record(AuditEntry(customer_id=customer_id, action="fraud.service_request.ticket", actor=by, at=now,
-                                reason=f"21Vianet ticket {number} for case {rec.case.case_id}" + (
-                                    f": {note}" if note else ""),
-                                evidence={"case_id": rec.case.case_id, "ticket": number, "previous": before}))
-    return (fs.current(customer_id) or updated).service_request or updated.service_request
-
-
-def track_update(ctx: AppContext, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
-                 now: datetime | None = None) -> ServiceRequestRecord:
-    """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited)."""
-    now = now or utcnow()
-    if status not in TICKET_STATUSES:
-        raise CaseConflict(f"status must be one of {', '.join(TICKET_STATUSES)} (the ticket's status in the portal)")
-    rec = fs.current(customer_id)
-    if rec is None or rec.service_request is None:
-        raise CaseNotFound(f"no service request for customer {customer_id}'s case")
-    if rec.service_request.ticket_number is None:
-        raise CaseConflict("record the 21Vianet ticket number first (service-request/ticket)")
-
-    def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord:
-        upd = RequestUpdate(at=now, by=by, status=status, note=note)
-        return sr.model_copy(update={"ticket_status": status, "status": "closed" if status == "closed" else "filed",
-                                     "updates": [*sr.updates, upd]})
-
-    updated = _change_request(fs, customer_id, rec.case.case_id, edit)
-    if updated is None or updated.service_request is None:
-        raise CaseConflict("the case changed while recording the ticket status; try again")
-    ctx.audit.record(AuditEntry(customer_id=customer_id, action="fraud.service_request.status", actor=by, at=now,
-                                reason=f"ticket {updated.service_request.ticket_number}: {status}"
-                                       + (f": {note}" if note else ""),
-                                evidence={"case_id": rec.case.case_id, "status": status,
-                                          "ticket": updated.service_request.ticket_number}))
-    return updated.service_request
-
-
-def find_case(fs: FraudStores, customer_id: str, case_id: str | None = None) -> CaseRecord | None:
-    """The customer's current case, or its case ``case_id`` (current or archived)."""
-    rec = fs.current(customer_id)
-    if case_id is None or (rec is not None and rec.case.case_id == case_id):
-        return rec
-    return fs.cases.get(customer_id, case_id)
-
-
-def case_ref(ref: str) -> tuple[str, str | None]:
-    """(customer id, case id) from what an operator typed: a customer id or a case id ``fraud-<customer>-<time>``."""
-    ref = ref.strip()
-    if ref.lower().startswith("fraud-") and ref.count("-") >= 2:
-        return ref[len("fraud-"):].rsplit("-", 1)[0].lower(), ref
-    return ref.lower(), None
-
-
-def _find(fs: FraudStores, customer_id: str, case_id: str) -> CaseRecord | None:
-    return find_case(fs, customer_id, case_id)
-
-
 def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:
     """Put the request back to wait for the containment outcome; False once the wait is over."""
     settings = ctx.settings
@@ -210,9 +106,23 @@ def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: dat
         return False
     later = msg.model_copy(update={"waits": msg.waits + 1})
     ctx.producer.send(Queue.SERVICE_REQUESTS, later.envelope(), delay_seconds=settings.service_request_retry_seconds)
-    _change_request(fs, msg.customer_id, msg.case_id, lambda sr: None if sr.status == "awaiting_containment"
+    change_request(fs, msg.customer_id, msg.case_id, lambda sr: None if sr.status == "awaiting_containment"
                     else sr.model_copy(update={"status": "awaiting_containment"}))
     return True
+
+
+def _pack_note(msg: ServiceRequestMessage) -> str:
+    """An operator's note goes into the pack; the marker the containment path leaves does not."""
+    return "" if msg.note == AUTO_NOTE else msg.note
+
+
+def _follow_up(ctx: AppContext, msg: ServiceRequestMessage, now: datetime) -> None:
+    """Look again later (for up to FOLLOW_UP after the request) whether the containment outcome became known."""
+    if now - msg.requested_at >= FOLLOW_UP:
+        return
+    delay = min(ctx.settings.service_request_retry_seconds * 5, 3600)
+    ctx.producer.send(Queue.SERVICE_REQUESTS, msg.model_copy(update={"waits": msg.waits + 1}).envelope(),
+                      delay_seconds=delay)
 
 
 async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *, now: datetime | None = None,
@@ -227,29 +137,41 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
 
     now = now or utcnow()
     fs = FraudStores(ctx.tables)
-    if _find(fs, msg.customer_id, msg.case_id) is None:
+    if find_case(fs, msg.customer_id, msg.case_id) is None:
         return "skipped: no such case"
     sync_suspensions(ctx, fs, msg.customer_id)  # suspensions read back by the enforcement worker, onto the case
-    rec = _find(fs, msg.customer_id, msg.case_id)
+    rec = find_case(fs, msg.customer_id, msg.case_id)
     assert rec is not None
     live = await live_details(ctx, msg.customer_id)
     exposure = ctx.stores.unbilled(msg.customer_id)
     currency = exposure.currency if exposure else "CNY"
-    doc = render_document(ctx.settings, rec, live, now, msg.note, currency)
+    doc = render_document(ctx.settings, rec, live, now, _pack_note(msg), currency)
     if not doc.containment_known and rec.case.is_open and _wait(ctx, fs, msg, now):
         return "waiting: containment outcome not yet known"
     route = ctx.settings.service_request_route
+    status = "ready" if route == "portal" else "sent"
+
+    def stale(sr: ServiceRequestRecord | None) -> bool:
+        """Whether the request's pack is missing, or still ready to file but written before the outcome was known."""
+        if sr is None or sr.status in ("filed", "closed"):
+            return False
+        if sr.status != status or sr.pack_generated_at is None:
+            return True
+        return route == "portal" and sr.pack_containment == "requested" and doc.containment_known
+
     if route == "portal":
         result: dict[str, Any] = {"subject": doc.title["zh-CN"], "message_id": None}
         ran = True
-        await _tell_team(ctx, rec, doc)
+        if stale(rec.service_request):
+            await _tell_team(ctx, rec, doc)
+        if not doc.containment_known and rec.case.is_open:
+            _follow_up(ctx, msg, now)  # a pack that says "not confirmed" is prepared again once the outcome is known
     else:
         ran, result = await _send(ctx, msg, rec, live, currency, now)
     reference = result.get("message_id") or msg.key
-    status = "ready" if route == "portal" else "sent"
 
     def edit(sr: ServiceRequestRecord) -> ServiceRequestRecord | None:
-        if sr.status in ("filed", "closed") or (sr.status == status and sr.pack_generated_at is not None):
+        if not stale(sr):
             return None
         return sr.model_copy(update={
             "status": status, "channel": route, "reference": reference, "subject": result.get("subject"),
@@ -258,7 +180,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
             "sent_at": None if route == "portal" else now, "pack_generated_at": now,
             "pack_containment": doc.containment_status})
 
-    changed = _change_request(fs, msg.customer_id, msg.case_id, edit) is not None
+    changed = change_request(fs, msg.customer_id, msg.case_id, edit) is not None
     if changed:
         text = (f"service request prepared for the Partner Center portal (containment: {doc.containment_status})"
                 if route == "portal" else f"service request sent to 21Vianet by {route} (ref {reference})")
@@ -277,15 +199,17 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
 async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
                 now: datetime) -> tuple[bool, dict[str, Any]]:
     from shared.fraud import evidence_pack
-    from shared.notify import Channel, Notification, TemplateId, send_notification
+    from shared.notify import Channel, NotConfigured, Notification, TemplateId, send_notification
     from shared.notify.webhook import WebhookSender
 
     settings = ctx.settings
     hook = settings.service_request_webhook_url if settings.service_request_route == "webhook" else None
+    if settings.service_request_route == "webhook" and not hook:  # parked with this reason, never e-mailed instead
+        raise NotConfigured("CSPGUARD_SERVICE_REQUEST_CHANNEL=webhook needs CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
     lang = settings.service_request_language
     rec = known_record(rec)
     pack = evidence_pack(rec.case, now, rec.customer_name)
-    context = pack_context(settings, rec, pack, live, lang, msg.note, currency)
+    context = pack_context(settings, rec, pack, live, lang, _pack_note(msg), currency)
     note = Notification(idempotency_key=msg.key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
                         recipient="team" if hook else settings.support_address, language=lang,
                         template_id=TemplateId.SERVICE_REQUEST, context=context)
@@ -311,7 +235,7 @@ async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) ->
                "text_zh": doc.text["zh-CN"], "text_en": doc.text["en"], "steps": list(doc.portal_steps),
                "download": f"/api/fraud/cases/{case.customer_id}/evidence"}
     hook = settings.team_webhook_url
-    key = f"fraud:{case.case_id}:service-request-ready"
+    key = f"fraud:{case.case_id}:service-request-ready:{doc.containment_status}"
     note = Notification(idempotency_key=key, channel=Channel.WEBHOOK if hook else Channel.EMAIL,
                         recipient="team" if hook else settings.collections_contact,
                         template_id=TemplateId.SERVICE_REQUEST_READY, context=context)
