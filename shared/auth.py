@@ -147,3 +147,18 @@ def system_principal(headers: Mapping[str, str], env: Mapping[str, str]) -> Prin
     if not name:
         return None
     return Principal(name=name[:200], roles=frozenset(), source="system-key")
+
+
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """False for a browser request another site started (the session cookie would ride along): browsers send
+    ``Sec-Fetch-Site`` and ``Origin`` on such requests; scripts send neither and are not affected."""
+    from urllib.parse import urlsplit
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    if lower.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = lower.get("origin")
+    if not origin:
+        return True
+    host = (lower.get("x-forwarded-host") or lower.get("host") or "").split(",")[0].strip().lower()
+    return urlsplit(origin).netloc.lower() == host
