@@ -192,6 +192,16 @@ def test_operator_suspends_and_reactivates_a_customer(console_stack: Collections
     status, text = act(page, "#reactivate")
     assert status == 202, text
     wait_until(lambda: subscription_status(stack, cid)[plan] == "active", what="reactivated in Partner Center")
+    page.goto(f"{stack.runner.base_url}/api/console/customers/{cid}")
+    page.fill("#promise-form input[name='amount.amount']", "5000.00")
+    page.fill("#promise-form input[name='amount.currency']", "CNY")
+    page.fill("#promise-form input[name=promised_date]", (date.today() + timedelta(days=3)).isoformat())
+    status, text = act(page, "#set-promise")
+    assert status == 201, text
+    page.reload()
+    assert "5000.00 CNY" in page.locator("#overrides").inner_text()
+    assert f"operator:{OPERATOR}" in page.locator("#overrides").inner_text()
+    shot(page, "customer-promise")
     page.close()
 
 
