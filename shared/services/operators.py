@@ -23,6 +23,7 @@ from shared.collections import (
     diff_decisions,
     preview,
 )
+from shared.collections.ledger import CustomerLedger
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
@@ -243,12 +244,14 @@ def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
         raise ForbiddenError(f"{actor} asked for {request.key}: a second person must approve it (four eyes)")
 
 
-def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None) -> list[Decision]:
-    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent."""
+def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None,
+                      ledgers: list[CustomerLedger] | None = None) -> list[Decision]:
+    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent.
+    ``ledgers``: already loaded (the portfolio view reads them once for both the preview and the ageing)."""
     now = _now(now)
     stores = ctx.stores
     policy = policy or policy_set(ctx.settings).for_version(None)
-    ledgers = list(stores.ledgers.query("RowKey eq 'ledger'"))
+    ledgers = ledgers if ledgers is not None else list(stores.ledgers.query("RowKey eq 'ledger'"))
     states = {s.customer_id: s for s in stores.cases.query("RowKey eq 'collections'")}
     overrides = {}
     for cid in stores.overrides.partition_keys("overrides"):

@@ -72,8 +72,8 @@ def portfolio(ctx: AppContext, now: datetime, page: int = 1, page_size: int = 50
     from shared.services.policies import policy_set
 
     policy = policy_set(ctx.settings).for_version(None)
-    decisions = portfolio_preview(ctx, now, policy)
     ledgers = list(ctx.stores.ledgers.query("RowKey eq 'ledger'"))
+    decisions = portfolio_preview(ctx, now, policy, ledgers)
     today = now.astimezone(policy.tz).date()
     rows = customer_rows(decisions, {ledger.customer_id: ledger.profile.name for ledger in ledgers})
     start = (page - 1) * page_size
