@@ -54,3 +54,14 @@ def test_nobody_vouched_for_is_refused(op: Any, console_stack: CollectionsStack)
         assert r.status_code == 302 and "/.auth/login" in r.headers["location"]
     else:
         assert r.status_code == 401, r.text
+
+
+def test_routes_that_lead_to_actions_record_who_asked(console_stack: CollectionsStack) -> None:
+    base = console_stack.runner.base_url
+    keyed = {"x-functions-key": DEFAULT_KEYS.function}
+    nameless = httpx.post(f"{base}/api/payment-events", json=[], headers=keyed, timeout=30)
+    assert nameless.status_code == 400 and "X-Source-System" in nameless.json()["error"]
+    run = httpx.post(f"{base}/api/collections/sweep", headers={"x-actor": "olga@partner.example"}, timeout=60)
+    assert run.status_code == 202 and run.json()["requested_by"] == "operator:olga@partner.example"
+    scan = httpx.post(f"{base}/api/fraud/scan", headers={"x-actor": "olga@partner.example"}, timeout=60)
+    assert scan.status_code == 202 and scan.json()["requested_by"] == "operator:olga@partner.example"
