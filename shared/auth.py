@@ -24,6 +24,7 @@ LOCAL_SIGNIN_SETTING = "CSPGUARD_LOCAL_SIGNIN"
 ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 NAME_CLAIMS = ("preferred_username", "upn", "email", "name",
                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
+APP_CLAIMS = ("azp", "appid")  # an application calling with a client-credentials token has no user name
 
 
 class Role(StrEnum):
@@ -113,6 +114,9 @@ def decode_principal(value: str) -> tuple[str, frozenset[Role]] | None:
     role_types = {*ROLE_CLAIMS, str(doc.get("role_typ") or "roles")}
     name_types = (str(doc.get("name_typ") or ""), *NAME_CLAIMS)
     name = next((c["val"] for t in name_types for c in claims if c.get("typ") == t and c["val"].strip()), None)
+    if not name:
+        app = next((c["val"] for t in APP_CLAIMS for c in claims if c.get("typ") == t and c["val"].strip()), None)
+        name = f"app:{app}" if app else None
     if not name:
         return None
     known = {r.value for r in Role}

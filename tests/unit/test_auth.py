@@ -117,3 +117,10 @@ def test_a_cross_site_browser_request_is_refused(monkeypatch: pytest.MonkeyPatch
     same = {"origin": "https://csp-guard.chinacloudsites.cn", "sec-fetch-site": "same-origin"}
     assert authorize(_req({**signed_in, **same}), Permission.ACT)[1] is None
     assert authorize(_req(signed_in), Permission.ACT)[1] is None  # a script: no browser headers
+
+
+def test_an_application_token_is_named_by_its_client_id() -> None:
+    doc = {"auth_typ": "aad", "claims": [{"typ": "azp", "val": "11111111-2222-3333-4444-555555555555"},
+                                         {"typ": "roles", "val": "operator"}]}
+    p = principal_from({"x-ms-client-principal": base64.b64encode(json.dumps(doc).encode()).decode()}, EASY_AUTH)
+    assert p is not None and p.actor == "operator:app:11111111-2222-3333-4444-555555555555" and p.can(Permission.ACT)
