@@ -9,7 +9,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.auth import GRANTS, Permission, Principal, local_signin, principal_from, system_principal
+from shared.auth import GRANTS, Permission, Principal, local_signin, principal_from, same_origin, system_principal
 
 
 def json_response(data: Any, status: int = 200) -> func.HttpResponse:
@@ -135,6 +135,8 @@ def authorize(req: func.HttpRequest, permission: Permission) -> tuple[Principal 
         how = ("sign in at /.auth/login (local development sign-in) or send an X-Actor header"
                if local_signin(os.environ) else "sign in through App Service Authentication (/.auth/login/aad)")
         return None, error(401, f"sign in first: {how}")
+    if req.method not in ("GET", "HEAD") and not same_origin(dict(req.headers)):
+        return None, error(403, "cross-site request refused: act from the console's own pages or without a browser")
     if not found.can(permission):
         allowed = sorted(r.value for r, grants in GRANTS.items() if permission in grants)
         return None, error(403, f"{found.name} (roles: {', '.join(sorted(found.roles)) or 'none'}) may not "

@@ -59,6 +59,24 @@ param paymentInstructions string
 param collectionsContact string
 @secure()
 param teamWebhookUrl string = ''
+@allowed([
+  'generic'
+  'wecom'
+  'dingtalk'
+  'feishu'
+])
+@description('The team webhook\'s format: generic JSON, WeCom / DingTalk group robot or Feishu bot.')
+param teamWebhookKind string = 'generic'
+@secure()
+@description('The DingTalk or Feishu robot\'s signing secret; empty = unsigned.')
+param teamWebhookSecret string = ''
+@description('Client id of the Entra app registration people sign in to the console with (app roles viewer, operator, approver, admin); empty = no App Service Authentication (the console then refuses everyone).')
+param authClientId string = ''
+@description('Entra tenant people sign in from; default: the deployment\'s tenant.')
+param authTenantId string = subscription().tenantId
+@secure()
+@description('That app registration\'s client secret (for the sign-in code flow); stored in Key Vault.')
+param authClientSecret string = ''
 
 @allowed([
   'Standard_ZRS'
@@ -125,6 +143,8 @@ module vault 'modules/keyvault.bicep' = {
     pcClientSecret: pcClientSecret
     smtpPassword: smtpPassword
     teamWebhookUrl: teamWebhookUrl
+    teamWebhookSecret: teamWebhookSecret
+    authClientSecret: authClientSecret
     needsContentShare: isElastic
     storageAccountName: storage.outputs.name
   }
@@ -149,6 +169,11 @@ module app 'modules/functionapp.bicep' = {
     keyVaultUri: vault.outputs.uri
     appInsightsConnectionString: monitoring.outputs.connectionString
     hasTeamWebhook: !empty(teamWebhookUrl)
+    teamWebhookKind: teamWebhookKind
+    hasTeamWebhookSecret: !empty(teamWebhookSecret)
+    authClientId: authClientId
+    authTenantId: authTenantId
+    hasAuthClientSecret: !empty(authClientSecret)
     allowScmBasicAuth: allowScmBasicAuth
     appSettings: {
       pcCloud: pcCloud

@@ -24,6 +24,7 @@ LOCAL_SIGNIN_SETTING = "CSPGUARD_LOCAL_SIGNIN"
 ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 NAME_CLAIMS = ("preferred_username", "upn", "email", "name",
                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
+APP_CLAIMS = ("azp", "appid")  # an application calling with a client-credentials token has no user name
 
 
 class Role(StrEnum):
@@ -114,6 +115,9 @@ def decode_principal(value: str) -> tuple[str, frozenset[Role]] | None:
     name_types = (str(doc.get("name_typ") or ""), *NAME_CLAIMS)
     name = next((c["val"] for t in name_types for c in claims if c.get("typ") == t and c["val"].strip()), None)
     if not name:
+        app = next((c["val"] for t in APP_CLAIMS for c in claims if c.get("typ") == t and c["val"].strip()), None)
+        name = f"app:{app}" if app else None
+    if not name:
         return None
     known = {r.value for r in Role}
     roles = frozenset(Role(c["val"].lower()) for c in claims
@@ -149,3 +153,18 @@ def system_principal(headers: Mapping[str, str], env: Mapping[str, str]) -> Prin
     if not name:
         return None
     return Principal(name=name[:200], roles=frozenset(), source="system-key")
+
+
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """False for a browser request another site started (the session cookie would ride along): browsers send
+    ``Sec-Fetch-Site`` and ``Origin`` on such requests; scripts send neither and are not affected."""
+    from urllib.parse import urlsplit
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    if lower.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = lower.get("origin")
+    if not origin:
+        return True
+    host = (lower.get("x-forwarded-host") or lower.get("host") or "").split(",")[0].strip().lower()
+    return urlsplit(origin).netloc.lower() == host

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         default="support@21vianet.example", json_schema_extra=DEPLOY, alias="CSPGUARD_SUPPORT_ADDRESS"
     )
     team_webhook_url: str | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_URL")
+    # Which kind of endpoint CSPGUARD_TEAM_WEBHOOK_URL is: generic JSON, WeCom / DingTalk group robot, Feishu bot.
+    team_webhook_kind: Literal["generic", "wecom", "dingtalk", "feishu"] = Field(
+        default="generic", alias="CSPGUARD_TEAM_WEBHOOK_KIND")
+    # The robot's signing secret (DingTalk "加签", Feishu "签名校验"); a Key Vault reference in Azure.
+    team_webhook_secret: SecretStr | None = Field(default=None, alias="CSPGUARD_TEAM_WEBHOOK_SECRET")
     # Optional: service requests to 21Vianet go to this JSON webhook (the partner's ticketing) instead of e-mail.
     service_request_webhook_url: str | None = Field(default=None, alias="CSPGUARD_SERVICE_REQUEST_WEBHOOK_URL")
     # 21Vianet takes suspicious-activity reports only through the Partner Center portal: "portal" (default) prepares

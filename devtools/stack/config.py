@@ -157,7 +157,8 @@ def banner(*, app_url: str, function_key: str, sandbox_url: str, ca_pem: Path, s
     lines = [
         "csp-guard local stack is up (127.0.0.1 only)",
         f"  app        {app_url}/api   (health: {app_url}/api/health)",
-        f"  key        x-functions-key: {function_key}",
+        f"  console    {app_url}/api/console   (LOCAL sign-in: {app_url}/.auth/login, choose a user and roles)",
+        f"  key        x-functions-key: {function_key}   (system ingress: POST /api/payment-events)",
         f"  sandbox    {sandbox_url}   ({customers} customers; CA {ca_pem}; admin {sandbox_url}/_sandbox/state)",
         f"  storage    Azurite blob {blob}, queue {queue}, table {table}",
         f"  mail       {mail}",

@@ -13,6 +13,12 @@ param smtpPassword string = ''
 @secure()
 @description('Team webhook URL (carries its own token); empty = none.')
 param teamWebhookUrl string = ''
+@secure()
+@description('Client secret of the console\'s Entra app registration (App Service Authentication); empty = none.')
+param authClientSecret string = ''
+@secure()
+@description('Signing secret of the team chat robot (DingTalk, Feishu); empty = none.')
+param teamWebhookSecret string = ''
 @description('Elastic Premium only: store the content share connection string (see storage.bicep).')
 param needsContentShare bool
 param storageAccountName string
@@ -91,6 +97,34 @@ resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!emp
   properties: {
     value: teamWebhookUrl
     contentType: 'text/uri'
+    attributes: {
+      exp: secretsExpireAt
+    }
+  }
+}
+
+resource authSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(authClientSecret)) {
+  // checkov:skip=CKV_AZURE_41: exp is set below; checkov's Bicep parser does not read the properties of conditional (if) resources
+  // checkov:skip=CKV_AZURE_114: contentType is set below; same parser limitation
+  parent: vault
+  name: 'auth-client-secret'
+  properties: {
+    value: authClientSecret
+    contentType: 'text/plain'
+    attributes: {
+      exp: secretsExpireAt
+    }
+  }
+}
+
+resource chatSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamWebhookSecret)) {
+  // checkov:skip=CKV_AZURE_41: exp is set below; checkov's Bicep parser does not read the properties of conditional (if) resources
+  // checkov:skip=CKV_AZURE_114: contentType is set below; same parser limitation
+  parent: vault
+  name: 'team-webhook-secret'
+  properties: {
+    value: teamWebhookSecret
+    contentType: 'text/plain'
     attributes: {
       exp: secretsExpireAt
     }

@@ -2,7 +2,9 @@
 of times (exponential backoff with jitter, ``Retry-After`` honoured up to the cap).
 
 The payload carries a top-level ``text`` so that chat webhooks that read only that field (Teams, Slack
-style) show something useful; the structured ``data`` is for anything smarter.
+style) show something useful; the structured ``data`` is for anything smarter. With ``kind`` set to a chat
+platform (WeCom, DingTalk, Feishu; shared/notify/chat.py) the same alert is posted in that platform's format,
+signed with its secret, and only the platform's "posted" answer counts as delivered.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from shared.notify.chat import RATE_LIMITED, ChatKind, chat_request, refusal
 from shared.notify.errors import NotConfigured, WebhookDeliveryError
 from shared.settings import Settings
 
@@ -69,8 +72,14 @@ class WebhookSender:
         policy: RetryPolicy | None = None,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        kind: ChatKind = ChatKind.GENERIC,
+        secret: str | None = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.url = url
+        self.kind = ChatKind(kind)
+        self._secret = secret or None
+        self._clock_ms = clock_ms
         self.policy = policy or RetryPolicy()
         self._client = client
         self._owns_client = client is None
@@ -80,7 +89,8 @@ class WebhookSender:
     def from_settings(cls, settings: Settings, **kwargs: Any) -> WebhookSender:
         if not settings.team_webhook_url:
             raise NotConfigured("team webhook is not configured: set CSPGUARD_TEAM_WEBHOOK_URL")
-        return cls(settings.team_webhook_url, **kwargs)
+        secret = settings.team_webhook_secret.get_secret_value() if settings.team_webhook_secret else None
+        return cls(settings.team_webhook_url, kind=ChatKind(settings.team_webhook_kind), secret=secret, **kwargs)
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -105,17 +115,29 @@ class WebhookSender:
         last_status: int | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
             retry_after: float | None = None
+            url, body = (self.url, dict(payload)) if self.kind is ChatKind.GENERIC else chat_request(
+                self.kind, self.url, str(payload.get("title", "")), _body_text(payload),
+                dict(payload.get("data") or {}), secret=self._secret, now_ms=self._clock_ms())  # signed per attempt
             try:
-                response = self._http().post(self.url, json=dict(payload), headers=headers,
-                                             timeout=self.policy.timeout)
+                response = self._http().post(url, json=body, headers=headers, timeout=self.policy.timeout)
             except httpx.TimeoutException as exc:
                 last_problem = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 last_problem = f"transport error ({type(exc).__name__}: {exc})"
             else:
                 last_status = response.status_code
-                if response.is_success:
+                refused = self._refused(response) if response.is_success else None
+                if response.is_success and refused is None:
                     return WebhookDelivery(status_code=response.status_code, attempts=attempt)
+                if refused is not None and refused[0] not in RATE_LIMITED:
+                    raise WebhookDeliveryError(
+                        f"{self.kind.value} refused the notice: {refused[0]} {refused[1]}", retryable=False,
+                        attempts=attempt, status_code=response.status_code)
+                if refused is not None:
+                    last_problem = f"{self.kind.value} rate limit {refused[0]}"
+                    if attempt < self.policy.max_attempts:
+                        self._sleep(backoff_delay(attempt, self.policy, None))
+                    continue
                 if response.status_code not in RETRYABLE_STATUS:
                     raise WebhookDeliveryError(
                         f"webhook refused the notice with HTTP {response.status_code}",
@@ -125,5 +147,20 @@ class WebhookSender:
             if attempt < self.policy.max_attempts:
                 self._sleep(backoff_delay(attempt, self.policy, retry_after))
         raise WebhookDeliveryError(
-            f"webhook still failing after {self.policy.max_attempts} attempt(s): {last_problem}",
+            f"{self.kind.value} webhook still failing after {self.policy.max_attempts} attempt(s): {last_problem}",
             retryable=True, attempts=self.policy.max_attempts, status_code=last_status)
+
+    def _refused(self, response: httpx.Response) -> tuple[int, str] | None:
+        if self.kind is ChatKind.GENERIC:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = response.text
+        return refusal(self.kind, answer)
+
+
+def _body_text(payload: Mapping[str, Any]) -> str:
+    """The alert text without the title line the generic payload puts first."""
+    text, title = str(payload.get("text", "")), str(payload.get("title", ""))
+    return text.removeprefix(title).lstrip("\n") if title else text

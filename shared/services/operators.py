@@ -25,6 +25,7 @@ from shared.collections import (
     diff_decisions,
     preview,
 )
+from shared.collections.ledger import CustomerLedger
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
@@ -288,14 +289,16 @@ def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
 
 
 def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None,
-                      errors: dict[str, str] | None = None) -> list[Decision]:
+                      errors: dict[str, str] | None = None,
+                      ledgers: list[CustomerLedger] | None = None) -> list[Decision]:
     """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
-    ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview."""
+    ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview.
+    ``ledgers``: already loaded (the portfolio view reads them once for both the preview and the ageing)."""
     from shared.services.forecast import portfolio_inputs
 
     now = _now(now)
     policy = policy or policy_set(ctx.settings).for_version(None)
-    i = portfolio_inputs(ctx.stores)
+    i = portfolio_inputs(ctx.stores, ledgers)
     return preview(i.ledgers, policy, calendar(ctx.settings, policy), now, overrides=i.overrides, notices=i.notices,
                    cases=i.cases, unbilled=i.unbilled, errors=errors)
 

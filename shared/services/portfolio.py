@@ -72,8 +72,9 @@ def portfolio(ctx: AppContext, now: datetime, page: int = 1, page_size: int = 50
     from shared.services.policies import policy_set
 
     policy = policy_set(ctx.settings).for_version(None)
-    decisions = portfolio_preview(ctx, now, policy)
     ledgers = list(ctx.stores.ledgers.query("RowKey eq 'ledger'"))
+    errors: dict[str, str] = {}  # one customer's bad data never hides the portfolio: reported, not raised
+    decisions = portfolio_preview(ctx, now, policy, errors=errors, ledgers=ledgers)
     today = now.astimezone(policy.tz).date()
     rows = customer_rows(decisions, {ledger.customer_id: ledger.profile.name for ledger in ledgers})
     start = (page - 1) * page_size
@@ -84,4 +85,5 @@ def portfolio(ctx: AppContext, now: datetime, page: int = 1, page_size: int = 50
         "ageing": {c: {b: str(a) for b, a in row.items()} for c, row in ageing(ledgers, today).items()},
         "page": page, "page_size": page_size, "pages": max(1, -(-len(rows) // page_size)),
         "items": rows[start:start + page_size],
+        "errors": [{"customer_id": c, "error": e} for c, e in sorted(errors.items())],
     }

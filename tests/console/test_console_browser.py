@@ -13,6 +13,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.services.fraud import FraudStores
 from shared.services.payments import event_envelope, parse_payment_event
+from shared.services.state import ApprovalRequest, Stores
 from shared.storage.deadletters import DeadLetterStore
 from tests.console.conftest import ARTIFACTS
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
@@ -66,8 +67,12 @@ def _seed(stack: CollectionsStack) -> dict[str, Any]:
         invoice_id="INV-CURRENT-1", received_at=datetime.now(UTC).isoformat()))
     letter = DeadLetterStore(tables).put("payment-events", event_envelope(payment, "billing").model_dump_json(),
                                          "test: parked while the ledger was being repaired")
+    approval = f"console-test:{overdue}:hold-review"  # a request the operator made, waiting for a second person
+    Stores(tables).approvals.put("pending", approval, ApprovalRequest(
+        key=approval, customer_id=overdue, action=None, requested_at=datetime.now(UTC),
+        why="review the payment plan before the next sweep", requested_by=f"operator:{OPERATOR}"))
     return {"overdue": overdue, "plan": plan, "current": current, "spiky": spiky, "gpu_plan": gpu_plan,
-            "letter": letter}
+            "letter": letter, "approval": approval}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,8 @@ def test_each_role_sees_only_what_it_may_do(console_stack: CollectionsStack, see
         assert (page.locator("#read-only").count() == 1) == (role == "viewer")
         page.goto(base + fraud)
         assert page.locator("#approve-containment").count() == int(can_approve), role
+        page.goto(base + "/api/console/approvals")
+        assert page.locator(f"tr[data-key='{seeded['approval']}'] button.approve").count() == int(can_approve), role
         page.goto(base + "/api/console/messages")
         assert (page.locator("button.replay").count() > 0) == can_replay, role
         shot(page, f"messages-{role}")
@@ -192,6 +199,16 @@ def test_operator_suspends_and_reactivates_a_customer(console_stack: Collections
     status, text = act(page, "#reactivate")
     assert status == 202, text
     wait_until(lambda: subscription_status(stack, cid)[plan] == "active", what="reactivated in Partner Center")
+    page.goto(f"{stack.runner.base_url}/api/console/customers/{cid}")
+    page.fill("#promise-form input[name='amount.amount']", "5000.00")
+    page.fill("#promise-form input[name='amount.currency']", "CNY")
+    page.fill("#promise-form input[name=promised_date]", (date.today() + timedelta(days=3)).isoformat())
+    status, text = act(page, "#set-promise")
+    assert status == 201, text
+    page.reload()
+    assert "5000.00 CNY" in page.locator("#overrides").inner_text()
+    assert f"operator:{OPERATOR}" in page.locator("#overrides").inner_text()
+    shot(page, "customer-promise")
     page.close()
 
 
@@ -215,6 +232,26 @@ def test_containment_needs_a_second_person(console_stack: CollectionsStack, seed
     assert rec is not None and rec.pending is not None and rec.pending.decided_by == f"operator:{APPROVER}"
     page.goto(f"{base}/api/console/fraud/{cid}")
     shot(page, "fraud-case-contained")
+    page.close()
+
+
+def test_an_approval_needs_a_second_person(console_stack: CollectionsStack, seeded: dict[str, Any],
+                                           browser: Any) -> None:
+    base, key = console_stack.runner.base_url, seeded["approval"]
+    row = f"tr[data-key='{key}']"
+    page = browser.new_page()
+    sign_in(page, base, OPERATOR, ["operator", "approver"], "/api/console/approvals?lang=en")
+    status, text = act(page, f"{row} button.approve")
+    assert status == 403 and "four eyes" in text
+    sign_in(page, base, APPROVER, ["approver"], "/api/console/approvals")
+    page.fill(f"{row} input[name=note]", "plan agreed with the customer")
+    status, text = act(page, f"{row} button.approve")
+    assert status == 200, text
+    page.reload()
+    assert page.locator(row).count() == 0
+    decided = page.locator("#decided").inner_text()
+    assert key in decided and f"operator:{APPROVER}" in decided and "plan agreed with the customer" in decided
+    shot(page, "approvals-decided")
     page.close()
 
 

@@ -105,3 +105,22 @@ def test_system_ingress_must_name_the_sender(monkeypatch: pytest.MonkeyPatch) ->
     assert b"X-Source-System" in refused.get_body()
     who, refused = ingress_principal(_req({"x-source-system": "sap-fi"}))
     assert refused is None and who is not None and who.actor == "system:sap-fi"
+
+
+def test_a_cross_site_browser_request_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in EASY_AUTH.items():
+        monkeypatch.setenv(k, v)
+    signed_in = {"x-ms-client-principal": entra_header("o@p.cn", "operator"), "host": "csp-guard.chinacloudsites.cn"}
+    for extra in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        who, refused = authorize(_req({**signed_in, **extra}), Permission.ACT)
+        assert who is None and refused is not None and refused.status_code == 403
+    same = {"origin": "https://csp-guard.chinacloudsites.cn", "sec-fetch-site": "same-origin"}
+    assert authorize(_req({**signed_in, **same}), Permission.ACT)[1] is None
+    assert authorize(_req(signed_in), Permission.ACT)[1] is None  # a script: no browser headers
+
+
+def test_an_application_token_is_named_by_its_client_id() -> None:
+    doc = {"auth_typ": "aad", "claims": [{"typ": "azp", "val": "11111111-2222-3333-4444-555555555555"},
+                                         {"typ": "roles", "val": "operator"}]}
+    p = principal_from({"x-ms-client-principal": base64.b64encode(json.dumps(doc).encode()).decode()}, EASY_AUTH)
+    assert p is not None and p.actor == "operator:app:11111111-2222-3333-4444-555555555555" and p.can(Permission.ACT)
