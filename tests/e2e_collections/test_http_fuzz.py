@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.azurite import Azurite
+from tests.conftest import own_azurite  # noqa: F401  (this module's own storage)
 from tests.e2e_collections.conftest import CollectionsStack
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +36,6 @@ ids = st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), s
                 st.sampled_from(["..", "a b", "x' or '1' eq '1", "%00", "ü"]))
 
 
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    server = Azurite.on_free_ports().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
