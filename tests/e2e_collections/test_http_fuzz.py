@@ -51,6 +51,21 @@ def test_no_post_body_or_route_id_gets_a_server_error(collections_stack: Collect
         assert answer.get("error"), (url, body, r.text)
 
 
+days = st.one_of(st.dates().map(str), st.datetimes().map(lambda d: d.isoformat()), st.text(max_size=25),
+                st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30", "2026-01-01T25:00", "1e9"]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cid=ids, at=days)
+def test_no_route_id_or_query_date_gets_a_server_error_on_the_read_routes(collections_stack: CollectionsStack,
+                                                                        cid: str, at: str) -> None:
+    with collections_stack.api() as api:
+        for url, params in [(f"/customers/{quote(cid, safe='')}/status", None), ("/collections/preview", {"at": at}),
+                            (f"/fraud/cases/{quote(cid, safe='')}", None)]:
+            r = api.get(url, params=params)
+            assert r.status_code < 500, (url, params, r.status_code, r.text)
+
+
 def test_known_customer_routes_still_refuse_garbage(collections_stack: CollectionsStack) -> None:
     """The same with a customer that exists (the fuzz mostly hits unknown ones)."""
     from tests.e2e_collections.conftest import add_customer
