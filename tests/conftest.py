@@ -10,14 +10,23 @@ import pytest
 from devtools.azurite import Azurite
 
 
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    """A real Azurite on free loopback ports for the whole test session."""
+def _running_azurite() -> Iterator[Azurite]:
     server = Azurite.on_free_ports().start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """A real Azurite on free loopback ports for the whole test session."""
+    yield from _running_azurite()
+
+
+own_azurite = pytest.fixture(scope="module", name="azurite")(_running_azurite)
+"""For a module whose sweeps or feed status must see only its own data: ``from tests.conftest import
+own_azurite`` overrides ``azurite`` for that module with an Azurite of its own."""
 
 
 @pytest.fixture

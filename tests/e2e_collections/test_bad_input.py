@@ -7,7 +7,6 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,23 +14,15 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
-from devtools.azurite import Azurite
 from shared.collections import CustomerLedger, apply_event
 from shared.domain import PaymentInTransit
 from shared.services.state import CollectionsState, Stores
+from tests.conftest import own_azurite  # noqa: F401  (this module's own storage)
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    """Storage of this module only: its sweeps must see only its own customers."""
-    server = Azurite.on_free_ports().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.azurite import Azurite
+from tests.conftest import own_azurite  # noqa: F401  (this module's own storage)
 from tests.e2e_collections.conftest import CollectionsStack
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +36,6 @@ ids = st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), s
                 st.sampled_from(["..", "a b", "x' or '1' eq '1", "%00", "ü"]))
 
 
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    server = Azurite.on_free_ports().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -57,6 +49,21 @@ def test_no_post_body_or_route_id_gets_a_server_error(collections_stack: Collect
     if r.status_code >= 400 and r.status_code != 404:
         answer: Any = r.json()
         assert answer.get("error"), (url, body, r.text)
+
+
+days = st.one_of(st.dates().map(str), st.datetimes().map(lambda d: d.isoformat()), st.text(max_size=25),
+                st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30", "2026-01-01T25:00", "1e9"]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cid=ids, at=days)
+def test_no_route_id_or_query_date_gets_a_server_error_on_the_read_routes(collections_stack: CollectionsStack,
+                                                                        cid: str, at: str) -> None:
+    with collections_stack.api() as api:
+        for url, params in [(f"/customers/{quote(cid, safe='')}/status", None), ("/collections/preview", {"at": at}),
+                            (f"/fraud/cases/{quote(cid, safe='')}", None)]:
+            r = api.get(url, params=params)
+            assert r.status_code < 500, (url, params, r.status_code, r.text)
 
 
 def test_known_customer_routes_still_refuse_garbage(collections_stack: CollectionsStack) -> None:

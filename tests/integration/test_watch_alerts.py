@@ -28,20 +28,13 @@ from shared.services.notices import deliver
 from shared.services.payments import record_event
 from shared.services.sweep import start_sweep
 from shared.settings import load_settings
+from tests.conftest import own_azurite  # noqa: F401  (this module's own storage)
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 CID = "00000000-0000-4000-8000-00000000feed"
 
 
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    """Storage of this module only: the feed status and the portfolio are its own."""
-    server = Azurite.on_free_ports().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
