@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import clock, collections, forecast, fraud, pc, sandbox
+from cli import clock, collections, forecast, fraud, pc, rehearse, sandbox
 
 app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
 app.add_typer(pc.app, name="pc")
@@ -13,6 +13,7 @@ app.add_typer(fraud.app, name="fraud")
 app.add_typer(clock.app, name="clock")
 collections.register(app)
 forecast.register(app)
+rehearse.register(app)
 
 
 def main() -> None:
