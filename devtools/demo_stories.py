@@ -75,10 +75,10 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
                                  currency="CNY", received_at=clock_now(stack).isoformat(),
                                  invoice_id=inv["invoice_id"]))
     cast: dict[str, Any] = {}
-    for role, name, email, due_in in (("overdue", "Overdue Trading Co", "finance@overdue.example", -40),
+    for role, name, email, due_in in (("overdue", "Overdue Trading Co", "finance@overdue.example", -32),
                                       ("reminder", "Early Reminder Ltd", "ap@reminder.example", 3),
-                                      ("exempt", "Strategic Exempt Group", "ap@exempt.example", -40),
-                                      ("disputed", "Disputing Design Studio", "ap@disputing.example", -40)):
+                                      ("exempt", "Strategic Exempt Group", "ap@exempt.example", -32),
+                                      ("disputed", "Disputing Design Studio", "ap@disputing.example", -32)):
         created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan"},
                                               {"kind": "license", "friendly_name": "Microsoft 365 E3"}])
         cid = created["id"]
@@ -120,8 +120,9 @@ def step_collections_seed(demo: Demo) -> str:
                           api.get(f"/api/customers/{disputed['id']}/status").json()["invoices"]),
               "the dispute to reach the ledger")
     return (f"payment events for every sandbox customer posted to /api/payment-events; "
-            f"{cast['overdue']['name']} is 40 days overdue on CNY 8,000.00, {cast['reminder']['name']} is due in "
-            f"3 days, {exempt['name']} is overdue but exempt (CFO, 30 days), {disputed['name']} disputes its invoice")
+            f"{cast['overdue']['name']} is 32 days overdue on CNY 8,000.00, {cast['reminder']['name']} "
+            f"is due in 3 days, {exempt['name']} is overdue but exempt (CFO, 30 days), {disputed['name']} disputes "
+            "its invoice")
 
 
 def step_notices(demo: Demo) -> str:
