@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import clock, collections, deadlines, forecast, fraud, fraud_requests, pc, sandbox
+from cli import clock, collections, deadlines, forecast, fraud, fraud_requests, pc, rehearse, sandbox
 
 app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
 app.add_typer(pc.app, name="pc")
@@ -15,6 +15,7 @@ collections.register(app)
 deadlines.register(app)
 app.add_typer(clock.app, name="clock")
 forecast.register(app)
+rehearse.register(app)
 
 
 def main() -> None:

@@ -15,10 +15,10 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from devtools.demo_stories import COLLECTIONS_STEPS, DEMO_POLICY, MISUSE_STEPS
+from devtools.demo_stories import COLLECTIONS_STEPS, DEMO_POLICY, MISUSE_STEPS, clock_now
 from devtools.polling import wait_until
 from devtools.stack import Stack, StackConfig
 
@@ -114,11 +114,11 @@ def step_customers(demo: Demo) -> str:
     return f"cspguard pc customers --json -> {len(customers)} customers (first: {sample}, ...)"
 
 
-def invoice_envelope(customer_id: str, event_id: str, amount: str) -> str:
+def invoice_envelope(customer_id: str, event_id: str, amount: str, now: datetime) -> str:
     """An invoice.issued envelope as a billing system would send it (due in 30 days: nothing to enforce)."""
-    today = datetime.now(UTC).date()
+    today = now.date()
     payload = {"type": "invoice.issued", "event_id": event_id, "customer_id": customer_id,
-               "occurred_at": datetime.now(UTC).isoformat(), "invoice_id": f"INV-{event_id[-8:]}",
+               "occurred_at": now.isoformat(), "invoice_id": f"INV-{event_id[-8:]}",
                "amount": amount, "currency": "CNY", "issue_date": today.isoformat(),
                "due_date": (today + timedelta(days=30)).isoformat()}
     return json.dumps({"schema_version": 1, "kind": "invoice.issued", "idempotency_key": event_id,
@@ -132,7 +132,7 @@ def step_invalid_message(demo: Demo) -> str:
 
     event_id = f"demo-{uuid.uuid4().hex[:12]}"
     demo.notes["event_id"] = event_id
-    body = invoice_envelope(demo.notes["customer_id"], event_id, "-120.00")
+    body = invoice_envelope(demo.notes["customer_id"], event_id, "-120.00", clock_now(demo.stack))
     with QueueClient.from_connection_string(demo.stack.connection_string, DEMO_QUEUE) as queue:
         with contextlib.suppress(ResourceExistsError):
             queue.create_queue()
@@ -146,7 +146,7 @@ def step_invalid_message(demo: Demo) -> str:
 def step_replay(demo: Demo) -> str:
     """The operator corrects the body and replays it; the app now applies the invoice to the ledger."""
     letter, customer = demo.notes["letter"], demo.notes["customer_id"]
-    fixed = invoice_envelope(customer, demo.notes["event_id"], "120.00")
+    fixed = invoice_envelope(customer, demo.notes["event_id"], "120.00", clock_now(demo.stack))
     with demo.stack.http() as api:
         r = api.post(f"/api/dead-letters/{DEMO_QUEUE}/{letter['id']}/replay", json={"body": fixed},
                      headers={"x-actor": "demo-operator"})  # a replay names who did it (audited)
@@ -213,6 +213,8 @@ def main(customers: int = 25) -> int:
     quiet_logs()
     print(f"starting a throwaway stack (free ports, in-memory storage, {customers} sandbox customers)...",
           flush=True)
+    print("nothing is staged by hand: every step uses the app's own entry points, and time passes on the "
+          "stack's clock (POST /api/clock), which moves the app, the runner and the sandbox together", flush=True)
     # the demo policy is the shipped one with the calendar gates opened, so a suspension can be shown at any hour
     # and the service request looks for the containment outcome every few seconds instead of minutes
     extra = {"CSPGUARD_POLICY_FILE": DEMO_POLICY, "CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS": "3"}

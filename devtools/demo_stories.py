@@ -1,21 +1,23 @@
 """The collections and misuse stories of ``make demo``, and the sample data ``make run`` seeds.
 
 Everything goes through the app's real entry points (HTTP API, queues, timers' HTTP twins) against the
-sandbox and the SMTP mailbox. One thing cannot be done for real in a few seconds: letting the 7-day notice
-period pass. The step that does it says so and moves the recorded delivery of the final notice 8 days back,
-exactly as if the notice had gone out a week ago; everything else is live.
+sandbox and the SMTP mailbox. Nothing is staged by hand: the 7-day notice period passes on the local stack's
+clock (``POST /api/clock {"advance": "8d"}``, the same time machine as ``cspguard clock advance 8d``), which
+moves the app, the runner and the sandbox together. Every date here is the clock's, so the stories also
+work on a ``make run`` stack whose clock was moved.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from devtools.polling import wait_until as _wait_until
 from devtools.sandbox.inspect import add_customer, entitlement_status, subscription_status
+from shared.clock import FileClock
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,9 +34,14 @@ class StoryFailed(RuntimeError):
     """A story step did not see what it expected."""
 
 
-def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
+def clock_now(stack: Stack) -> datetime:
+    """The stack's time (its time machine file; real time until someone moves it)."""
+    return FileClock(stack.clock_file).now()
+
+
+def _event(stack: Stack, kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": f"{kind}-{uuid.uuid4().hex[:12]}", "customer_id": customer_id,
-            "occurred_at": datetime.now(UTC).isoformat(), **fields}
+            "occurred_at": clock_now(stack).isoformat(), **fields}
 
 
 def _post_events(stack: Stack, events: list[dict[str, Any]]) -> None:
@@ -44,9 +51,9 @@ def _post_events(stack: Stack, events: list[dict[str, Any]]) -> None:
             raise StoryFailed(f"POST /api/payment-events -> {r.status_code}: {r.text}")
 
 
-def _invoice(cid: str, number: str, amount: str, due_in_days: int) -> dict[str, Any]:
-    today = date.today()
-    return _event("invoice.issued", cid, invoice_id=number, amount=amount, currency="CNY",
+def _invoice(stack: Stack, cid: str, number: str, amount: str, due_in_days: int) -> dict[str, Any]:
+    today = clock_now(stack).date()
+    return _event(stack, "invoice.issued", cid, invoice_id=number, amount=amount, currency="CNY",
                   issue_date=(today + timedelta(days=due_in_days - 30)).isoformat(),
                   due_date=(today + timedelta(days=due_in_days)).isoformat())
 
@@ -59,19 +66,19 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     for i, c in enumerate(listing):
         cid = c["id"]
-        events.append(_event("customer.updated", cid, name=c["companyName"], language="zh-CN" if i % 2 else "en",
+        events.append(_event(stack, "customer.updated", cid, name=c["companyName"], language="zh-CN" if i % 2 else "en",
                              contact_email=f"ap{i}@customer{i}.example"))
-        inv = _invoice(cid, f"INV-{i:04d}", f"{1000 + 37 * i}.00", due_in_days=20 - i % 15)
+        inv = _invoice(stack, cid, f"INV-{i:04d}", f"{1000 + 37 * i}.00", due_in_days=20 - i % 15)
         events.append(inv)
         if i % 3:
-            events.append(_event("payment.received", cid, payment_id=f"PAY-{i:04d}", amount=inv["amount"],
-                                 currency="CNY", received_at=datetime.now(UTC).isoformat(),
+            events.append(_event(stack, "payment.received", cid, payment_id=f"PAY-{i:04d}", amount=inv["amount"],
+                                 currency="CNY", received_at=clock_now(stack).isoformat(),
                                  invoice_id=inv["invoice_id"]))
     cast: dict[str, Any] = {}
-    for role, name, email, due_in in (("overdue", "Overdue Trading Co", "finance@overdue.example", -40),
+    for role, name, email, due_in in (("overdue", "Overdue Trading Co", "finance@overdue.example", -32),
                                       ("reminder", "Early Reminder Ltd", "ap@reminder.example", 3),
-                                      ("exempt", "Strategic Exempt Group", "ap@exempt.example", -40),
-                                      ("disputed", "Disputing Design Studio", "ap@disputing.example", -40)):
+                                      ("exempt", "Strategic Exempt Group", "ap@exempt.example", -32),
+                                      ("disputed", "Disputing Design Studio", "ap@disputing.example", -32)):
         created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan",
                                                "entitlements": ["active", "active"]},
                                               {"kind": "license", "friendly_name": "Microsoft 365 E3"}])
@@ -80,8 +87,8 @@ def seed_portfolio(stack: Stack) -> dict[str, Any]:
         licence = next(s["id"] for s in created["subscriptions"] if s["id"] != plan)
         cast[role] = {"id": cid, "name": name, "email": email, "plan": plan, "licence": licence,
                       "invoice": f"INV-{role.upper()}"}
-        events.append(_event("customer.updated", cid, name=name, contact_email=email, language="en"))
-        events.append(_invoice(cid, cast[role]["invoice"], "8000.00", due_in_days=due_in))
+        events.append(_event(stack, "customer.updated", cid, name=name, contact_email=email, language="en"))
+        events.append(_invoice(stack, cid, cast[role]["invoice"], "8000.00", due_in_days=due_in))
     _post_events(stack, events)
     with stack.http() as api:
         wait_until(lambda: all(api.get(f"/api/customers/{c['id']}/status").status_code == 200 for c in cast.values()),
@@ -103,7 +110,7 @@ def step_collections_seed(demo: Demo) -> str:
     with demo.stack.http() as api:
         r = api.post(f"/api/customers/{exempt['id']}/overrides/exemption", headers=ACTOR,
                      json={"reason": "strategic account, CFO approval", "approver": "cfo@partner.example",
-                           "expires_on": (date.today() + timedelta(days=30)).isoformat()})
+                           "expires_on": (clock_now(demo.stack).date() + timedelta(days=30)).isoformat()})
         if r.status_code != 201:
             raise StoryFailed(f"setting the exemption gave {r.status_code}: {r.text}")
         r = api.post(f"/api/customers/{disputed['id']}/disputes", headers=ACTOR,
@@ -114,8 +121,9 @@ def step_collections_seed(demo: Demo) -> str:
                           api.get(f"/api/customers/{disputed['id']}/status").json()["invoices"]),
               "the dispute to reach the ledger")
     return (f"payment events for every sandbox customer posted to /api/payment-events; "
-            f"{cast['overdue']['name']} is 40 days overdue on CNY 8,000.00, {cast['reminder']['name']} is due in "
-            f"3 days, {exempt['name']} is overdue but exempt (CFO, 30 days), {disputed['name']} disputes its invoice")
+            f"{cast['overdue']['name']} is 32 days overdue on CNY 8,000.00, {cast['reminder']['name']} "
+            f"is due in 3 days, {exempt['name']} is overdue but exempt (CFO, 30 days), {disputed['name']} disputes "
+            "its invoice")
 
 
 def step_notices(demo: Demo) -> str:
@@ -146,23 +154,23 @@ def step_preview_blocked(demo: Demo) -> str:
 
 
 def step_notice_period_passes(demo: Demo) -> str:
-    """Simulated time: the final notice's recorded delivery moves 8 days back (the only non-live step)."""
-    from azure.data.tables import TableServiceClient
-
-    from shared.services.state import CollectionsState, Stores
-
-    cid = demo.notes["cast"]["overdue"]["id"]
-    stores = Stores(TableServiceClient.from_connection_string(demo.stack.connection_string))
-
-    def rewind(state: CollectionsState | None) -> CollectionsState | None:
-        if state is None or state.case is None:
-            raise StoryFailed("the overdue customer has no open collections case")
-        case = state.case.model_copy(update={"opened_at": state.case.opened_at - timedelta(days=8)})
-        notices = [n.model_copy(update={"sent_at": n.sent_at - timedelta(days=8)}) for n in state.notices]
-        return state.model_copy(update={"case": case, "notices": notices})
-
-    stores.cases.update(cid, "collections", rewind)
-    return "SIMULATED: the final notice's delivery is now recorded as 8 days ago (the notice period has passed)"
+    """Eight days pass on the stack's clock (app, runner and sandbox together); the billing system's daily
+    export keeps arriving, so the payment feed is fresh when the sweep runs."""
+    stack = demo.stack
+    with stack.http() as api:
+        r = api.post("/api/clock", json={"advance": "8d"})
+        if r.status_code != 200:
+            raise StoryFailed(f"POST /api/clock gave {r.status_code}: {r.text}")
+        moved = r.json()
+    feed = demo.notes["cast"]["reminder"]
+    _post_events(stack, [_event(stack, "customer.updated", feed["id"], name="Early Reminder Ltd",
+                                contact_email=feed["email"], language="en")])
+    with stack.http() as api:
+        wait_until(lambda: not [p for p in api.get("/api/health").json()["problems"] if "payment feed" in p],
+                   "the daily export to refresh the payment feed")
+    return (f"POST /api/clock {{\"advance\": \"8d\"}} -> the stack's clock reads {moved['now_beijing']} Beijing "
+            f"({moved['offset']} ahead of real time); the billing system's daily export arrived, /api/health no "
+            "longer warns about the payment feed; nothing staged by hand")
 
 
 def _sweep(demo: Demo) -> dict[str, Any]:
@@ -206,8 +214,8 @@ def step_payment_reactivates(demo: Demo) -> str:
     cast, stack = demo.notes["cast"], demo.stack
     o = cast["overdue"]
     started = time.monotonic()
-    _post_events(stack, [_event("payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
-                                currency="CNY", received_at=datetime.now(UTC).isoformat())])
+    _post_events(stack, [_event(stack, "payment.received", o["id"], payment_id="BANK-0042", amount="8000.00",
+                                currency="CNY", received_at=clock_now(stack).isoformat())])
     wait_until(lambda: subscription_status(stack, o["id"])[o["plan"]] == "active"
                and set(entitlement_status(stack, o["id"]).values()) == {"active"}, "the reactivation")
     seconds = time.monotonic() - started
@@ -231,7 +239,7 @@ def step_gpu_spike(demo: Demo) -> str:
                              {"kind": "license", "friendly_name": "Office 365 E3"}])
     cid, plan = created["id"], created["subscriptions"][0]["id"]
     running, other = list(entitlement_status(stack, cid))
-    day = (date.today() - timedelta(days=1)).isoformat()
+    day = (clock_now(stack).date() - timedelta(days=1)).isoformat()
     with stack.sandbox_admin() as admin:
         admin.post("/_sandbox/usage", json=[{
             "customerId": cid, "subscriptionId": plan, "entitlementId": running, "usageDate": f"{day}T00:00:00Z",
@@ -279,10 +287,10 @@ def step_contain(demo: Demo) -> str:
         if ticket.status_code != 200:
             raise StoryFailed(f"recording the ticket gave {ticket.status_code}: {ticket.text}")
     with stack.http() as api:
-        _post_events(stack, [_event("customer.updated", g["id"], name="Night Shift Compute Ltd",
+        _post_events(stack, [_event(stack, "customer.updated", g["id"], name="Night Shift Compute Ltd",
                                     contact_email="it@nightshift.example"),
-                             _event("payment.received", g["id"], payment_id="NS-1", amount="3000.00",
-                                    currency="CNY", received_at=datetime.now(UTC).isoformat())])
+                             _event(stack, "payment.received", g["id"], payment_id="NS-1", amount="3000.00",
+                                    currency="CNY", received_at=clock_now(stack).isoformat())])
         time.sleep(2.5)
         case = api.get(f"/api/fraud/cases/{g['id']}").json()
     if entitlement_status(stack, g["id"])[g["running"]] != "disabled":
@@ -312,7 +320,7 @@ COLLECTIONS_STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("collections: sample portfolio, an exemption and a dispute", step_collections_seed),
     ("collections: reminder and final notice e-mailed", step_notices),
     ("collections: preview explains why nothing is suspended yet", step_preview_blocked),
-    ("collections: the notice period passes (simulated)", step_notice_period_passes),
+    ("collections: 8 days pass on the stack's clock (nothing staged by hand)", step_notice_period_passes),
     ("collections: the sweep suspends after the notice period", step_sweep_suspends),
     ("collections: the customer pays and is reactivated", step_payment_reactivates),
 ]

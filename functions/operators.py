@@ -198,6 +198,18 @@ def run_sweep(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(run.model_dump(mode="json"), 202)
 
 
+@bp.route(route="collections/runs", methods=["GET"])
+def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
+    """The latest sweeps, newest first (``?limit=``, default 10): what last night's run did."""
+    from shared.context import get_context
+
+    raw = req.params.get("limit", "10")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        return error(400, "limit must be a whole number from 1 to 100")
+    runs = sorted(get_context().stores.runs.query("RowKey eq 'run'"), key=lambda r: r.as_of, reverse=True)
+    return json_response({"items": [r.model_dump(mode="json") for r in runs[:int(raw)]]})
+
+
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])
 def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
     _, refused = authorize(req, Permission.READ)

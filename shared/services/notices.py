@@ -173,6 +173,8 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
     stores = ctx.stores
     # storage calls are synchronous: threads keep them off the event loop other invocations share
     ledger = await asyncio.to_thread(stores.ledger, notice.customer_id)
+    if ledger is None and notice.audience == "team" and notice.customer_id == "*":
+        ledger = CustomerLedger.empty("portfolio")  # a portfolio-wide alert (a halted sweep) has no one customer
     if ledger is None:
         if notice.audience != "team":
             return "skipped: no ledger"

@@ -89,22 +89,40 @@ def test_demo_command_passes_every_step(spawn: Callable[[list[str], dict[str, st
         assert f"[{n}/{len(STEPS)}] {title}" in proc.output
     assert "FAILED" not in proc.output
     assert "cspguard pc customers --json -> 4 customers" in proc.output
+    assert "nothing is staged by hand" in proc.output and 'POST /api/clock {"advance": "8d"}' in proc.output
     assert "demo complete: every step passed" in proc.output
 
 
 def test_run_serves_then_stops_cleanly_on_sigint(spawn: Callable[[list[str], dict[str, str]], Proc],
                                                  tmp_path: Any) -> None:
+    from datetime import timedelta
+
+    from shared.clock import FileClock
+
+    FileClock(tmp_path / "clock.json").advance(timedelta(hours=2))  # a clock moved by an earlier make run
     ports = free_stack_ports()
     proc = spawn(["run", "--state-dir", str(tmp_path), "--customers", "3", "--no-timers"], ports)
     proc.wait_for_line("Ctrl-C (or SIGTERM) stops everything")
     app_port, queue_port = ports[PORT_ENV["app"]], ports[PORT_ENV["queue"]]
     assert f"http://127.0.0.1:{app_port}/api" in proc.output
+    assert "moved +2h ahead of real time" in proc.output  # the banner shows a clock that is not real time
 
     env = parse_env_file((tmp_path / "stack.env").read_text())
     assert f"QueueEndpoint=http://127.0.0.1:{queue_port}/" in env["AzureWebJobsStorage"]
     assert env["CSPGUARD_SMTP_PORT"] == ports[PORT_ENV["smtp"]]
     assert (tmp_path / "sandbox" / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE")
     assert env["CSPGUARD_PC_CA_BUNDLE"] == str((tmp_path / "sandbox" / "ca.pem").resolve())
+    assert env["CSPGUARD_LOCAL_CLOCK_FILE"] == str(tmp_path / "clock.json")
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    shown = CliRunner().invoke(app, ["clock", "advance", "1d", "--json"], env=env)  # = --env-file var/stack.env
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["offset"] == "+1d 2h"
+    clock = httpx.get(f"http://127.0.0.1:{app_port}/api/clock", headers={"x-functions-key": "local-function-key"},
+                      timeout=30).json()
+    assert clock["offset"] == "+1d 2h" and clock["real_time"] is False
     health = httpx.get(f"http://127.0.0.1:{app_port}/api/health", timeout=30).json()
     assert health["checks"]["storage"] == "ok"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +42,17 @@ class CollectionsStack:
     def sandbox_admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.sandbox.base_url, verify=self.sandbox.ssl_context(), timeout=30)
 
+    def now(self) -> datetime:
+        """The app's clock (the stack's time machine; real time until a test moves it)."""
+        with self.api() as api:
+            return datetime.fromisoformat(api.get("/clock").json()["now"])
+
+    def advance(self, duration: str) -> None:
+        """Time passes for the app, the runner and the sandbox together (POST /api/clock)."""
+        with self.api() as api:
+            r = api.post("/clock", json={"advance": duration})
+            assert r.status_code == 200, r.text
+
 
 def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra: str) -> dict[str, str]:
     return {
@@ -71,10 +83,18 @@ def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra
 
 
 @pytest.fixture(scope="module")
-def collections_stack(azurite: Azurite) -> Iterator[CollectionsStack]:
-    sandbox = Sandbox(SandboxConfig(seed=7, customers=3)).start()
+def collections_stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectionsStack]:
+    clock_file = tmp_path_factory.mktemp("clock") / "clock.json"  # the stack's time machine, as make run's
+    # the shipped holiday data ends with 2026; tests move weeks ahead, so the partner's override file confirms
+    # the years they may reach (the holiday gates are open in policy-e2e.yaml; only "doubtful" would block)
+    calendar = clock_file.with_name("calendar-overrides.yaml")
+    year = datetime.now().year
+    calendar.write_text(f"confirmed_years: [{year}, {year + 1}, {year + 2}]\n", encoding="utf-8")
+    sandbox = Sandbox(SandboxConfig(seed=7, customers=3, clock_file=clock_file)).start()
     mailbox = Mailbox(port=0).start()
-    settings = stack_settings(azurite, sandbox, mailbox)
+    settings = stack_settings(azurite, sandbox, mailbox, CSPGUARD_LOCAL_STACK="true",
+                              CSPGUARD_LOCAL_CLOCK_FILE=str(clock_file),
+                              CSPGUARD_CALENDAR_OVERRIDES_FILE=str(calendar))
     runner = LocalRunner(settings=settings, port=0, enable_timers=False).start()
     try:
         yield CollectionsStack(runner, sandbox, mailbox, azurite, settings)

@@ -1,19 +1,22 @@
 """The collections story end to end, through the runner's HTTP API and queues, the sandbox and SMTP:
-invoice overdue -> final notice e-mailed -> (notice period passes) -> the "suspend usage" stage disables the
-Azure subscriptions under the customer's Azure plan, then suspends the plan (its Office licence stays active)
--> the customer pays -> plan, then exactly those Azure subscriptions reactivated within seconds; plus the guards."""
+invoice overdue -> final notice e-mailed -> (the notice period passes on the stack's clock, POST /api/clock)
+-> the "suspend usage" stage disables the Azure subscriptions under the customer's Azure plan, then suspends the
+plan (its Office licence stays active) -> the customer pays -> plan, then exactly those Azure subscriptions
+reactivated within seconds; plus the guards. No stored state is edited: time moves, and events arrive through the
+API."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.services.state import CollectionsState, FeedStatus, Stores
+from shared.services.state import Stores
 from tests.e2e_collections.conftest import (
     CollectionsStack,
     add_customer,
@@ -27,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": f"{kind}-{uuid.uuid4().hex[:10]}", "customer_id": customer_id,
-            "occurred_at": datetime.now(UTC).isoformat(), **fields}
+            "occurred_at": datetime.now(UTC).isoformat(), **fields}  # when the producer saw it (informative)
 
 
 def _stores(stack: CollectionsStack) -> Stores:
@@ -37,17 +40,18 @@ def _stores(stack: CollectionsStack) -> Stores:
 def _overdue_customer(stack: CollectionsStack, name: str, email: str,
                       amount: str = "5000.00") -> tuple[str, dict[str, str]]:
     """A customer with an Azure plan carrying two active Azure subscriptions and a disabled one (in the suspension
-    scope) and a licence subscription (not in scope), 40 days past due on one invoice."""
+    scope) and a licence subscription (not in scope), 32 days past due on one invoice (40 once the 8 days of
+    ``_pass_days`` have passed)."""
     created = add_customer(stack, name, [{"kind": "azure_plan", "friendly_name": "Azure plan",
                                           "entitlements": ["active", "active", "disabled"]},
                                          {"kind": "license", "friendly_name": "Office 365 E3"}])
     cid = created["id"]
     kinds = {s["id"]: s["offerId"] for s in created["subscriptions"]}
-    today = date.today()
+    today = stack.now().date()
     events = [
         _event("customer.updated", cid, name=name, contact_email=email, language="en"),
         _event("invoice.issued", cid, invoice_id=f"INV-{cid[:6]}", amount=amount, currency="CNY",
-               issue_date=(today - timedelta(days=70)).isoformat(), due_date=(today - timedelta(days=40)).isoformat()),
+               issue_date=(today - timedelta(days=62)).isoformat(), due_date=(today - timedelta(days=32)).isoformat()),
     ]
     with stack.api() as api:
         r = api.post("/payment-events", json=events)
@@ -55,17 +59,21 @@ def _overdue_customer(stack: CollectionsStack, name: str, email: str,
     return cid, kinds
 
 
-def _rewind_notices(stack: CollectionsStack, cid: str, days: int) -> None:
-    """The passage of time: move the case opening and its delivered notices ``days`` into the past."""
-    stores = _stores(stack)
+def _pass_days(stack: CollectionsStack, days: int, *, feed: bool = True) -> None:
+    """Time passes on the stack's clock; with ``feed`` the billing system's export arrives afterwards (an
+    unchanged profile event), so the payment feed is fresh again."""
+    stack.advance(f"{days}d")
+    if not feed:
+        return
+    cid = "feed-export"
+    with stack.api() as api:
+        api.post("/payment-events", json=_event("customer.updated", cid, name="Daily export marker"))
+        wait_until(lambda: not _feed_silent(stack), what="the payment feed to be fresh")
 
-    def rewind(state: CollectionsState | None) -> CollectionsState | None:
-        assert state is not None and state.case is not None
-        case = state.case.model_copy(update={"opened_at": state.case.opened_at - timedelta(days=days)})
-        notices = [n.model_copy(update={"sent_at": n.sent_at - timedelta(days=days)}) for n in state.notices]
-        return state.model_copy(update={"case": case, "notices": notices})
 
-    stores.cases.update(cid, "collections", rewind)
+def _feed_silent(stack: CollectionsStack) -> bool:
+    report = httpx.get(f"{stack.runner.base_url}/api/health", timeout=30).json()
+    return any("payment feed silent" in p for p in report["problems"])
 
 
 def _mail_to(stack: CollectionsStack, address: str) -> list[Any]:
@@ -113,7 +121,7 @@ def test_overdue_customer_is_noticed_suspended_after_notice_period_and_reactivat
     first, second, idle = list(azure)
     assert [azure[e] for e in (first, second, idle)] == ["active", "active", "disabled"]
 
-    _rewind_notices(stack, cid, days=8)
+    _pass_days(stack, 8)
     run = _run_sweep(stack)
     assert run["status"] == "completed" and run["customers_to_suspend"] == 1
     wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
@@ -162,10 +170,8 @@ def test_stale_payment_feed_blocks_suspension(collections_stack: CollectionsStac
     stack = collections_stack
     cid, subs = _overdue_customer(stack, "Stale Feed Co", "ap@stale.example")
     wait_until(lambda: _stores(stack).collections_state(cid).notices, what="final notice recorded")
-    _rewind_notices(stack, cid, days=8)
-    stores = _stores(stack)
-    stores.feeds.upsert("feed", "payment-events",
-                        FeedStatus(name="payment-events", last_event_at=datetime.now(UTC) - timedelta(days=3)))
+    _pass_days(stack, 8, feed=False)  # the billing system has been silent for 8 days
+    assert _feed_silent(stack)
     _run_sweep(stack)
     history = wait_until(lambda: [e for e in stack_history(stack, cid) if e["action"] == "suspend"],
                          what="blocked suspension audited")
@@ -174,8 +180,7 @@ def test_stale_payment_feed_blocks_suspension(collections_stack: CollectionsStac
     # fresh data again: the next sweep suspends
     with stack.api() as api:
         api.post("/payment-events", json=_event("customer.updated", cid, segment="standard"))
-    wait_until(lambda: (stores.feeds.get("feed", "payment-events").last_event_at  # type: ignore[union-attr]
-                        > datetime.now(UTC) - timedelta(minutes=5)), what="feed fresh")
+    wait_until(lambda: not _feed_silent(stack), what="feed fresh")
     _run_sweep(stack)
     plan = next(s for s, offer in subs.items() if offer.startswith("DZH318Z0BPS6"))
     wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="suspended on fresh data")
@@ -186,16 +191,23 @@ def stack_history(stack: CollectionsStack, cid: str) -> list[dict[str, Any]]:
         return api.get(f"/customers/{cid}/status").json()["history"]  # type: ignore[no-any-return]
 
 
-def _ready_for_suspension(stack: CollectionsStack, name: str) -> tuple[str, str]:
+def _noticed(stack: CollectionsStack, name: str) -> tuple[str, str]:
+    """An overdue customer whose final notice has been delivered (its 7 days' notice start now)."""
     cid, subs = _overdue_customer(stack, name, f"ap@{uuid.uuid4().hex[:6]}.example")
     wait_until(lambda: _stores(stack).collections_state(cid).notices, what="final notice recorded")
-    _rewind_notices(stack, cid, days=8)
     return cid, next(s for s, offer in subs.items() if offer.startswith("DZH318Z0BPS6"))
+
+
+def _ready_for_suspension(stack: CollectionsStack, name: str) -> tuple[str, str]:
+    found = _noticed(stack, name)
+    _pass_days(stack, 8)
+    return found
 
 
 def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: CollectionsStack) -> None:
     stack = collections_stack
-    targets = [_ready_for_suspension(stack, f"Blast {i} Ltd") for i in range(6)]  # limit is 5 per run
+    targets = [_noticed(stack, f"Blast {i} Ltd") for i in range(6)]  # limit is 5 per run
+    _pass_days(stack, 8)
     run = _run_sweep(stack)
     assert run["status"] == "halted" and run["customers_to_suspend"] >= 6
     halted = wait_until(lambda: [m for m in _mail_to(stack, "collections@partner.example")
@@ -232,12 +244,13 @@ def test_blast_radius_halts_the_run_until_a_person_approves(collections_stack: C
 
 def test_exempt_and_disputed_customers_are_left_alone(collections_stack: CollectionsStack) -> None:
     stack = collections_stack
-    exempt, exempt_plan = _ready_for_suspension(stack, "Exempt Partner Co")
-    disputed, disputed_plan = _ready_for_suspension(stack, "Disputing Co")
+    exempt, exempt_plan = _noticed(stack, "Exempt Partner Co")
+    disputed, disputed_plan = _noticed(stack, "Disputing Co")
+    _pass_days(stack, 8)
     with stack.api() as api:
         r = api.post(f"/customers/{exempt}/overrides/exemption",
                      json={"reason": "strategic account", "approver": "cfo@partner.example",
-                           "expires_on": (date.today() + timedelta(days=30)).isoformat()})
+                           "expires_on": (stack.now().date() + timedelta(days=30)).isoformat()})
         assert r.status_code == 201, r.text
         bad = api.post(f"/customers/{exempt}/overrides/exemption", json={"reason": "x"})
         assert bad.status_code == 400 and "approver" in bad.json()["error"]
