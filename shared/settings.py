@@ -133,17 +133,28 @@ class Settings(BaseSettings):
         return out
 
 
+class ToolSettings(Settings):
+    """The same settings for tools that never touch storage (``cspguard pc``, ``cspguard policy-doc``):
+    they work on a fresh checkout with only their own settings."""
+
+    @model_validator(mode="after")
+    def _storage_is_configured(self) -> ToolSettings:  # overrides the storage requirement by name
+        return self
+
+
 class SettingsError(RuntimeError):
     """Settings are missing or invalid; the message lists every problem."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(*, require_storage: bool = True, **overrides: object) -> Settings:
     """Read and validate settings from the environment, raising one readable error.
 
     ``overrides`` (by alias, e.g. a local.settings.json's Values) take precedence over the environment.
+    ``require_storage=False`` for tools that never read or write storage.
     """
+    cls = Settings if require_storage else ToolSettings
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
