@@ -337,7 +337,7 @@ class Store:
             last = (p.start + timedelta(days=p.days - 1)).isoformat() + "T06:00:00Z"
             out.append(
                 {
-                    "id": str(uuid.uuid5(uuid.NAMESPACE_OID, "fraud/" + sub.id)),
+                    "eventId": str(uuid.uuid5(uuid.NAMESPACE_OID, "fraud/" + sub.id)),
                     "partnerId": self.config.tenant_id,
                     "customerTenantId": sub.customer_id,
                     "customerName": self.customers[sub.customer_id].company_name,
@@ -361,14 +361,25 @@ class Store:
             )
         return out
 
-    def set_fraud_status(self, subscription_id: str, status: str) -> list[JSON]:
+    def set_fraud_status(
+        self, subscription_id: str, status: str, event_ids: list[str] | None = None, reason: str | None = None
+    ) -> list[JSON]:
+        """The subscription's events (only ``event_ids`` when given) take ``status`` and ``reason``."""
+        wanted = {i.lower() for i in event_ids or []}
         with self.lock:
-            hit = [e for e in self.fraud_events if e["subscriptionId"].lower() == subscription_id.lower()]
+            hit = [
+                e
+                for e in self.fraud_events
+                if e["subscriptionId"].lower() == subscription_id.lower()
+                and (not wanted or e["eventId"].lower() in wanted)
+            ]
             if not hit:
                 raise ApiError(404, res.error(404, f"No fraud events for subscription {subscription_id}."))
             for e in hit:
                 e["eventStatus"] = status
                 e["lastModifiedDate"] = _now_iso()
+                if reason:
+                    e["resolvedReason"] = reason
             return [dict(e) for e in hit]
 
 

@@ -214,23 +214,39 @@ class PartnerCenterClient:
 
     # Global cloud only -----------------------------------------------------------------------
 
-    async def list_fraud_events(self, status: FraudEventStatus | str | None = None) -> list[FraudEvent]:
+    async def list_fraud_events(
+        self, status: FraudEventStatus | str | None = None, subscription_id: str | None = None
+    ) -> list[FraudEvent]:
+        """Fraud events (global cloud; App+User authentication), served as a bare array or a collection."""
         self._require(Capability.FRAUD_EVENTS)
-        query = {"eventStatus": str(status)} if status else None
-        call = build_call("GET", "/v1/fraudEvents", query=query)
+        query = {"EventStatus": str(FraudEventStatus(status))} if status else {}
+        if subscription_id:
+            query["SubscriptionId"] = subscription_id
+        call = build_call("GET", "/v1/fraudEvents", query=query or None)
         return [FraudEvent.model_validate(item) async for item in self._items(call)]
 
     async def update_fraud_event_status(
-        self, subscription_id: str, status: FraudEventStatus | str
+        self,
+        subscription_id: str,
+        status: FraudEventStatus | str,
+        *,
+        event_ids: list[str] | None = None,
+        resolved_reason: str | None = None,
     ) -> list[FraudEvent]:
-        """Set the status of a subscription's fraud events; returns the events as updated."""
+        """Set the status of a subscription's fraud events (``event_ids``, else all of them), with the
+        ``resolved_reason`` when there is one; returns the events as updated."""
         self._require(Capability.FRAUD_EVENTS)
+        body: dict[str, Any] = {"EventStatus": str(FraudEventStatus(status))}
+        if event_ids:
+            body["EventIds"] = list(event_ids)
+        if resolved_reason:
+            body["ResolvedReason"] = resolved_reason
         call = build_call(
             "POST",
             "/v1/fraudEvents/subscription/{subscription_id}/status",
             {"subscription_id": subscription_id},
-            json={"eventStatus": str(FraudEventStatus(status))},
+            json=body,
         )
-        body = await self._transport.json(call)
-        items = body.get("items", []) if isinstance(body, dict) else body or []
+        body_out = await self._transport.json(call)
+        items = body_out.get("items", []) if isinstance(body_out, dict) else body_out or []
         return [FraudEvent.model_validate(item) for item in items]

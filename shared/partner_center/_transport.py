@@ -281,10 +281,16 @@ class Transport:
         return response.json() if response.content else None
 
     async def pages(self, call: Call) -> AsyncIterator[dict[str, Any]]:
-        """Yield each collection page body, following ``links.next`` with its continuation headers."""
+        """Yield each collection page body, following ``links.next`` with its continuation headers.
+
+        A bare JSON array (fraud events may come so) is one page: ``{"items": [...]}``.
+        """
         current: Call | None = call
         while current is not None:
             body = await self.json(current)
+            if isinstance(body, list):
+                yield {"items": body}
+                return
             if not isinstance(body, dict):
                 return
             yield body

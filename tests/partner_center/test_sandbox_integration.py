@@ -289,11 +289,19 @@ async def test_unknown_status_values(sandbox: Sandbox, admin: Admin) -> None:
 async def test_fraud_events_in_the_global_cloud(sandbox: Sandbox, admin: Admin) -> None:
     admin.call("PATCH", "config", {"cloud": "global"})
     async with client_for(sandbox, CSPGUARD_PC_CLOUD="global") as client:
-        events = await client.list_fraud_events()
+        events = await client.list_fraud_events()  # the sandbox serves a bare array, as documented
         assert events and events[0].subscription_id, "the seeded sandbox has fraud events"
-        updated = await client.update_fraud_event_status(events[0].subscription_id, "Investigating")
+        first = events[0]
+        assert first.event_id and first.customer_tenant_id and first.first_occurrence and first.last_occurrence
+        updated = await client.update_fraud_event_status(first.subscription_id or "", "Investigating")
         assert updated and all(e.event_status is FraudEventStatus.INVESTIGATING for e in updated)
-        assert all(e.subscription_id == events[0].subscription_id for e in updated)
+        assert all(e.subscription_id == first.subscription_id for e in updated)
+        resolved = await client.update_fraud_event_status(
+            first.subscription_id or "", "Resolved", event_ids=[first.event_id or ""], resolved_reason="Fraud"
+        )
+        assert [(e.event_id, e.resolved_reason) for e in resolved] == [(first.event_id, "Fraud")]
+        still_open = await client.list_fraud_events("Investigating", subscription_id=first.subscription_id)
+        assert first.event_id not in {e.event_id for e in still_open}
 
 
 def test_cli_lists_customers_and_reports_bad_credentials(sandbox: Sandbox, admin: Admin) -> None:
