@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     pc_customer_rate_per_minute: int = Field(default=100, gt=0, alias="CSPGUARD_PC_CUSTOMER_RATE_PER_MINUTE")
     pc_max_concurrency: int = Field(default=8, gt=0, le=64, alias="CSPGUARD_PC_MAX_CONCURRENCY")
     pc_timeout_seconds: float = Field(default=30.0, gt=0, alias="CSPGUARD_PC_TIMEOUT_SECONDS")
+    # App+User (delegated) calls, i.e. fraud events (global cloud): the directory holding the rotating
+    # refresh token (file "pc-refresh-token", rewritten after every exchange). Unset: app-only only.
+    pc_refresh_token_dir: Path | None = Field(default=None, alias="CSPGUARD_PC_REFRESH_TOKEN_DIR")
 
     # Collections
     policy_file: Path = Field(default=Path("config/collections-policy.yaml"), alias="CSPGUARD_POLICY_FILE")

@@ -41,6 +41,7 @@ class TokenRecord:
     tenant: str
     client_id: str
     expires_at: float
+    delegated: bool = False  # App+User (refresh-token grant), as fraud events require
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Store:
         self.clock = clock
         self.lock = threading.RLock()
         self.tokens: dict[str, TokenRecord] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> client id (App+User consent)
         self.reset()
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ class Store:
             self.config = self.config.model_copy(update=changes)
 
     # ---- auth ------------------------------------------------------------------------------------
-    def issue_token(self, tenant: str, client_id: str) -> tuple[str, int]:
+    def issue_token(self, tenant: str, client_id: str, *, delegated: bool = False) -> tuple[str, int]:
         token = secrets.token_urlsafe(48)
         lifetime = self.config.token_lifetime_seconds
         real = self.config.faults.token_ttl_seconds or lifetime
@@ -136,8 +138,25 @@ class Store:
                 if len(self.tokens) > 1000
                 else self.tokens
             )
-            self.tokens[token] = TokenRecord(tenant, client_id, now + real)
+            self.tokens[token] = TokenRecord(tenant, client_id, now + real, delegated)
         return token, lifetime
+
+    def consent(self, client_id: str) -> str:
+        """What a user's App+User consent gives the app: a first refresh token."""
+        token = "rt-" + secrets.token_urlsafe(32)
+        with self.lock:
+            self.refresh_tokens[token] = client_id
+        return token
+
+    def redeem_refresh_token(self, token: str, client_id: str) -> str | None:
+        """A new refresh token for a valid one (each is single use: it rotates), else None."""
+        with self.lock:
+            if self.refresh_tokens.get(token) != client_id:
+                return None
+            del self.refresh_tokens[token]
+            rotated = "rt-" + secrets.token_urlsafe(32)
+            self.refresh_tokens[rotated] = client_id
+            return rotated
 
     def authenticate(self, token: str) -> TokenRecord | None:
         with self.lock:

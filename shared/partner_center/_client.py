@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._auth import AppOnlyCredential, TokenProvider
+from ._auth import AppOnlyCredential, RefreshTokenCredential, TokenProvider
 from ._clouds import Capability, CloudProfile, get_profile
 from ._errors import CapabilityNotAvailable
 from ._lifecycle import addons_to_change, change_status
@@ -24,6 +24,7 @@ from ._models import (
 )
 from ._pacing import Pacer
 from ._retry import RetryPolicy
+from ._secrets import FileSecretStore
 from ._transport import Call, Transport, build_call
 
 if TYPE_CHECKING:
@@ -71,7 +72,11 @@ class PartnerCenterClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
-        """The app's client: cloud profile, overrides (the sandbox), app-only credentials, limits."""
+        """The app's client: cloud profile, overrides (the sandbox), credentials, limits.
+
+        App-only credentials for everything; App+User (a stored, rotating refresh token) for the
+        calls documented as needing it (fraud events) when ``CSPGUARD_PC_REFRESH_TOKEN_DIR`` is set.
+        """
         profile = get_profile(settings.pc_cloud).with_overrides(
             settings.pc_base_url, settings.pc_authority_host
         )
@@ -84,6 +89,16 @@ class PartnerCenterClient:
             ca_bundle=settings.pc_ca_bundle,
             timeout=settings.pc_timeout_seconds,
         )
+        if "user_credential" not in options and settings.pc_refresh_token_dir is not None:
+            options["user_credential"] = RefreshTokenCredential(
+                profile,
+                settings.pc_tenant_id,
+                settings.pc_client_id,
+                secret,
+                FileSecretStore(settings.pc_refresh_token_dir),
+                ca_bundle=settings.pc_ca_bundle,
+                timeout=settings.pc_timeout_seconds,
+            )
         return cls.create(
             profile,
             credential,
@@ -222,7 +237,7 @@ class PartnerCenterClient:
         query = {"EventStatus": str(FraudEventStatus(status))} if status else {}
         if subscription_id:
             query["SubscriptionId"] = subscription_id
-        call = build_call("GET", "/v1/fraudEvents", query=query or None)
+        call = build_call("GET", "/v1/fraudEvents", query=query or None, app_plus_user=True)
         return [FraudEvent.model_validate(item) async for item in self._items(call)]
 
     async def update_fraud_event_status(
@@ -246,6 +261,7 @@ class PartnerCenterClient:
             "/v1/fraudEvents/subscription/{subscription_id}/status",
             {"subscription_id": subscription_id},
             json=body,
+            app_plus_user=True,
         )
         body_out = await self._transport.json(call)
         items = body_out.get("items", []) if isinstance(body_out, dict) else body_out or []

@@ -64,6 +64,7 @@ class Call:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     customer_id: str | None = None
+    app_plus_user: bool = False  # documented for App+User (delegated) authentication only
 
 
 def build_call(method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Call:
@@ -102,8 +103,10 @@ class Transport:
         contract_version: str = CONTRACT_VERSION,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        user_credential: TokenProvider | None = None,
     ) -> None:
         self._credential = credential
+        self._user_credential = user_credential
         self._pacer = pacer
         self._retry = retry or RetryPolicy()
         self._default_correlation = correlation_id or str(uuid.uuid4())
@@ -185,7 +188,7 @@ class Transport:
     async def _send_once(
         self, call: Call, request_id: str, priority: int, *, force_refresh: bool
     ) -> httpx.Response:
-        token = await self._credential.token(force_refresh=force_refresh)
+        token = await self._credential_for(call).token(force_refresh=force_refresh)
         correlation_id = self.correlation_id
         headers = {
             "Authorization": f"Bearer {token}",
@@ -224,6 +227,16 @@ class Transport:
             wait = None if error.retry_after is None else min(error.retry_after, self._retry.max_retry_after)
             self._pacer.throttled(grant, wait)
         raise error
+
+    def _credential_for(self, call: Call) -> TokenProvider:
+        if not call.app_plus_user:
+            return self._credential
+        if self._user_credential is None:
+            raise AuthError(
+                f"{call.method} {call.template} needs App+User authentication: set "
+                "CSPGUARD_PC_REFRESH_TOKEN_DIR to the directory holding the consented refresh token"
+            )
+        return self._user_credential
 
     async def _request(
         self, call: Call, headers: dict[str, str], request_id: str, correlation_id: str
@@ -304,5 +317,6 @@ class Transport:
                     nxt.path,
                     headers=dict(nxt.headers),
                     customer_id=call.customer_id,
+                    app_plus_user=call.app_plus_user,
                 )
             )

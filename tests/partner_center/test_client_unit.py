@@ -14,6 +14,7 @@ import pytest
 from shared.observability import correlation_scope
 from shared.partner_center import (
     GLOBAL,
+    AuthError,
     CapabilityNotAvailable,
     FraudEventStatus,
     NotFound,
@@ -248,8 +249,10 @@ DOCUMENTED_EVENT = {
 async def test_fraud_events_only_in_global(make_client: MakeClient, shape: str) -> None:
     bodies: list[dict[str, object]] = []
     queries: list[dict[str, str]] = []
+    auths: set[str] = set()
 
     def handler(request: httpx.Request) -> httpx.Response:
+        auths.add(request.headers["Authorization"])
         if request.method == "POST":
             bodies.append(json.loads(request.content))
             answer = [{**DOCUMENTED_EVENT, "eventStatus": "Resolved", "resolvedReason": "Fraud"}]
@@ -263,7 +266,12 @@ async def test_fraud_events_only_in_global(make_client: MakeClient, shape: str) 
             await china.list_fraud_events()
         with pytest.raises(CapabilityNotAvailable):
             await china.update_fraud_event_status("s", "Resolved")
-    async with make_client(handler, profile=GLOBAL) as client:
+    async with make_client(handler, profile=GLOBAL) as app_only:
+        with pytest.raises(AuthError, match="App\\+User"):
+            await app_only.list_fraud_events()
+    user = FakeTokens()
+    user.issued = 100
+    async with make_client(handler, profile=GLOBAL, user_credential=user) as client:
         events = await client.list_fraud_events("active", subscription_id="s")
         await client.update_fraud_event_status("s", "investigating")
         updated = await client.update_fraud_event_status("s", "resolved", event_ids=["e1"], resolved_reason="Fraud")
@@ -272,6 +280,7 @@ async def test_fraud_events_only_in_global(make_client: MakeClient, shape: str) 
     assert event.event_status == "Investigating" and event.hit_count == 3
     assert event.first_occurrence and event.last_occurrence and event.occurred_at == event.last_occurrence
     assert queries == [{"EventStatus": "Active", "SubscriptionId": "s"}]
+    assert auths == {"Bearer token-100"}  # fraud events go with the App+User token only
     assert bodies == [
         {"EventStatus": "Investigating"},
         {"EventStatus": "Resolved", "EventIds": ["e1"], "ResolvedReason": "Fraud"},

@@ -211,6 +211,10 @@ def test_fraud_events_exist_only_in_the_global_cloud(sb: Sandbox, api: httpx.Cli
     assert api.get("/v1/fraudEvents").status_code == 404
     sb.state.update_config({"cloud": "global"})
     sb.state.reset(customers=200)  # 4 misusing customers: every kind, crypto and GPU among them
+    app_only = api.get("/v1/fraudEvents")
+    assert app_only.status_code == 403 and "App+User" in app_only.json()["description"]
+    delegated, _ = sb.state.issue_token(sb.tenant_id, sb.client_id, delegated=True)
+    api.headers["Authorization"] = f"Bearer {delegated}"
     events = api.get("/v1/fraudEvents").json()
     assert isinstance(events, list)  # a bare array, as documented
     assert events and {e["eventStatus"] for e in events} == {"Active"}
