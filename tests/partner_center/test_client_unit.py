@@ -25,7 +25,7 @@ from shared.partner_center import (
     correlation,
     ms_correlation_id,
 )
-from shared.partner_center._transport import _CORRELATION_NAMESPACE as NAMESPACE
+from shared.partner_center._headers import _CORRELATION_NAMESPACE as NAMESPACE
 from tests.partner_center.conftest import FakeTokens, Sleeps, page
 
 MakeClient = Callable[..., PartnerCenterClient]
