@@ -28,6 +28,7 @@ from shared.partner_center import (
     PartnerCenterError,
     Subscription,
     TransportError,
+    ms_correlation_id,
 )
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -167,3 +168,11 @@ def subscriptions(
             s.billing_type or "",
         )
     out.print(table)
+
+
+@app.command("correlation-id")
+def correlation_id(
+    journey: Annotated[str, typer.Argument(help="A correlation id from csp-guard's audit, case or logs.")],
+) -> None:
+    """The MS-CorrelationId Partner Center saw for a journey: quote it in a Partner Center support ticket."""
+    typer.echo(ms_correlation_id(journey))
