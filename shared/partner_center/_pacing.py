@@ -80,7 +80,12 @@ class Pacer:
         waiter = _Waiter((-priority, next(self._seq)), scope, key, loop.create_future())
         insort(self._waiting, waiter, key=lambda w: w.order)
         self._dispatch()
-        return await waiter.future
+        try:
+            return await waiter.future
+        except asyncio.CancelledError:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self.release()  # granted, then cancelled before it could run: give the permit back
+            raise
 
     def release(self) -> None:
         """The attempt of an acquired slot is over (answered or failed): free its in-flight permit."""
