@@ -8,7 +8,6 @@ line (or one line per CSV problem) and exit 1, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.common import EnvFile, EnvFileError, apply_env_file, print_error
 from shared.clock import utcnow
 from shared.collections import PolicyError
 from shared.settings import SettingsError
@@ -30,10 +30,6 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-EnvFile = Annotated[
-    Path | None,
-    typer.Option("--env-file", help="A KEY=VALUE file (e.g. var/stack.env) applied to the environment first."),
-]
 AtOption = Annotated[
     str | None, typer.Option("--at", help="Evaluate at this date (YYYY-MM-DD: that day's sweep, at the sweep's time of "
                                    "day) or ISO time; default now.")
@@ -45,19 +41,17 @@ class CliError(Exception):
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    print_error(message)
     return typer.Exit(1)
 
 
 def _context(env_file: Path | None) -> AppContext:
     from shared.context import get_context
 
-    if env_file is not None:
-        from dotenv import dotenv_values
-
-        if not env_file.is_file():
-            raise CliError(f"env file not found: {env_file}")
-        os.environ.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    try:
+        apply_env_file(env_file)
+    except EnvFileError as exc:
+        raise CliError(str(exc)) from None
     ctx = get_context()
     s = ctx.settings
     if s.storage_connection is None and not (s.storage_table_uri and s.storage_queue_uri):
@@ -205,7 +199,8 @@ def import_ar(file: Annotated[Path, typer.Argument(help="AR export CSV (format: 
         try:
             guarded(job)
         except typer.Exit:
-            err.print("events already sent are harmless: re-run the same import once storage is reachable")
+            err.print("events already sent are harmless: re-run the same import once storage is reachable",
+                      soft_wrap=True)
             raise
     summary = {**summary, "dry_run": dry_run, "source": source, "queued": 0 if dry_run else len(events)}
     if json_out:
@@ -232,7 +227,7 @@ def policy_doc(language: Annotated[str, typer.Option("--language", help="en or z
 
     def job() -> str:
         try:
-            path = policy or load_settings().policy_file
+            path = policy or load_settings(require_storage=False).policy_file
         except SettingsError as exc:
             raise CliError(f"{exc}\n(or pass --policy FILE to render a policy file without app settings)") from None
         return render_policy_document(load_policy_file(path), language)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """``cspguard fraud``: replay stored usage history through a rules file, and list fraud cases.
 
-Settings come from the environment (or ``--settings-file``), like ``cspguard pc``; storage is read directly.
+Settings come from the environment, ``--env-file var/stack.env`` or ``--settings-file``, like ``cspguard pc``;
+storage is read directly, so it must be configured. Errors print one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,26 +9,28 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.collections import guarded
+from cli.common import EnvFile, EnvFileError, apply_env_file, print_error
 from cli.pc import JsonFlag, SettingsFile, settings_from
 from shared.clock import for_file
 from shared.settings import Settings, SettingsError
 
 app = typer.Typer(help="Fraud and misuse: backtest rules, list cases.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
 
 
-def _settings(file: Path | None) -> Settings:
+def _settings(file: Path | None, env_file: Path | None) -> Settings:
     try:
-        return settings_from(file)
-    except SettingsError as exc:
-        err.print(str(exc))
+        apply_env_file(env_file)
+        return settings_from(file, require_storage=True)
+    except (EnvFileError, SettingsError) as exc:
+        print_error(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -37,7 +40,7 @@ def _day(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        err.print(f"not a date (YYYY-MM-DD): {value}")
+        print_error(f"not a date (YYYY-MM-DD): {value}")
         raise typer.Exit(2) from None
 
 
@@ -48,6 +51,7 @@ def backtest(
     end: Annotated[str | None, typer.Option("--to", help="Last usage day (default: yesterday).")] = None,
     as_json: JsonFlag = False,
     settings_file: SettingsFile = None,
+    env_file: EnvFile = None,
 ) -> None:
     """What a rules file would have flagged over the stored history, per rule."""
     from shared.context import AppContext
@@ -56,24 +60,28 @@ def backtest(
     from shared.services.fraud import FraudStores
     from shared.services.fraud.scan import profile_for
 
-    settings = _settings(settings_file)
+    settings = _settings(settings_file, env_file)
     path = rules or settings.fraud_rules_file
     try:
         parsed = parse_rules(path.read_text(encoding="utf-8"))
     except (OSError, RulesError) as exc:
-        err.print(f"cannot use rules {path}: {exc}")
+        print_error(f"cannot use rules {path}: {exc}")
         raise typer.Exit(2) from None
     yesterday = for_file(settings.local_clock_file).now().date() - timedelta(days=1)
     first, last = _day(start, yesterday - timedelta(days=29)), _day(end, yesterday)
     if first > last:
-        err.print("--from is after --to")
+        print_error("--from is after --to")
         raise typer.Exit(2)
     ctx = AppContext(settings)
-    docs = list(FraudStores(ctx.tables).history.query())
-    history = History(customers={d.customer_id: d.series for d in docs})
-    created = {d.customer_id: d.subscriptions_created for d in docs}
-    profiles = {cid: p for cid in history.customers
-                if (p := profile_for(ctx, cid, parsed, created.get(cid))) is not None}
+
+    def load() -> tuple[History, dict[str, Any]]:
+        docs = list(FraudStores(ctx.tables).history.query())
+        history = History(customers={d.customer_id: d.series for d in docs})
+        created = {d.customer_id: d.subscriptions_created for d in docs}
+        return history, {cid: p for cid in history.customers
+                         if (p := profile_for(ctx, cid, parsed, created.get(cid))) is not None}
+
+    history, profiles = guarded(load)
     report = run_backtest(history, profiles, parsed, first, last)
     if as_json:
         out.print_json(report.model_dump_json())
@@ -94,16 +102,17 @@ def cases(
     status: Annotated[str, typer.Option("--status", help="open (open+investigating), resolved or all.")] = "open",
     as_json: JsonFlag = False,
     settings_file: SettingsFile = None,
+    env_file: EnvFile = None,
 ) -> None:
     """Fraud cases, newest change first."""
     from shared.context import AppContext
     from shared.services.fraud import FraudStores
 
     if status not in ("open", "resolved", "all"):
-        err.print("--status must be open, resolved or all")
+        print_error("--status must be open, resolved or all")
         raise typer.Exit(2)
-    ctx = AppContext(_settings(settings_file))
-    records = FraudStores(ctx.tables).all_current()
+    ctx = AppContext(_settings(settings_file, env_file))
+    records = guarded(FraudStores(ctx.tables).all_current)
     if status != "all":
         records = [r for r in records if r.case.is_open == (status == "open")]
     records.sort(key=lambda r: r.case.updated_at, reverse=True)
@@ -147,6 +156,7 @@ def baseline(
     onboarded: Annotated[str | None, typer.Option("--onboarded", help="Onboarding date (YYYY-MM-DD).")] = None,
     actor: Annotated[str, typer.Option("--actor", help="Who declares it (recorded).")] = "cli",
     settings_file: SettingsFile = None,
+    env_file: EnvFile = None,
 ) -> None:
     """Declare what detection should expect of a customer (queued as a customer.updated event)."""
     from shared.context import AppContext
@@ -162,8 +172,8 @@ def baseline(
     if onboarded is not None:
         fields["onboarded_on"] = onboarded
     try:
-        event = declare_baseline(AppContext(_settings(settings_file)), customer_id.lower(), fields, actor)
+        event = declare_baseline(AppContext(_settings(settings_file, env_file)), customer_id.lower(), fields, actor)
     except InvalidBaseline as exc:
-        err.print(f"not accepted: {exc}")
+        print_error(f"not accepted: {exc}")
         raise typer.Exit(2) from None
     out.print_json(json.dumps({"accepted": event.event_id, "event": event.model_dump(mode="json")}))

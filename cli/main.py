@@ -6,7 +6,11 @@ import typer
 
 from cli import clock, collections, deadlines, forecast, fraud, fraud_requests, pc, rehearse, sandbox
 
-app = typer.Typer(name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False)
+# rich_markup_mode=None: usage errors print as click's one "Error: ..." line, not a rich panel that wraps
+# at the terminal width (sub-commands keep their rich help).
+app = typer.Typer(
+    name="cspguard", help="csp-guard tools.", no_args_is_help=True, add_completion=False, rich_markup_mode=None
+)
 app.add_typer(pc.app, name="pc")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(fraud.app, name="fraud")

@@ -1,8 +1,9 @@
 """``cspguard pc``: look at Partner Center through the app's own client and settings.
 
-Settings come from shared.settings (CSPGUARD_PC_* environment variables or app settings), or from
-a ``local.settings.json`` given with ``--settings-file``. Failures print one clear line, never a
-traceback.
+Settings come from shared.settings (CSPGUARD_PC_* environment variables or app settings), a
+KEY=VALUE file given with ``--env-file`` (the local stack's ``var/stack.env``), or a
+``local.settings.json`` given with ``--settings-file``. Storage is never needed. Failures print one
+clear line, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from cli.common import EnvFile, EnvFileError, apply_env_file, print_error
 from shared.partner_center import (
     AuthError,
     Customer,
@@ -26,6 +28,7 @@ from shared.partner_center import (
     PartnerCenterError,
     Subscription,
     TransportError,
+    ms_correlation_id,
 )
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -52,15 +55,20 @@ def options(
         logger.addHandler(RichHandler(console=err, show_path=False))
 
 
-def settings_from(file: Path | None) -> Settings:
-    """The environment's settings, with a local.settings.json's non-empty Values taking precedence."""
+def settings_from(file: Path | None, *, require_storage: bool = False) -> Settings:
+    """The environment's settings, with a local.settings.json's non-empty Values taking precedence.
+
+    Storage is required only by commands that read it (``cspguard fraud ...``), not by ``pc``.
+    """
     if file is None:
-        return load_settings()
+        return load_settings(require_storage=require_storage)
     try:
         values = json.loads(file.read_text(encoding="utf-8")).get("Values", {})
     except (OSError, ValueError) as exc:
         raise SettingsError(f"cannot read {file}: {exc}") from None
-    return load_settings(**{k: v for k, v in values.items() if v not in ("", None)})
+    return load_settings(
+        require_storage=require_storage, **{k: v for k, v in values.items() if v not in ("", None)}
+    )
 
 
 def explain(exc: BaseException) -> str:
@@ -77,7 +85,9 @@ def explain(exc: BaseException) -> str:
     return f"Partner Center error: {exc}"
 
 
-def run(settings_file: Path | None, job: Callable[[PartnerCenterClient], Awaitable[T]]) -> T:
+def run(
+    settings_file: Path | None, job: Callable[[PartnerCenterClient], Awaitable[T]], env_file: Path | None = None
+) -> T:
     """Build the client, run one job, close; exit 1 with a message on any expected failure."""
 
     async def go() -> T:
@@ -86,9 +96,13 @@ def run(settings_file: Path | None, job: Callable[[PartnerCenterClient], Awaitab
             return await job(client)
 
     try:
+        apply_env_file(env_file)
         return asyncio.run(go())
+    except EnvFileError as exc:
+        print_error(str(exc))
+        raise typer.Exit(1) from None
     except (SettingsError, PartnerCenterError) as exc:
-        err.print(f"[red]error:[/red] {explain(exc)}", markup=True, highlight=False)
+        print_error(explain(exc))
         raise typer.Exit(1) from None
 
 
@@ -99,13 +113,13 @@ def dump(models: list[Customer] | list[Subscription]) -> str:
 
 
 @app.command()
-def customers(json_out: JsonFlag = False, settings_file: SettingsFile = None) -> None:
+def customers(json_out: JsonFlag = False, settings_file: SettingsFile = None, env_file: EnvFile = None) -> None:
     """List every customer."""
 
     async def job(client: PartnerCenterClient) -> list[Customer]:
         return [c async for c in client.iter_customers()]
 
-    found = run(settings_file, job)
+    found = run(settings_file, job, env_file)
     if json_out:
         typer.echo(dump(found))
         return
@@ -127,13 +141,14 @@ def subscriptions(
     customer: Annotated[str, typer.Argument(help="Customer id (tenant id).")],
     json_out: JsonFlag = False,
     settings_file: SettingsFile = None,
+    env_file: EnvFile = None,
 ) -> None:
     """List a customer's subscriptions (add-ons included, marked with their parent)."""
 
     async def job(client: PartnerCenterClient) -> list[Subscription]:
         return await client.list_subscriptions(customer)
 
-    found = run(settings_file, job)
+    found = run(settings_file, job, env_file)
     if json_out:
         typer.echo(dump(found))
         return
@@ -153,3 +168,11 @@ def subscriptions(
             s.billing_type or "",
         )
     out.print(table)
+
+
+@app.command("correlation-id")
+def correlation_id(
+    journey: Annotated[str, typer.Argument(help="A correlation id from csp-guard's audit, case or logs.")],
+) -> None:
+    """The MS-CorrelationId Partner Center saw for a journey: quote it in a Partner Center support ticket."""
+    typer.echo(ms_correlation_id(journey))

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Azure subscription cancel/reactivate is asynchronous: how long to poll its read-back, and how often
     pc_entitlement_wait_seconds: float = Field(default=120.0, ge=0, alias="CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS")
     pc_entitlement_poll_seconds: float = Field(default=2.0, gt=0, alias="CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS")
+    # App+User (delegated) calls, i.e. fraud events (global cloud): the directory holding the rotating
+    # refresh token (file "pc-refresh-token", rewritten after every exchange). Unset: app-only only.
+    pc_refresh_token_dir: Path | None = Field(default=None, alias="CSPGUARD_PC_REFRESH_TOKEN_DIR")
 
     # Collections
     policy_file: Path = Field(default=Path("config/collections-policy.yaml"), alias="CSPGUARD_POLICY_FILE")
@@ -202,17 +205,28 @@ def not_local(settings: Settings) -> str | None:
     return None
 
 
+class ToolSettings(Settings):
+    """The same settings for tools that never touch storage (``cspguard pc``, ``cspguard policy-doc``):
+    they work on a fresh checkout with only their own settings."""
+
+    @model_validator(mode="after")
+    def _storage_is_configured(self) -> ToolSettings:  # overrides the storage requirement by name
+        return self
+
+
 class SettingsError(RuntimeError):
     """Settings are missing or invalid; the message lists every problem."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(*, require_storage: bool = True, **overrides: object) -> Settings:
     """Read and validate settings from the environment, raising one readable error.
 
     ``overrides`` (by alias, e.g. a local.settings.json's Values) take precedence over the environment.
+    ``require_storage=False`` for tools that never read or write storage.
     """
+    cls = Settings if require_storage else ToolSettings
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

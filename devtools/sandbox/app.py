@@ -69,6 +69,7 @@ async def _gate(request: Request, store: Store, handler: Handler, entry: dict[st
         return _json_error(err)
     if store.config.require_contract_version and not request.headers.get("ms-contract-version"):
         return _json_error(ApiError(400, res.error(400, "The MS-Contract-Version header is required.")))
+    request.state.token = record
     entry["customerId"] = request.path_params.get("customer_id")
     wait = store.throttle(record.tenant, request.path_params.get("customer_id"))
     if wait is not None:
@@ -260,26 +261,52 @@ def _global_only(store: Store) -> None:
         raise ApiError(404, res.error(404, "The resource was not found."))
 
 
+def _app_plus_user(request: Request) -> None:
+    """Fraud events are documented for App+User authentication only."""
+    if not request.state.token.delegated:
+        raise ApiError(403, res.error(403, "This operation requires App+User (delegated) authentication."))
+
+
+def _query(request: Request, name: str) -> str | None:
+    """A query parameter by case-insensitive name (the docs spell them EventStatus, SubscriptionId)."""
+    return next((v for k, v in request.query_params.items() if k.lower() == name.lower()), None)
+
+
 async def list_fraud_events(request: Request, store: Store) -> Response:
+    """Served as a bare JSON array, as Partner Center's documented sample is."""
     _global_only(store)
-    wanted = request.query_params.get("eventStatus")
-    items = [dict(e) for e in store.fraud_events if not wanted or e["eventStatus"].lower() == wanted.lower()]
-    return JSONResponse(res.collection(items, request.url.path))
+    _app_plus_user(request)
+    status, sub = _query(request, "EventStatus"), _query(request, "SubscriptionId")
+    items = [
+        dict(e)
+        for e in store.fraud_events
+        if (not status or e["eventStatus"].lower() == status.lower())
+        and (not sub or e["subscriptionId"].lower() == sub.lower())
+    ]
+    return JSONResponse(items)
 
 
 async def set_fraud_status(request: Request, store: Store) -> Response:
+    """Body ``{"EventIds": [...], "EventStatus": ..., "ResolvedReason": ...}`` (any case); no EventIds:
+    every event of the subscription."""
     _global_only(store)
-    status = request.query_params.get("eventStatus")
+    _app_plus_user(request)
     raw = await request.body()
-    if status is None and raw:
-        body = json.loads(raw)
-        first = body[0] if isinstance(body, list) and body else body
-        status = first.get("eventStatus") if isinstance(first, dict) else None
+    try:
+        body = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        raise ApiError(400, res.error(400, "The request body is not valid JSON.")) from None
+    fields = {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
+    status = _query(request, "EventStatus") or fields.get("eventstatus")
     match = next((s for s in FRAUD_STATUSES if s.lower() == str(status).lower()), None)
     if match is None:
-        raise ApiError(400, res.error(400, f"eventStatus must be one of {', '.join(FRAUD_STATUSES)}."))
-    items = store.set_fraud_status(request.path_params["subscription_id"], match)
-    return JSONResponse(res.collection(items, request.url.path))
+        raise ApiError(400, res.error(400, f"EventStatus must be one of {', '.join(FRAUD_STATUSES)}."))
+    ids = fields.get("eventids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise ApiError(400, res.error(400, "EventIds must be a list of event ids."))
+    reason = fields.get("resolvedreason")
+    items = store.set_fraud_status(request.path_params["subscription_id"], match, ids, reason)
+    return JSONResponse(items)
 
 
 # ---- /_sandbox admin ---------------------------------------------------------------------------
@@ -348,6 +375,11 @@ async def a_config(request: Request, store: Store) -> Any:
     return store.config.model_dump(mode="json", exclude={"client_secret"})
 
 
+async def a_consent(request: Request, store: Store) -> Any:
+    """Stands for a user's App+User consent: a first refresh token for the sandbox's app."""
+    return {"refresh_token": store.consent(store.config.client_id)}
+
+
 async def a_subscription(request: Request, store: Store) -> Any:
     tweak = admin.SubscriptionTweak.model_validate(await _body(request))
     return admin.tweak_subscription(store, request.path_params["subscription_id"], tweak)
@@ -385,6 +417,7 @@ def build_app(store: Store) -> Starlette:
         Route("/_sandbox/customers", admin_route(a_customers), methods=["POST"]),
         Route("/_sandbox/usage", admin_route(a_usage), methods=["POST"]),
         Route("/_sandbox/config", admin_route(a_config), methods=["PATCH"]),
+        Route("/_sandbox/consent", admin_route(a_consent), methods=["POST"]),
         Route("/_sandbox/subscriptions/{subscription_id}", admin_route(a_subscription), methods=["PATCH"]),
     ]
     app = Starlette(routes=routes)

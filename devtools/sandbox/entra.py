@@ -85,6 +85,32 @@ async def instance_discovery(request: Request) -> Response:
     )
 
 
+def _refresh_grant(store: Store, tenant: str, client_id: str, secret: str, form: dict[str, str]) -> Response:
+    """App+User: a refresh token for the Partner Center ``user_impersonation`` scope, rotated on use."""
+    cfg = store.config
+    wanted = f"{cfg.audience.rstrip('/')}/user_impersonation"
+    if client_id != cfg.client_id or secret != cfg.client_secret:
+        return _entra_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+    if wanted not in form.get("scope", "").split():
+        return _entra_error(400, "invalid_scope", 70011, f"The provided value for scope is not valid: need {wanted}.")
+    rotated = store.redeem_refresh_token(form.get("refresh_token", ""), client_id)
+    if rotated is None:
+        return _entra_error(
+            400, "invalid_grant", 70000, "The provided refresh token is invalid, expired or already used."
+        )
+    value, lifetime = store.issue_token(tenant, client_id, delegated=True)
+    return JSONResponse(
+        {
+            "token_type": "Bearer",
+            "scope": wanted,
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": value,
+            "refresh_token": rotated,
+        }
+    )
+
+
 async def token(request: Request) -> Response:
     store, tenant = _store(request), request.path_params["tenant"]
     cfg = store.config
@@ -100,6 +126,8 @@ async def token(request: Request) -> Response:
     allowed = {cfg.audience.rstrip("/"), _base(request)}
     if tenant.lower() != cfg.tenant_id.lower():
         resp = _entra_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
+    elif grant == "refresh_token":
+        resp = _refresh_grant(store, tenant, client_id, secret, form)
     elif grant != "client_credentials":
         resp = _entra_error(
             400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."

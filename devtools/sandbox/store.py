@@ -49,6 +49,7 @@ class TokenRecord:
     tenant: str
     client_id: str
     expires_at: float
+    delegated: bool = False  # App+User (refresh-token grant), as fraud events require
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class Store:
         self.now: Callable[[], datetime] = FileClock(config.clock_file).now if config.clock_file else utcnow
         self.lock = threading.RLock()
         self.tokens: dict[str, TokenRecord] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> client id (App+User consent)
         self.reset()
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ class Store:
             self.config = self.config.model_copy(update=changes)
 
     # ---- auth ------------------------------------------------------------------------------------
-    def issue_token(self, tenant: str, client_id: str) -> tuple[str, int]:
+    def issue_token(self, tenant: str, client_id: str, *, delegated: bool = False) -> tuple[str, int]:
         token = secrets.token_urlsafe(48)
         lifetime = self.config.token_lifetime_seconds
         real = self.config.faults.token_ttl_seconds or lifetime
@@ -146,8 +148,25 @@ class Store:
                 if len(self.tokens) > 1000
                 else self.tokens
             )
-            self.tokens[token] = TokenRecord(tenant, client_id, now + real)
+            self.tokens[token] = TokenRecord(tenant, client_id, now + real, delegated)
         return token, lifetime
+
+    def consent(self, client_id: str) -> str:
+        """What a user's App+User consent gives the app: a first refresh token."""
+        token = "rt-" + secrets.token_urlsafe(32)
+        with self.lock:
+            self.refresh_tokens[token] = client_id
+        return token
+
+    def redeem_refresh_token(self, token: str, client_id: str) -> str | None:
+        """A new refresh token for a valid one (each is single use: it rotates), else None."""
+        with self.lock:
+            if self.refresh_tokens.get(token) != client_id:
+                return None
+            del self.refresh_tokens[token]
+            rotated = "rt-" + secrets.token_urlsafe(32)
+            self.refresh_tokens[rotated] = client_id
+            return rotated
 
     def authenticate(self, token: str) -> TokenRecord | None:
         with self.lock:
@@ -387,7 +406,7 @@ class Store:
             last = (p.start + timedelta(days=p.days - 1)).isoformat() + "T06:00:00Z"
             out.append(
                 {
-                    "id": str(uuid.uuid5(uuid.NAMESPACE_OID, "fraud/" + sub.id)),
+                    "eventId": str(uuid.uuid5(uuid.NAMESPACE_OID, "fraud/" + sub.id)),
                     "partnerId": self.config.tenant_id,
                     "customerTenantId": sub.customer_id,
                     "customerName": self.customers[sub.customer_id].company_name,
@@ -411,14 +430,25 @@ class Store:
             )
         return out
 
-    def set_fraud_status(self, subscription_id: str, status: str) -> list[JSON]:
+    def set_fraud_status(
+        self, subscription_id: str, status: str, event_ids: list[str] | None = None, reason: str | None = None
+    ) -> list[JSON]:
+        """The subscription's events (only ``event_ids`` when given) take ``status`` and ``reason``."""
+        wanted = {i.lower() for i in event_ids or []}
         with self.lock:
-            hit = [e for e in self.fraud_events if e["subscriptionId"].lower() == subscription_id.lower()]
+            hit = [
+                e
+                for e in self.fraud_events
+                if e["subscriptionId"].lower() == subscription_id.lower()
+                and (not wanted or e["eventId"].lower() in wanted)
+            ]
             if not hit:
                 raise ApiError(404, res.error(404, f"No fraud events for subscription {subscription_id}."))
             for e in hit:
                 e["eventStatus"] = status
                 e["lastModifiedDate"] = _iso(self.now())
+                if reason:
+                    e["resolvedReason"] = reason
             return [dict(e) for e in hit]
 
 

@@ -194,22 +194,30 @@ class CustomerProfile(BaseModel):
 
 
 class FraudEvent(_Camel):
-    """A Partner Center fraud event (``/v1/fraudEvents``, global cloud profile only)."""
+    """A Partner Center fraud event (``/v1/fraudEvents``, global cloud profile only).
 
-    event_id: str = ""
+    Validates the documented JSON as served (``eventId``, ``customerTenantId``, ``subscriptionId``,
+    ``eventStatus``, ``firstOccurrence``, ``lastOccurrence``); ``event_time`` is ``eventTime`` when
+    sent, else the last (or first) occurrence.
+    """
+
+    event_id: str = Field(default="", validation_alias=AliasChoices("eventId", "id", "event_id"))
     event_name: str = ""
-    event_type: str = ""
+    event_type: str = Field(default="", validation_alias=AliasChoices("eventType", "fraudEventType", "event_type"))
     event_status: str = "Active"
     customer_tenant_id: str = Field(
-        validation_alias=AliasChoices("customerTenantId", "customerId", "customer_id")
+        validation_alias=AliasChoices("customerTenantId", "customerId", "customer_id", "customer_tenant_id")
     )
     customer_name: str = ""
     subscription_id: str = ""
     service_name: str = ""
     resource_name: str = ""
     hit_count: int = 1
-    event_time: datetime
+    event_time: datetime = Field(
+        validation_alias=AliasChoices("eventTime", "lastOccurrence", "firstOccurrence", "event_time")
+    )
     first_occurrence: datetime | None = None
+    last_occurrence: datetime | None = None
 
 
 class PeerBaseline(BaseModel):

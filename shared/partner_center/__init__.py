@@ -40,6 +40,7 @@ from ._errors import (
     Throttled,
     TransportError,
 )
+from ._headers import CONTRACT_VERSION, correlation, ms_correlation_id
 from ._models import (
     AddOn,
     ChangeResult,
@@ -53,7 +54,6 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._secrets import FileSecretStore, InMemorySecretStore, SecretStore
-from ._transport import CONTRACT_VERSION, correlation, ms_correlation_id
 
 __all__ = [
     "CHINA",

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._auth import AppOnlyCredential, TokenProvider
+from ._auth import AppOnlyCredential, RefreshTokenCredential, TokenProvider
 from ._clouds import Capability, CloudProfile, get_profile
 from ._entitlements import AzureEntitlementsMixin
 from ._errors import CapabilityNotAvailable
@@ -25,6 +25,7 @@ from ._models import (
 )
 from ._pacing import Pacer
 from ._retry import RetryPolicy
+from ._secrets import FileSecretStore
 from ._transport import Call, Transport, build_call
 
 if TYPE_CHECKING:
@@ -72,7 +73,11 @@ class PartnerCenterClient(AzureEntitlementsMixin):
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
-        """The app's client: cloud profile, overrides (the sandbox), app-only credentials, limits."""
+        """The app's client: cloud profile, overrides (the sandbox), credentials, limits.
+
+        App-only credentials for everything; App+User (a stored, rotating refresh token) for the
+        calls documented as needing it (fraud events) when ``CSPGUARD_PC_REFRESH_TOKEN_DIR`` is set.
+        """
         profile = get_profile(settings.pc_cloud).with_overrides(
             settings.pc_base_url, settings.pc_authority_host
         )
@@ -85,6 +90,16 @@ class PartnerCenterClient(AzureEntitlementsMixin):
             ca_bundle=settings.pc_ca_bundle,
             timeout=settings.pc_timeout_seconds,
         )
+        if "user_credential" not in options and settings.pc_refresh_token_dir is not None:
+            options["user_credential"] = RefreshTokenCredential(
+                profile,
+                settings.pc_tenant_id,
+                settings.pc_client_id,
+                secret,
+                FileSecretStore(settings.pc_refresh_token_dir),
+                ca_bundle=settings.pc_ca_bundle,
+                timeout=settings.pc_timeout_seconds,
+            )
         return cls.create(
             profile,
             credential,
@@ -215,23 +230,40 @@ class PartnerCenterClient(AzureEntitlementsMixin):
 
     # Global cloud only -----------------------------------------------------------------------
 
-    async def list_fraud_events(self, status: FraudEventStatus | str | None = None) -> list[FraudEvent]:
+    async def list_fraud_events(
+        self, status: FraudEventStatus | str | None = None, subscription_id: str | None = None
+    ) -> list[FraudEvent]:
+        """Fraud events (global cloud; App+User authentication), served as a bare array or a collection."""
         self._require(Capability.FRAUD_EVENTS)
-        query = {"eventStatus": str(status)} if status else None
-        call = build_call("GET", "/v1/fraudEvents", query=query)
+        query = {"EventStatus": str(FraudEventStatus(status))} if status else {}
+        if subscription_id:
+            query["SubscriptionId"] = subscription_id
+        call = build_call("GET", "/v1/fraudEvents", query=query or None, app_plus_user=True)
         return [FraudEvent.model_validate(item) async for item in self._items(call)]
 
     async def update_fraud_event_status(
-        self, subscription_id: str, status: FraudEventStatus | str
+        self,
+        subscription_id: str,
+        status: FraudEventStatus | str,
+        *,
+        event_ids: list[str] | None = None,
+        resolved_reason: str | None = None,
     ) -> list[FraudEvent]:
-        """Set the status of a subscription's fraud events; returns the events as updated."""
+        """Set the status of a subscription's fraud events (``event_ids``, else all of them), with the
+        ``resolved_reason`` when there is one; returns the events as updated."""
         self._require(Capability.FRAUD_EVENTS)
+        body: dict[str, Any] = {"EventStatus": str(FraudEventStatus(status))}
+        if event_ids:
+            body["EventIds"] = list(event_ids)
+        if resolved_reason:
+            body["ResolvedReason"] = resolved_reason
         call = build_call(
             "POST",
             "/v1/fraudEvents/subscription/{subscription_id}/status",
             {"subscription_id": subscription_id},
-            json={"eventStatus": str(FraudEventStatus(status))},
+            json=body,
+            app_plus_user=True,
         )
-        body = await self._transport.json(call)
-        items = body.get("items", []) if isinstance(body, dict) else body or []
+        body_out = await self._transport.json(call)
+        items = body_out.get("items", []) if isinstance(body_out, dict) else body_out or []
         return [FraudEvent.model_validate(item) for item in items]

@@ -144,18 +144,55 @@ class Invoice(PcModel):
 
 
 class FraudEvent(PcModel):
-    """Global cloud only (``/v1/fraudEvents``)."""
+    """Global cloud only (``/v1/fraudEvents``; App+User authentication), with the documented field
+    names: ``eventId``, ``customerTenantId``, ``subscriptionId``, ``eventStatus``, ``firstOccurrence``,
+    ``lastOccurrence`` (older spellings are accepted too)."""
 
-    id: str | None = None
+    event_id: str | None = Field(default=None, validation_alias=AliasChoices("eventId", "id", "event_id"))
+    customer_tenant_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("customerTenantId", "customerId", "customer_tenant_id")
+    )
+    customer_name: str | None = None
     subscription_id: str | None = None
-    customer_id: str | None = None
     event_name: str | None = None
+    event_type: str | None = Field(
+        default=None, validation_alias=AliasChoices("eventType", "fraudEventType", "event_type")
+    )
     event_status: FraudEventStatus | None = None
     event_time: datetime | None = None
+    first_occurrence: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("firstOccurrence", "firstOccurrenceDate", "first_occurrence")
+    )
+    last_occurrence: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("lastOccurrence", "lastOccurrenceDate", "last_occurrence")
+    )
+    hit_count: int | None = None
+    service_name: str | None = None
     resource_name: str | None = None
     resource_group_name: str | None = None
-    first_occurrence_date: datetime | None = None
-    last_occurrence_date: datetime | None = None
+    resolved_reason: str | None = None
+
+    # The names this model had before the documented ones (kept for existing callers).
+    @property
+    def id(self) -> str | None:
+        return self.event_id
+
+    @property
+    def customer_id(self) -> str | None:
+        return self.customer_tenant_id
+
+    @property
+    def first_occurrence_date(self) -> datetime | None:
+        return self.first_occurrence
+
+    @property
+    def last_occurrence_date(self) -> datetime | None:
+        return self.last_occurrence
+
+    @property
+    def occurred_at(self) -> datetime | None:
+        """When it was seen last: ``eventTime`` if sent, else the last (or first) occurrence."""
+        return self.event_time or self.last_occurrence or self.first_occurrence
 
 
 class ChangeResult(BaseModel):

@@ -34,7 +34,7 @@ class RetryPolicy:
     backoff_max: float = 30.0
     jitter: float = 0.5
     max_retry_after: float = 300.0  # a longer Retry-After is capped to this
-    max_throttled_seconds: float = 900.0  # give up on a call 429'd for longer than this
+    max_throttled_seconds: float = 480.0  # give up on a call 429'd this long: below host.json functionTimeout (10 min)
 
 
 def is_retryable(exc: BaseException) -> bool:

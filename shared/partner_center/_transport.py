@@ -26,32 +26,16 @@ from urllib.parse import quote
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception
 
-from shared.observability import correlation_scope, get_correlation_id
+from shared.observability import get_correlation_id
 
 from ._auth import TokenProvider
 from ._errors import AuthError, PartnerCenterError, Throttled, TransportError, error_from_response
+from ._headers import CONTRACT_VERSION, ms_correlation_id
 from ._pacing import Pacer
 from ._paging import next_page
 from ._retry import RetryPolicy, is_retryable, reuses_request_id, stop_retrying, wait_backoff
 
 log = logging.getLogger("cspguard.partner_center")
-
-CONTRACT_VERSION = "v1"  # MS-Contract-Version: "usually v1 unless otherwise specified" (REST headers doc)
-_CORRELATION_NAMESPACE = uuid.UUID("8f1d3c2a-6b4e-5a7d-9c0f-2e4b6d8a1c3e")
-
-# One logical job: every call made inside ``with correlation(id):`` shares MS-CorrelationId. The app's
-# journeys already run inside ``shared.observability.correlation_scope``; this is the same scope.
-correlation = correlation_scope
-
-
-def ms_correlation_id(journey_id: str) -> str:
-    """The MS-CorrelationId (a GUID) for a journey id: the id itself when it is a GUID, else a stable
-    GUID derived from it (uuid5), so support's id maps back to csp-guard's audit and logs."""
-    try:
-        return str(uuid.UUID(journey_id))
-    except ValueError:
-        return str(uuid.uuid5(_CORRELATION_NAMESPACE, journey_id))
-
 
 @dataclass(slots=True)
 class Call:
@@ -64,6 +48,7 @@ class Call:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     customer_id: str | None = None
+    app_plus_user: bool = False  # documented for App+User (delegated) authentication only
 
 
 def build_call(method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Call:
@@ -102,8 +87,10 @@ class Transport:
         contract_version: str = CONTRACT_VERSION,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        user_credential: TokenProvider | None = None,
     ) -> None:
         self._credential = credential
+        self._user_credential = user_credential
         self._pacer = pacer
         self._retry = retry or RetryPolicy()
         self._default_correlation = correlation_id or str(uuid.uuid4())
@@ -185,7 +172,7 @@ class Transport:
     async def _send_once(
         self, call: Call, request_id: str, priority: int, *, force_refresh: bool
     ) -> httpx.Response:
-        token = await self._credential.token(force_refresh=force_refresh)
+        token = await self._credential_for(call).token(force_refresh=force_refresh)
         correlation_id = self.correlation_id
         headers = {
             "Authorization": f"Bearer {token}",
@@ -224,6 +211,16 @@ class Transport:
             wait = None if error.retry_after is None else min(error.retry_after, self._retry.max_retry_after)
             self._pacer.throttled(grant, wait)
         raise error
+
+    def _credential_for(self, call: Call) -> TokenProvider:
+        if not call.app_plus_user:
+            return self._credential
+        if self._user_credential is None:
+            raise AuthError(
+                f"{call.method} {call.template} needs App+User authentication: set "
+                "CSPGUARD_PC_REFRESH_TOKEN_DIR to the directory holding the consented refresh token"
+            )
+        return self._user_credential
 
     async def _request(
         self, call: Call, headers: dict[str, str], request_id: str, correlation_id: str
@@ -281,10 +278,16 @@ class Transport:
         return response.json() if response.content else None
 
     async def pages(self, call: Call) -> AsyncIterator[dict[str, Any]]:
-        """Yield each collection page body, following ``links.next`` with its continuation headers."""
+        """Yield each collection page body, following ``links.next`` with its continuation headers.
+
+        A bare JSON array (fraud events may come so) is one page: ``{"items": [...]}``.
+        """
         current: Call | None = call
         while current is not None:
             body = await self.json(current)
+            if isinstance(body, list):
+                yield {"items": body}
+                return
             if not isinstance(body, dict):
                 return
             yield body
@@ -298,5 +301,6 @@ class Transport:
                     nxt.path,
                     headers=dict(nxt.headers),
                     customer_id=call.customer_id,
+                    app_plus_user=call.app_plus_user,
                 )
             )

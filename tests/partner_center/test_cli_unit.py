@@ -46,3 +46,16 @@ def test_bad_settings_file_is_one_readable_error(tmp_path: Path) -> None:
 )
 def test_explain_says_what_to_check(exc: Exception, words: str) -> None:
     assert words in explain(exc)
+
+
+def test_correlation_id_command_gives_what_partner_center_saw() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from shared.partner_center import ms_correlation_id
+
+    result = CliRunner().invoke(app, ["pc", "correlation-id", "timer:sweep:run-1"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == ms_correlation_id("timer:sweep:run-1")
+    guid = "0b5f6a2e-3c1d-4e8f-9a7b-1c2d3e4f5a6b"
+    assert CliRunner().invoke(app, ["pc", "correlation-id", guid]).stdout.strip() == guid

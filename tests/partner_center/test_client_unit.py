@@ -14,6 +14,7 @@ import pytest
 from shared.observability import correlation_scope
 from shared.partner_center import (
     GLOBAL,
+    AuthError,
     CapabilityNotAvailable,
     FraudEventStatus,
     NotFound,
@@ -24,7 +25,7 @@ from shared.partner_center import (
     correlation,
     ms_correlation_id,
 )
-from shared.partner_center._transport import _CORRELATION_NAMESPACE as NAMESPACE
+from shared.partner_center._headers import _CORRELATION_NAMESPACE as NAMESPACE
 from tests.partner_center.conftest import FakeTokens, Sleeps, page
 
 MakeClient = Callable[..., PartnerCenterClient]
@@ -233,26 +234,67 @@ async def test_unbilled_usage_streams_pages(make_client: MakeClient) -> None:
     assert float(items[0].quantity or 0) == 1.5
 
 
-async def test_fraud_events_only_in_global(make_client: MakeClient) -> None:
+DOCUMENTED_EVENT = {
+    "eventId": "e1",
+    "customerTenantId": "t1",
+    "subscriptionId": "s",
+    "eventStatus": "investigating",
+    "firstOccurrence": "2026-11-01T06:00:00Z",
+    "lastOccurrence": "2026-11-03T06:00:00Z",
+    "hitCount": "3",
+}
+
+
+@pytest.mark.parametrize("shape", ["bare array", "collection"])
+async def test_fraud_events_only_in_global(make_client: MakeClient, shape: str) -> None:
     bodies: list[dict[str, object]] = []
+    queries: list[dict[str, str]] = []
+    auths: set[str] = set()
 
     def handler(request: httpx.Request) -> httpx.Response:
+        auths.add(request.headers["Authorization"])
         if request.method == "POST":
             bodies.append(json.loads(request.content))
-            return httpx.Response(200, json=page([{"subscriptionId": "s", "eventStatus": "Resolved"}]))
-        return httpx.Response(200, json=page([{"subscriptionId": "s", "eventStatus": "investigating"}]))
+            answer = [{**DOCUMENTED_EVENT, "eventStatus": "Resolved", "resolvedReason": "Fraud"}]
+        else:
+            queries.append(dict(request.url.params))
+            answer = [DOCUMENTED_EVENT]
+        return httpx.Response(200, json=answer if shape == "bare array" else page(answer))
 
     async with make_client(handler) as china:
         with pytest.raises(CapabilityNotAvailable):
             await china.list_fraud_events()
         with pytest.raises(CapabilityNotAvailable):
             await china.update_fraud_event_status("s", "Resolved")
-    async with make_client(handler, profile=GLOBAL) as client:
-        events = await client.list_fraud_events()
-        updated = await client.update_fraud_event_status("s", "resolved")
-    assert events[0].event_status == "Investigating"
-    assert bodies == [{"eventStatus": "Resolved"}]
-    assert updated[0].event_status is FraudEventStatus.RESOLVED
+    async with make_client(handler, profile=GLOBAL) as app_only:
+        with pytest.raises(AuthError, match="App\\+User"):
+            await app_only.list_fraud_events()
+    user = FakeTokens()
+    user.issued = 100
+    async with make_client(handler, profile=GLOBAL, user_credential=user) as client:
+        events = await client.list_fraud_events("active", subscription_id="s")
+        await client.update_fraud_event_status("s", "investigating")
+        updated = await client.update_fraud_event_status("s", "resolved", event_ids=["e1"], resolved_reason="Fraud")
+    event = events[0]
+    assert (event.event_id, event.customer_tenant_id, event.subscription_id) == ("e1", "t1", "s")
+    assert event.event_status == "Investigating" and event.hit_count == 3
+    assert event.first_occurrence and event.last_occurrence and event.occurred_at == event.last_occurrence
+    assert queries == [{"EventStatus": "Active", "SubscriptionId": "s"}]
+    assert auths == {"Bearer token-100"}  # fraud events go with the App+User token only
+    assert bodies == [
+        {"EventStatus": "Investigating"},
+        {"EventStatus": "Resolved", "EventIds": ["e1"], "ResolvedReason": "Fraud"},
+    ]
+    assert updated[0].event_status is FraudEventStatus.RESOLVED and updated[0].resolved_reason == "Fraud"
+
+
+def test_the_detection_model_reads_the_documented_event() -> None:
+    from shared.fraud import FraudEvent as DetectionEvent
+
+    event = DetectionEvent.model_validate(DOCUMENTED_EVENT)
+    assert (event.event_id, event.customer_tenant_id, event.subscription_id) == ("e1", "t1", "s")
+    assert event.first_occurrence and event.last_occurrence
+    assert event.event_time == event.last_occurrence  # no eventTime sent: the last occurrence
 
 
 async def test_unknown_status_values_pass_through(make_client: MakeClient) -> None:

@@ -16,8 +16,8 @@ from shared.partner_center import (
     Throttled,
     TransportError,
 )
-from shared.partner_center._pacing import Adaptation, Scope, reserve, schedule
 from shared.partner_center._retry import is_retryable, reuses_request_id, stop_retrying, wait_backoff
+from shared.partner_center._scope import Adaptation, Scope, reserve, schedule
 
 
 @given(

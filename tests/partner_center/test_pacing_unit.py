@@ -208,3 +208,19 @@ def test_a_cancelled_waiter_gives_its_place_up() -> None:
             return client.transport.requests_sent
 
     assert run(scenario()) == 2
+
+
+def test_a_waiter_cancelled_after_its_grant_returns_the_permit() -> None:
+    from shared.partner_center._pacing import Pacer
+
+    async def scenario() -> None:
+        pacer = Pacer(60_000, 60_000, max_in_flight=1)
+        await pacer.acquire("a")
+        waiting = asyncio.create_task(pacer.acquire("b"))
+        await asyncio.sleep(0)  # waits for the only permit
+        pacer.release()  # the permit goes to "b" at once...
+        waiting.cancel()  # ...which is cancelled before it runs
+        await asyncio.gather(waiting, return_exceptions=True)
+        await asyncio.wait_for(pacer.acquire("c"), timeout=5)  # the permit came back: no deadlock
+
+    run(scenario())

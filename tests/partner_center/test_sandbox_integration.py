@@ -12,6 +12,7 @@ import json
 import ssl
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from devtools.sandbox import Sandbox, SandboxConfig
 from shared.partner_center import (
+    AuthError,
     EtagMismatch,
     FraudEventStatus,
     NotFound,
@@ -286,14 +288,38 @@ async def test_unknown_status_values(sandbox: Sandbox, admin: Admin) -> None:
     assert subs[sids[2]] == "quarantined" and not subs[sids[2]].is_known
 
 
-async def test_fraud_events_in_the_global_cloud(sandbox: Sandbox, admin: Admin) -> None:
+async def test_fraud_events_in_the_global_cloud(sandbox: Sandbox, admin: Admin, tmp_path: Path) -> None:
+    """Fraud events need App+User: refused app-only (client and sandbox alike), then through MSAL's
+    refresh-token grant with the token rotating in the configured directory."""
     admin.call("PATCH", "config", {"cloud": "global"})
-    async with client_for(sandbox, CSPGUARD_PC_CLOUD="global") as client:
-        events = await client.list_fraud_events()
+    async with client_for(sandbox, CSPGUARD_PC_CLOUD="global") as app_only:
+        with pytest.raises(AuthError, match="CSPGUARD_PC_REFRESH_TOKEN_DIR"):
+            await app_only.list_fraud_events()
+    token, _ = sandbox.state.issue_token(sandbox.tenant_id, sandbox.client_id)  # an app-only token
+    headers = {"Authorization": f"Bearer {token}", "MS-Contract-Version": "v1"}
+    refused = admin.http.get("/v1/fraudEvents", headers=headers)
+    assert refused.status_code == 403 and "App+User" in refused.json()["description"]
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    first = admin.call("POST", "consent")["refresh_token"]
+    (secrets / "pc-refresh-token").write_text(first)
+    settings = {"CSPGUARD_PC_CLOUD": "global", "CSPGUARD_PC_REFRESH_TOKEN_DIR": str(secrets)}
+    async with client_for(sandbox, **settings) as client:
+        events = await client.list_fraud_events()  # the sandbox serves a bare array, as documented
         assert events and events[0].subscription_id, "the seeded sandbox has fraud events"
-        updated = await client.update_fraud_event_status(events[0].subscription_id, "Investigating")
+        event = events[0]
+        assert event.event_id and event.customer_tenant_id and event.first_occurrence and event.last_occurrence
+        updated = await client.update_fraud_event_status(event.subscription_id or "", "Investigating")
         assert updated and all(e.event_status is FraudEventStatus.INVESTIGATING for e in updated)
-        assert all(e.subscription_id == events[0].subscription_id for e in updated)
+        assert all(e.subscription_id == event.subscription_id for e in updated)
+        resolved = await client.update_fraud_event_status(
+            event.subscription_id or "", "Resolved", event_ids=[event.event_id or ""], resolved_reason="Fraud"
+        )
+        assert [(e.event_id, e.resolved_reason) for e in resolved] == [(event.event_id, "Fraud")]
+        still_open = await client.list_fraud_events("Investigating", subscription_id=event.subscription_id)
+        assert event.event_id not in {e.event_id for e in still_open}
+    rotated = (secrets / "pc-refresh-token").read_text()
+    assert rotated and rotated != first  # each exchange returns a new refresh token, stored for next time
 
 
 def test_cli_lists_customers_and_reports_bad_credentials(sandbox: Sandbox, admin: Admin) -> None:

@@ -211,13 +211,26 @@ def test_fraud_events_exist_only_in_the_global_cloud(sb: Sandbox, api: httpx.Cli
     assert api.get("/v1/fraudEvents").status_code == 404
     sb.state.update_config({"cloud": "global"})
     sb.state.reset(customers=200)  # 4 misusing customers: every kind, crypto and GPU among them
-    events = api.get("/v1/fraudEvents").json()["items"]
+    app_only = api.get("/v1/fraudEvents")
+    assert app_only.status_code == 403 and "App+User" in app_only.json()["description"]
+    delegated, _ = sb.state.issue_token(sb.tenant_id, sb.client_id, delegated=True)
+    api.headers["Authorization"] = f"Bearer {delegated}"
+    events = api.get("/v1/fraudEvents").json()
+    assert isinstance(events, list)  # a bare array, as documented
     assert events and {e["eventStatus"] for e in events} == {"Active"}
-    sid = events[0]["subscriptionId"]
-    r = api.post(f"/v1/fraudEvents/subscription/{sid}/status", json={"eventStatus": "Resolved"})
-    assert r.status_code == 200 and r.json()["items"][0]["eventStatus"] == "Resolved"
-    active = api.get("/v1/fraudEvents?eventStatus=Active").json()["items"]
+    documented = {"customerTenantId", "eventId", "firstOccurrence", "lastOccurrence", "subscriptionId", "eventStatus"}
+    assert all(documented <= e.keys() for e in events)
+    sid, eid = events[0]["subscriptionId"], events[0]["eventId"]
+    body = {"EventIds": [eid], "EventStatus": "Resolved", "ResolvedReason": "Fraud"}
+    r = api.post(f"/v1/fraudEvents/subscription/{sid}/status", json=body)
+    assert r.status_code == 200 and r.json()[0]["eventStatus"] == "Resolved"
+    assert r.json()[0]["resolvedReason"] == "Fraud"
+    active = api.get("/v1/fraudEvents?EventStatus=Active").json()
     assert sid not in {e["subscriptionId"] for e in active}
+    bad = api.post(f"/v1/fraudEvents/subscription/{sid}/status", json={"EventStatus": "Closed"})
+    assert bad.status_code == 400
+    unknown = api.post(f"/v1/fraudEvents/subscription/{sid}/status", json={**body, "EventIds": ["nope"]})
+    assert unknown.status_code == 404
 
 
 def test_documented_required_header_and_size_are_enforced(sb: Sandbox, api: httpx.Client) -> None:

@@ -35,3 +35,13 @@ def test_missing_storage_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("AzureWebJobsStorage", raising=False)
     with pytest.raises(SettingsError, match="storage is not configured"):
         load_settings()
+
+
+def test_tools_that_need_no_storage_load_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+    monkeypatch.setenv("CSPGUARD_PC_RATE_PER_MINUTE", "250")
+    settings = load_settings(require_storage=False)
+    assert settings.storage_connection is None and settings.pc_rate_per_minute == 250
+    monkeypatch.setenv("CSPGUARD_PC_RATE_PER_MINUTE", "-1")
+    with pytest.raises(SettingsError, match="CSPGUARD_PC_RATE_PER_MINUTE"):  # everything else still validated
+        load_settings(require_storage=False)

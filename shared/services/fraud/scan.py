@@ -151,13 +151,13 @@ async def _fraud_events(ctx: AppContext) -> list[FraudEvent]:
         return []
     out = []
     for e in events:
-        if not (e.customer_id and e.event_time):
+        if not (e.customer_id and e.occurred_at):
             continue
         out.append(FraudEvent(event_id=e.id or "", event_name=e.event_name or "",
                               customer_tenant_id=e.customer_id.lower(),
                               event_status=str(e.event_status.value if e.event_status else "Active"),
                               subscription_id=(e.subscription_id or "").lower(), resource_name=e.resource_name or "",
-                              event_time=e.event_time, first_occurrence=e.first_occurrence_date))
+                              event_time=e.occurred_at, first_occurrence=e.first_occurrence_date))
     return out
 
 
