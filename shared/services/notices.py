@@ -116,14 +116,13 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
                      "received_at": (letter.received_at if letter else now).isoformat(),
                      "size": len(letter.body) if letter else 0})
     elif template == "team_action_failed":
-        suspended = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         verb = "suspend" if "suspend" in notice.reason else "reactivate"
         base.update({"action": verb, "verb": verb, "attempts": 1, "attempted_at": now.isoformat(),
                      "case_id": notice.case_id or "-", "error": notice.reason,
                      "customer": {"name": ledger.profile.name or notice.customer_id,
                                   "tenant_id": notice.customer_id},
-                     "subscriptions": [t.model_dump() for t in notice.targets] if notice.targets else
-                     [{"id": r.label, "name": r.name, "status": r.seen_status, "error": ""} for r in suspended]})
+                     # exactly the targets the worker could not bring to the intended state (none when blocked)
+                     "subscriptions": [t.model_dump() for t in notice.targets]})
     elif template == "team_stage_entered":
         stage = next((s for s in policy.stages if s.id == notice.stage_id), None)
         exposure = await asyncio.to_thread(stores.unbilled, notice.customer_id)
