@@ -19,6 +19,7 @@ from shared.auth import Permission
 from shared.collections import CustomerOverrides
 from shared.domain.events import PaymentEvent
 from shared.openapi_models import (
+    BaselineBody,
     ContainBody,
     DecisionBody,
     DisputeBody,
@@ -31,6 +32,8 @@ from shared.openapi_models import (
     ReplayBody,
     ResolveBody,
     ServiceRequestBody,
+    TicketBody,
+    TicketStatusBody,
 )
 from shared.services.fraud.store import CaseRecord, FraudScanRun
 from shared.services.operators import ManualAction
@@ -119,8 +122,24 @@ OPERATIONS: tuple[Op, ...] = (
        Permission.DECIDE, "fraud", body=ResolveBody),
     Op("POST", "fraud/cases/{customer_id}/notes", "Add a note to the case", Permission.ACT, "fraud",
        body=NoteBody, success=201),
-    Op("POST", "fraud/cases/{customer_id}/service-request", "Raise the 21Vianet service request, or record "
-       "21Vianet's answer and ticket number", Permission.ACT, "fraud", body=ServiceRequestBody),
+    Op("POST", "fraud/cases/{customer_id}/service-request", "Raise the 21Vianet service request (the evidence pack "
+       "is prepared once the containment outcome is known)", Permission.ACT, "fraud", body=ServiceRequestBody,
+       success=202),
+    Op("GET", "fraud/cases/{customer_id}/evidence", "The evidence pack to file in the Partner Center portal "
+       "(attachment)", Permission.READ, "fraud",
+       query=(("format", {"type": "string", "enum": ["txt", "json"]}, "default txt"),
+              ("lang", {"type": "string", "enum": ["both", "zh-CN", "en"]}, "default both"),
+              ("case", ID, "an earlier case id"))),
+    Op("POST", "fraud/cases/{customer_id}/service-request/ticket", "Record the 21Vianet ticket number filed in the "
+       "portal", Permission.ACT, "fraud", body=TicketBody),
+    Op("POST", "fraud/cases/{customer_id}/service-request/status", "Record the 21Vianet ticket's status",
+       Permission.ACT, "fraud", body=TicketStatusBody),
+    Op("POST", "fraud/customers/{customer_id}/baseline", "Declare what detection should expect (expected spend, "
+       "planned changes, prepayment, onboarding date)", Permission.ACT, "fraud", body=BaselineBody, success=202),
+    Op("GET", "collections/suspension-deadlines", "Suspended subscriptions near their data-deletion date, term end "
+       "or Azure reactivation limit", Permission.READ, "collections"),
+    Op("POST", "collections/suspension-deadlines", "Run the deadline check now and alert the team once per deadline",
+       Permission.ACT, "collections"),
     Op("POST", "fraud/cases/{customer_id}/contain", "Approve the pending containment (four eyes) or contain now",
        Permission.DECIDE, "fraud", body=ContainBody, success=202, response=CaseRecord),
     Op("GET", "dead-letters", "Messages the app could not process, with their reasons", Permission.READ,

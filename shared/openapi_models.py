@@ -7,7 +7,7 @@ give the document its schemas. Who acted is never a body field: it is the signed
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,8 @@ class DecisionBody(_Body):
 class ResolveBody(_Body):
     label: Literal["legitimate", "fraud"]
     note: str = ""
+    suppress_days: int | None = Field(default=None, ge=0, le=365,
+                                      description="legitimate: suppress the case's signal kinds this many days")
 
 
 class NoteBody(_Body):
@@ -66,12 +68,36 @@ class NoteBody(_Body):
 
 
 class ServiceRequestBody(_Body):
-    """No status: raise the case's service request to 21Vianet. With a status: record 21Vianet's answer and
-    its ticket number."""
+    """Raise the case's service request to 21Vianet (once per case)."""
 
     note: str = ""
-    status: Literal["acknowledged", "closed"] | None = None
-    ticket_number: str | None = Field(default=None, max_length=100, description="21Vianet ticket number")
+
+
+class TicketBody(_Body):
+    """The 21Vianet ticket an operator filed in the Partner Center portal."""
+
+    number: str = Field(min_length=1, max_length=64, description="21Vianet ticket number")
+    note: str = ""
+    case_id: str | None = Field(default=None, description="an earlier case of the customer")
+
+
+class TicketStatusBody(_Body):
+    """The ticket's status as the Partner Center portal shows it."""
+
+    status: Literal["open", "attention_needed", "closed"]
+    note: str = ""
+    case_id: str | None = None
+
+
+class BaselineBody(_Body):
+    """What fraud detection should expect of a customer (queued as a customer.updated event)."""
+
+    expected_monthly_spend: dict[str, str] | None = Field(default=None, description='{"amount", "currency"}')
+    prepayment: dict[str, str] | None = Field(default=None, description='{"amount", "currency"}')
+    planned_changes: list[dict[str, Any]] | None = Field(
+        default=None, description='[{"starts_on", "ends_on", "expected_factor", "expected_daily_spend", "regions", '
+                                  '"note"}]')
+    onboarded_on: str | None = Field(default=None, description="YYYY-MM-DD")
 
 
 class ContainBody(_Body):
