@@ -167,7 +167,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import FraudStores, resolve_case
 
-    cid, who, data, bad = _operator(req, {"label", "note"}, Permission.DECIDE)
+    cid, who, data, bad = _operator(req, {"label", "note", "suppress_days"}, Permission.DECIDE)
     if bad:
         return bad
     label = data.get("label")

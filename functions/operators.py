@@ -201,6 +201,9 @@ def run_sweep(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="collections/runs", methods=["GET"])
 def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
     """The latest sweeps, newest first (``?limit=``, default 10): what last night's run did."""
+    _, refused = authorize(req, Permission.READ)
+    if refused:
+        return refused
     from shared.context import get_context
 
     raw = req.params.get("limit", "10")

@@ -19,7 +19,10 @@ from shared.console.i18n import Lang, translate
 
 PAGE_SIZE = 25
 Fetch = Callable[[str, str, dict[str, str]], tuple[int, Any]]  # (method, route, query) -> (status, JSON)
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(),
+# every template is HTML (``*.html.j2``): escape everything, so a customer name, a reason or a dead letter's body
+# sent by anyone who can write to a queue can never run script in an operator's session
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                   autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 

@@ -64,3 +64,22 @@ def test_language_choice() -> None:
     assert pick_lang(None, "zh-CN", "en-US") == "zh-CN"
     assert pick_lang("xx", None, "zh-CN,zh;q=0.9") == "zh-CN"
     assert pick_lang(None, None, "en-GB") == "en"
+
+
+def test_pages_escape_what_anyone_could_have_sent() -> None:
+    """A dead letter's body, reason or queue comes from whoever wrote to a queue: never markup in the page."""
+    from typing import Any
+
+    from shared.auth import Principal, Role
+    from shared.console.pages import Page, messages
+
+    hostile = '<img src=x onerror="fetch(\'/api/customers/x/actions/suspend\')">'
+    letter = {"id": "L1", "queue": "payment-events", "reason": hostile, "received_at": "2026-12-01T00:00:00Z",
+              "body": hostile, "status": "waiting", "size": len(hostile)}
+
+    def fetch(method: str, route: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, {"items": [letter], "count": 1}
+
+    who = Principal(name="ops", roles=frozenset({Role.OPERATOR}), source="local-signin")
+    html = messages(Page(principal=who, lang="en", path="/api/console/messages", fetch=fetch))
+    assert "<img" not in html and "&lt;img" in html
