@@ -70,6 +70,15 @@ def only_fields(data: Any, allowed: set[str] | frozenset[str]) -> func.HttpRespo
     return None
 
 
+def no_body(req: func.HttpRequest) -> func.HttpResponse | None:
+    """A 400 when a route that takes no body gets one: ``{"dry_run": true}`` must not start a real run."""
+    raw = req.get_body()
+    if not raw or not raw.strip():
+        return None
+    data, bad = json_body(req)
+    return bad or only_fields(data, set())
+
+
 def route_customer(req: func.HttpRequest) -> tuple[str, func.HttpResponse | None]:
     """The route's ``{customer_id}`` normalised (tenant ids are GUIDs, compared lower-case), or a 400."""
     from shared.domain.ids import InvalidCustomerId, normalise_customer_id

@@ -7,7 +7,16 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
+from functions._http import (
+    authorize,
+    error,
+    handle_errors,
+    json_body,
+    json_response,
+    no_body,
+    only_fields,
+    route_customer,
+)
 from functions._queue import receive, send_or_park
 from shared.auth import Permission
 from shared.clock import utcnow
@@ -103,8 +112,11 @@ def fraud_scan_now(req: func.HttpRequest) -> func.HttpResponse:
     found, refused = authorize(req, Permission.ACT)
     if found is None:
         return refused  # type: ignore[return-value]
-    run = start_scan(get_context(), requested_by=found.actor)
-    return json_response(run.model_dump(mode="json"), 202)
+    bad = no_body(req)
+    if bad:
+        return bad
+    return handle_errors(lambda: json_response(
+        start_scan(get_context(), requested_by=found.actor).model_dump(mode="json"), 202))
 
 
 @bp.route(route="fraud/scans/{run_id}", methods=["GET"])

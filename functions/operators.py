@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, error, handle_errors, json_body, json_response, only_fields, route_customer
+from functions._http import (
+    authorize,
+    error,
+    handle_errors,
+    json_body,
+    json_response,
+    no_body,
+    only_fields,
+    route_customer,
+)
 from shared.auth import Permission
 from shared.clock import utcnow
 
@@ -30,6 +39,9 @@ def customer_status(req: func.HttpRequest) -> func.HttpResponse:
 
 
 MANUAL_FIELDS = frozenset({"reason", "subscription_ids", "all_subscriptions", "request_id"})
+OVERRIDE_FIELDS = {"exemption": frozenset({"reason", "approver", "starts_on", "expires_on"}),
+                   "promise": frozenset({"amount", "promised_date", "grace_days"}),
+                   "hold": frozenset({"reason", "until"})}
 
 
 @bp.route(route="customers/{customer_id}/actions/{action}", methods=["POST"])
@@ -101,8 +113,9 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
     data, bad_json = json_body(req)
     if bad_json:
         return bad_json
-    if not isinstance(data, dict):
-        return error(400, "expected a JSON object")
+    unknown = only_fields(data, OVERRIDE_FIELDS[kind])  # who acted and when are the platform's, never the body's
+    if unknown:
+        return unknown
     return handle_errors(lambda: json_response(
         set_override(get_context(), cid, kind, data, who or "").model_dump(mode="json"), 201))
 
@@ -152,8 +165,8 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
         event = parse_payment_event("invoice.disputed", payload)
     except InvalidEvent as exc:
         return error(400, str(exc))
-    ids = enqueue_events(get_context(), [event], source=who or "operator")
-    return json_response({"accepted": ids}, 202)
+    return handle_errors(lambda: json_response(
+        {"accepted": enqueue_events(get_context(), [event], source=who or "operator")}, 202))
 
 
 @bp.route(route="collections/preview", methods=["GET"])
@@ -194,8 +207,11 @@ def run_sweep(req: func.HttpRequest) -> func.HttpResponse:
     who, bad = _who(req)
     if bad:
         return bad
-    run = start_sweep(get_context(), requested_by=who or "")
-    return json_response(run.model_dump(mode="json"), 202)
+    bad = no_body(req)
+    if bad:
+        return bad
+    return handle_errors(lambda: json_response(
+        start_sweep(get_context(), requested_by=who or "").model_dump(mode="json"), 202))
 
 
 @bp.route(route="collections/runs", methods=["GET"])

@@ -142,8 +142,9 @@ def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: di
         item = Exemption.model_validate({"starts_on": now.astimezone(tz).date().isoformat(), **data})
         field = "exemptions"
     elif kind == "promise":
-        item = PromiseToPay.model_validate({"promise_id": uuid.uuid4().hex[:12], "made_at": now.isoformat(),
-                                            **data, "recorded_by": actor})  # who acted: never the body
+        _promised_amount(data.get("amount"))  # money as strictly as a payment event: "1e3", 100, "１２３" refused
+        item = PromiseToPay.model_validate({**data, "promise_id": uuid.uuid4().hex[:12], "made_at": now.isoformat(),
+                                            "recorded_by": actor})  # who acted and when: never the body
         field = "promises"
     else:
         item = ManualHold.model_validate({**data, "set_by": actor})  # who acted: never the body
@@ -160,6 +161,16 @@ def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: di
                                 evidence=item.model_dump(mode="json")))
     reevaluate(ctx, customer_id, actor, now)
     return result
+
+
+def _promised_amount(value: Any) -> None:
+    """A promise's ``{"amount", "currency"}`` by the ingress rules of money (ValidationError otherwise)."""
+    from pydantic import TypeAdapter
+
+    from shared.domain.events import PositiveAmount
+
+    amount = value.get("amount") if isinstance(value, dict) else value
+    TypeAdapter(PositiveAmount).validate_python(amount)
 
 
 def lift_override(ctx: AppContext, customer_id: str, kind: OverrideKind, actor: str, reason: str,
