@@ -307,7 +307,7 @@ def action_rows(case: Case) -> list[dict[str, Any]]:
 
 async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str, now: datetime) -> bool:
     """Tell the partner's team (webhook if configured, else e-mail to the collections contact), once per key."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, format_amount, send_notification
+    from shared.notify import DeliveryError, TemplateId, format_amount, send_notification, team_notification
 
     settings = ctx.settings
     case = rec.case
@@ -325,12 +325,7 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
         "case_id": case.case_id, "signals": signal_rows(case, with_time=False), "actions": action_rows(case),
         "recommended_actions": steps,
     }
-    if settings.team_webhook_url:
-        channel, recipient = Channel.WEBHOOK, "team"
-    else:
-        channel, recipient = Channel.EMAIL, settings.collections_contact
-    note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
-                        template_id=TemplateId.TEAM_FRAUD_ALERT, context=context)
+    note = team_notification(settings, key, TemplateId.TEAM_FRAUD_ALERT, context)
     try:
         ran, _ = await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
             lambda: send_notification(note, settings).model_dump(mode="json")))
