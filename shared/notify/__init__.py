@@ -31,7 +31,7 @@ from shared.notify.models import (
     TemplateId,
 )
 from shared.notify.render import render_notice
-from shared.notify.send import EmailTransport, WebhookTransport, send_notification, webhook_payload
+from shared.notify.send import EmailTransport, WebhookTransport, send_notification, team_notification, webhook_payload
 from shared.notify.smtp import SmtpSender, build_email, message_id_for
 from shared.notify.webhook import RetryPolicy, WebhookDelivery, WebhookSender
 
@@ -66,5 +66,6 @@ __all__ = [
     "normalize_language",
     "render_notice",
     "send_notification",
+    "team_notification",
     "webhook_payload",
 ]

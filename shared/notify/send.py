@@ -11,11 +11,22 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from shared.clock import utcnow
-from shared.notify.models import Channel, Notification, RenderedMessage, SendResult
+from shared.notify.models import TEAM_RECIPIENT, Channel, Notification, RenderedMessage, SendResult, TemplateId
 from shared.notify.render import render_notice
 from shared.notify.smtp import SmtpSender, build_email, message_id_for, sender_domain
 from shared.notify.webhook import WebhookDelivery, WebhookSender
 from shared.settings import Settings
+
+
+def team_notification(settings: Settings, key: str, template: TemplateId, context: dict[str, Any],
+                      language: str = "en") -> Notification:
+    """A message to the partner's own team: the team webhook when configured, else the collections contact."""
+    if settings.team_webhook_url:
+        channel, recipient = Channel.WEBHOOK, TEAM_RECIPIENT
+    else:
+        channel, recipient = Channel.EMAIL, settings.collections_contact
+    return Notification(idempotency_key=key, channel=channel, recipient=recipient, template_id=template,
+                        language=language, context=context)
 
 
 class EmailTransport(Protocol):

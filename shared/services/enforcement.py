@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -116,10 +118,10 @@ async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now
                                  for m in plan.missing]
     for sub in plan.patch:
         states += await suspend_subscription(pc, stores, req, sub, plan.names[sub.id], now)
-    for plan_id, ents in plan.azure.items():
-        for ent in ents:
-            states.append(await disable_entitlement(pc, stores, ctx.settings, req, plan_id, ent, now,
-                                                    held_before=target_label(plan_id, ent.id) in held))
+    # Azure subscriptions side by side: each cancel is asynchronous and polled (paced and bounded by the client)
+    states += await _together(disable_entitlement(pc, stores, ctx.settings, req, plan_id, ent, now,
+                                                  held_before=target_label(plan_id, ent.id) in held)
+                              for plan_id, ents in plan.azure.items() for ent in ents)
     for sub in plan.plans:  # the plan itself last, and only once nothing under it is active
         still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if e.is_active]
         if still:
@@ -159,6 +161,17 @@ def _retag(stores: Stores, req: EnforcementRequest, subs: list[Any], plan: Suspe
                 "suspended_by": req.actor, "case_id": req.case_id}))
 
 
+async def _together(steps: Iterable[Coroutine[Any, Any, TargetState]]) -> list[TargetState]:
+    """Run steps side by side, results in order; the first error propagates as itself (a transient one is
+    retried by the queue), and the other steps are cancelled (their records stay; the retry reads them back)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(step) for step in steps]
+    except ExceptionGroup as errors:
+        raise errors.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
 def _reactivation_order(r: SuspensionRecord) -> tuple[bool, bool]:
     """Plans and base subscriptions first (a suspended plan refuses changes to its Azure subscriptions: 800091;
     an add-on refuses while its parent is suspended: 27009), then Azure subscriptions, then add-ons."""
@@ -184,8 +197,8 @@ async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) 
     if not records:
         return Outcome(key=req.key, status="skipped", detail="nothing csp-guard suspended for this reason")
     states = []
-    for rec in sorted(records, key=_reactivation_order):
-        states.append(await reactivate_record(pc, stores, ctx.settings, rec))
+    for _, tier in groupby(sorted(records, key=_reactivation_order), key=_reactivation_order):
+        states += await _together(reactivate_record(pc, stores, ctx.settings, rec) for rec in tier)  # tier by tier
     out = _outcome(req, states)
     lifted = {t.target for t in states if t.verified}
     out.lifted_nonpayment = any(r.reason == "nonpayment" and r.label in lifted for r in records)

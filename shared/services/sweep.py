@@ -200,19 +200,15 @@ def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note:
 def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datetime) -> None:
     """Tell the team the run stopped and waits for a person (``team_run_halted``: nothing failed, nothing was
     suspended). Sent directly, once per run: it concerns no one customer, so no customer ledger is needed."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import DeliveryError, TemplateId, send_notification, team_notification
 
     settings = ctx.settings
-    channel, recipient = ((Channel.WEBHOOK, "team") if settings.team_webhook_url
-                          else (Channel.EMAIL, settings.collections_contact))
     key = f"run:{run.run_id}:halted"
-    note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
-                        template_id=TemplateId.TEAM_RUN_HALTED,
-                        context={"run_id": run.run_id, "detail": run.detail, "halted_at": now.isoformat(),
-                                 "customers": run.customers, "customers_to_suspend": run.customers_to_suspend,
-                                 "planned_suspensions": run.planned_suspensions,
-                                 "targets": [_named(ctx, c) for c in targets[:50]],
-                                 "approval_key": key.removesuffix(":halted")})
+    context = {"run_id": run.run_id, "detail": run.detail, "halted_at": now.isoformat(),
+               "customers": run.customers, "customers_to_suspend": run.customers_to_suspend,
+               "planned_suspensions": run.planned_suspensions, "targets": [_named(ctx, c) for c in targets[:50]],
+               "approval_key": key.removesuffix(":halted")}
+    note = team_notification(settings, key, TemplateId.TEAM_RUN_HALTED, context)
     try:
         ctx.idempotency.run_once("notice", key, lambda: send_notification(note, settings).model_dump(mode="json"))
     except DeliveryError as exc:  # the halt and its approval stand; the audit says the alert did not go out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
@@ -105,8 +105,8 @@ async def apply_assessment(ctx: AppContext, fs: FraudStores, a: Assessment, now:
     # containment is re-planned on every scan while the case is open (targets already contained or in flight
     # are skipped), so a scan that died after opening the case cannot leave it uncontained, and a containment
     # Partner Center refused is retried on the next scans (bounded; an operator can always retry)
-    if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open and _replan_due(rec):
-        plan = await resolve_targets(ctx, rec.case, _exclude(rec))
+    if rec.case.outcome is Outcome.CONTAIN and rec.case.is_open and _replan_due(rec, now):
+        plan = await resolve_targets(ctx, rec.case, _exclude(rec, now))
         approved = set(rec.case.containment.targets)  # asked for before (approved then): a retry needs no new yes
         if plan.labels and plan.requires_approval and not set(plan.labels) <= approved:
             effects.pending_approval = _ask_approval(fs, a.customer_id, list(plan.labels),
@@ -126,18 +126,26 @@ def _requested(rec: CaseRecord) -> list[str]:
     return [s for k in rec.containment_keys for s in k.split("|", 1)[1].split(",") if "|" in k]
 
 
-def _replan_due(rec: CaseRecord) -> bool:
+REQUEST_STALE_AFTER = timedelta(hours=1)
+"""A containment still "requested" this long after it was sent (its message lost or parked) is planned again."""
+
+
+def _replan_due(rec: CaseRecord, now: datetime) -> bool:
     """Plan (again) unless a containment is in flight or a refused one has used up its automatic attempts."""
     status = rec.case.containment.status
     if status is ContainmentStatus.REQUESTED:
-        return False
+        sent = [e.at for e in rec.case.timeline if e.text.startswith("containment requested")]
+        return bool(sent) and now - max(sent) > REQUEST_STALE_AFTER
     return status in (ContainmentStatus.NONE, ContainmentStatus.CONTAINED) or containment_retry_due(rec.case)
 
 
-def _exclude(rec: CaseRecord) -> list[str]:
-    """Targets not to plan again: contained ones, and requested ones whose outcome did not say they failed."""
+def _exclude(rec: CaseRecord, now: datetime | None = None) -> list[str]:
+    """Targets not to plan again: contained ones, and requested ones whose outcome did not say they failed (all
+    requested ones, once a request went stale without an outcome)."""
     c = rec.case.containment
-    return sorted((set(_requested(rec)) | set(c.contained) | set(rec.case.suspended)) - set(c.failed))
+    stale = now is not None and c.status is ContainmentStatus.REQUESTED and _replan_due(rec, now)
+    retry = set(c.failed) | (set(c.targets) - set(c.contained) if stale else set())
+    return sorted((set(_requested(rec)) | set(c.contained) | set(rec.case.suspended)) - retry)
 
 
 def _scan_requester(fs: FraudStores, run_id: str) -> str | None:
@@ -181,8 +189,8 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
                                      "must approve it (four eyes)")
             targets = list(rec.pending.subscription_ids)
         else:  # an operator's retry: what the signals name and is not contained yet, refused targets included
-            targets = (await resolve_targets(ctx, rec.case, _exclude(rec))).labels
-    targets = sorted(set(targets) - set(_exclude(rec)))
+            targets = (await resolve_targets(ctx, rec.case, _exclude(rec, now))).labels
+    targets = sorted(set(targets) - set(_exclude(rec, now)))
     if not targets:
         raise CaseConflict(f"case {rec.case.case_id}: nothing active left to contain")
     case_id = rec.case.case_id
@@ -319,7 +327,12 @@ def action_rows(case: Case) -> list[dict[str, Any]]:
 
 async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str, now: datetime) -> bool:
     """Tell the partner's team (webhook if configured, else e-mail to the collections contact), once per key."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import (
+        DeliveryError,
+        TemplateId,
+        send_notification,
+        team_notification,
+    )
 
     settings = ctx.settings
     case = rec.case
@@ -336,12 +349,7 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
         "case_id": case.case_id, "signals": signal_rows(case, with_time=False), "actions": action_rows(case),
         "recommended_actions": steps,
     }
-    if settings.team_webhook_url:
-        channel, recipient = Channel.WEBHOOK, "team"
-    else:
-        channel, recipient = Channel.EMAIL, settings.collections_contact
-    note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
-                        template_id=TemplateId.TEAM_FRAUD_ALERT, context=context)
+    note = team_notification(settings, key, TemplateId.TEAM_FRAUD_ALERT, context)
     try:
         ran, _ = await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
             lambda: send_notification(note, settings).model_dump(mode="json")))

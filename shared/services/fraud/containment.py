@@ -133,7 +133,7 @@ def record_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: 
 
 def escalate(ctx: AppContext, rec: CaseRecord, action: str, out: Outcome, now: datetime) -> bool:
     """Tell the team which targets need a person (team_action_failed), once per case, action and attempt."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import DeliveryError, TemplateId, send_notification, team_notification
 
     settings = ctx.settings
     case = rec.case
@@ -147,13 +147,7 @@ def escalate(ctx: AppContext, rec: CaseRecord, action: str, out: Outcome, now: d
                "action": action, "subscriptions": rows, "attempts": max(c.attempts, 1),
                "attempted_at": now.isoformat(), "case_id": case.case_id,
                "error": error}
-    if settings.team_webhook_url:
-        channel, recipient = Channel.WEBHOOK, "team"
-    else:
-        channel, recipient = Channel.EMAIL, settings.collections_contact
-    note = Notification(idempotency_key=key, channel=channel, recipient=recipient,
-                        template_id=TemplateId.TEAM_ACTION_FAILED, context=context)
-
+    note = team_notification(settings, key, TemplateId.TEAM_ACTION_FAILED, context)
     try:
         ran, _ = ctx.idempotency.run_once("fraud-escalation", key,
                                           lambda: send_notification(note, settings).model_dump(mode="json"))

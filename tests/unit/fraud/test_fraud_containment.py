@@ -89,3 +89,16 @@ def test_retries_are_bounded() -> None:
 def test_labels_split_into_subscriptions_and_azure_subscriptions() -> None:
     subs, azure = split_labels(["plan/e1", "legacy", "plan/e1"])
     assert subs == ("legacy",) and [(t.plan_subscription_id, t.entitlement_id) for t in azure] == [("plan", "e1")]
+
+
+def test_a_request_without_an_outcome_is_planned_again_only_once_stale() -> None:
+    from shared.fraud import record_action
+    from shared.services.fraud.casework import REQUEST_STALE_AFTER, _exclude, _replan_due
+    from shared.services.fraud.store import CaseRecord
+
+    sent = mark_containment_requested(record_action(_case(_hit()), "containment requested: plan/e1", NOW),
+                                      ["plan/e1"], NOW)
+    rec = CaseRecord(case=sent, containment_keys=["k|plan/e1"])
+    assert not _replan_due(rec, NOW + timedelta(minutes=5)) and _exclude(rec, NOW) == ["plan/e1"]
+    later = NOW + REQUEST_STALE_AFTER + timedelta(minutes=1)
+    assert _replan_due(rec, later) and _exclude(rec, later) == []
