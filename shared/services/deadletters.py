@@ -91,6 +91,24 @@ def _keeps_identity(letter: DeadLetter, text: str) -> None:
                            ("customer", letter.customer_id, named.customer_id)):
         if was is not None and now != was:
             raise ReplayRefused(f"a replay keeps the original's {what} ({was!r}); the corrected body has {now!r}")
+    if letter.queue == Queue.NOTIFICATIONS.value:
+        _keeps_notice(letter.body, text)
+
+
+# what a notice says and to whom: a correction may fix a field, never turn a reminder into "you were suspended"
+NOTICE_IDENTITY = ("template", "stage_id", "audience", "case_id", "key")
+
+
+def _keeps_notice(original: str, corrected: str) -> None:
+    try:
+        was = decode_envelope(original).payload
+    except EnvelopeError:  # the original was never a readable notice: the strict validation alone applies
+        return
+    now = decode_envelope(corrected).payload  # validated before this check
+    for field in NOTICE_IDENTITY:
+        if field in was and now.get(field) != was.get(field):
+            raise ReplayRefused(f"a replayed notice keeps the original's {field} ({was.get(field)!r}); the corrected "
+                                f"body has {now.get(field)!r}")
 
 
 @dataclass(frozen=True)
@@ -164,18 +182,15 @@ def replay(ctx: AppContext, queue: str, letter_id: str, actor: str, body: str | 
     _keeps_identity(letter, text)
     from shared.messaging.producer import MessageTooLarge
 
-    now = utcnow()
-    settled = ctx.deadletters.settle(queue, letter_id, {
-        "status": LetterStatus.REPLAYED, "replayed_at": now, "replayed_by": actor,
-        "replay_body": None if body is None else body})
+    # send first, then settle: a crash in between leaves the letter waiting (still blocking its customer, and
+    # replayable again; handlers are idempotent by key), never settled with nothing sent
     try:
         ctx.producer.send(queue, envelope)
     except MessageTooLarge as exc:
-        ctx.deadletters.reopen(settled)
         raise ReplayRefused(str(exc)) from None
-    except Exception:
-        ctx.deadletters.reopen(settled)  # keeps blocking; the operator can try again
-        raise
+    settled = ctx.deadletters.settle(queue, letter_id, {
+        "status": LetterStatus.REPLAYED, "replayed_at": utcnow(), "replayed_by": actor,
+        "replay_body": None if body is None else body})
     _audit(ctx, settled, "deadletter.replayed", actor, "replayed" + (" with a corrected body" if body else ""),
            {"original": letter.body, "corrected": body, "kind": envelope.kind,
             "idempotency_key": envelope.idempotency_key})
