@@ -2,17 +2,19 @@
 
 Set-up (no faults): N customers in the sandbox, each with an Azure plan (in the suspension scope) and a licence
 (out of scope), 40 days overdue with their final notice delivered and aged past the notice period; a few are
-paid up. Then, at once: Partner Center answers 5xx to 20 % of calls and a 429 storm hits the first calls, the
-SMTP relay is down, a sweep starts and some customers pay while it runs. Mid-enforcement (at the first successful
-suspension) the runner process is killed (SIGKILL) and restarted; then Azurite is restarted (data kept on disk);
-after ``--smtp-down`` seconds the relay comes back. The bench waits until the true state settles (bounded by
-``--deadline``) and prints, each with the goal 0:
+paid up, a few pay during the sweep and a few once csp-guard has suspended them. Then, at once: Partner Center
+answers 5xx to 20 % of calls and a 429 storm hits the first calls, the SMTP relay is down, a sweep starts and the
+first payers pay while it runs. Mid-enforcement (at the first successful suspension) the runner process is killed
+(SIGKILL) and restarted; then Azurite is restarted (data kept on disk); after ``--smtp-down`` seconds the relay
+comes back. The bench waits until the true state settles (bounded by ``--deadline``) and prints, each with the
+goal 0:
 
 - wrongful suspensions: a subscription of a paid-up customer, or one out of the stage's scope, ever suspended;
 - duplicate effects: successful Partner Center PATCHes beyond the changes the audit log records;
-- paid-but-suspended: a customer who paid with a subscription still suspended at the end;
+- paid-but-suspended: a customer who paid (during the sweep, or after being suspended) still suspended at the end;
 - lost events: payment events sent but neither in the ledger nor listed as dead letters;
-- lost notices: a verified suspension or reactivation without its e-mail to the customer;
+- lost notices: a verified suspension or reactivation without its e-mail to the customer (a suspension lifted
+  because the customer paid meanwhile is told by the reactivation e-mail: "suspended" goes out only if it stands);
 and the sandbox's true state of every customer against the expected one.
 
 The runner holds a running message for 20 s here (DEVTOOLS_RUNNER_MESSAGE_LEASE_SECONDS; the host uses 10 min), so
@@ -142,7 +144,8 @@ def main() -> None:
         emails: dict[str, str] = {}
         events: list[dict[str, Any]] = []
         for i in range(n):
-            group = "paid-up" if i < 2 else ("payer" if i < 2 + n // 3 else "non-payer")
+            group = ("paid-up" if i < 2 else "payer" if i < 2 + n // 6 else "late-payer" if i < 2 + n // 3
+                     else "non-payer")
             created = admin.post("/_sandbox/customers", json={"company_name": f"Campaign {i} Ltd", "subscriptions": [
                 {"kind": "azure_plan", "friendly_name": "Azure plan"},
                 {"kind": "license", "friendly_name": "Office 365 E3"}]}).raise_for_status().json()
@@ -172,12 +175,16 @@ def main() -> None:
         smtp_down_at = time.monotonic()
         run = api.post("/collections/sweep").raise_for_status().json()
         sent_payments: dict[str, str] = {}
-        for cid in [c for c, g in groups.items() if g == "payer"]:
-            payment = _event("payment.received", cid, payment_id=f"PAY-{cid[:8]}", amount="5000.00", currency="CNY",
-                             received_at=datetime.now(UTC).isoformat())
-            api.post("/payment-events", json=payment).raise_for_status()
-            sent_payments[cid] = payment["event_id"]
-            time.sleep(0.5)
+        late = [c for c, g in groups.items() if g == "late-payer"]  # pay once csp-guard has suspended them
+
+        def pay(customers: list[str]) -> None:
+            for cid in customers:
+                payment = _event("payment.received", cid, payment_id=f"PAY-{cid[:8]}", amount="5000.00",
+                                 currency="CNY", received_at=datetime.now(UTC).isoformat())
+                api.post("/payment-events", json=payment).raise_for_status()
+                sent_payments[cid] = payment["event_id"]
+                time.sleep(0.5)
+        pay([c for c, g in groups.items() if g == "payer"])  # while the sweep runs
 
         def first_suspension() -> bool:
             calls = admin.get("/_sandbox/calls", params={"since": calls_before}).json()["calls"]
@@ -199,7 +206,8 @@ def main() -> None:
         print(f"  t={time.monotonic() - t0:5.1f} s  Azurite restarted (data kept)")
         time.sleep(max(0.0, args.smtp_down - (time.monotonic() - smtp_down_at)))
         mailbox = Mailbox(port=smtp_port).start()
-        print(f"  t={time.monotonic() - t0:5.1f} s  SMTP relay back after {time.monotonic() - smtp_down_at:.0f} s")
+        smtp_down_for = time.monotonic() - smtp_down_at
+        print(f"  t={time.monotonic() - t0:5.1f} s  SMTP relay back after {smtp_down_for:.0f} s")
         admin.post("/_sandbox/faults", json={"seed": 14, "error_rate": 0.2}).raise_for_status()  # 5xx go on
 
         def expected_plan(cid: str) -> str:
@@ -214,6 +222,12 @@ def main() -> None:
 
         def settled() -> dict[str, Any] | None:
             state = outcome()
+            due = [c for c in late if c not in sent_payments and (state["truth"][plans[c][0]] == "suspended"
+                                                                  or time.monotonic() - t0 > args.deadline / 2)]
+            if due:
+                pay(due)
+                print(f"  t={time.monotonic() - t0:5.1f} s  {len(due)} suspended customer(s) paid")
+                return None
             if any(state["truth"][plans[c][0]] != expected_plan(c) for c in groups):
                 return None
             if lost_notices(state, mailbox, groups, emails)[0]:
@@ -247,7 +261,7 @@ def main() -> None:
         print(f"\ncampaign: {n} customers, sweep {run['run_id'][:8]}, {len(calls)} Partner Center calls "
               f"({sum(1 for c in calls if c['status'] in (500, 503))} x 5xx, "
               f"{sum(1 for c in calls if c['status'] == 429)} x 429), runner killed once, Azurite restarted once, "
-              f"SMTP down {args.smtp_down:.0f} s, {time.monotonic() - t0:.0f} s in all")
+              f"SMTP down {smtp_down_for:.0f} s, {time.monotonic() - t0:.0f} s in all")
         print(f"wrongful suspensions   {len(wrongful):3d}   (goal 0)  {wrongful or ''}")
         print(f"duplicate effects      {duplicates:3d}   (goal 0)  successful PATCHes beyond audited changes")
         print(f"paid-but-suspended     {len(paid_suspended):3d}   (goal 0)  {paid_suspended or ''}")
@@ -292,8 +306,11 @@ def lost_notices(state: dict[str, Any], mailbox: Mailbox, groups: dict[str, str]
     for cid in groups:
         audits = state["audits"][cid]
         to_customer = [str(m["Subject"]).lower() for m in mails if emails[cid] in str(m["To"])]
+        reactivated = any(e["action"] == "reactivate" for e in audits)
         for action, word in (("suspend", "suspended"), ("reactivate", "reactivat")):
-            if any(e["action"] == action for e in audits):
+            # a suspension lifted at once because the customer paid meanwhile is told by the reactivation e-mail
+            # (the worker sends "suspended" only if the suspension still stands after re-evaluating)
+            if any(e["action"] == action for e in audits) and not (action == "suspend" and reactivated):
                 owed += 1
                 if not any(word in s for s in to_customer):
                     missing.append(f"{cid[:8]}:{action}")

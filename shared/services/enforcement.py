@@ -217,25 +217,33 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     stores = ctx.stores
     # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
     early = await asyncio.to_thread(precheck, ctx, stores, req, now)
-    if early is not None:
+    if early is not None and await asyncio.to_thread(ctx.idempotency.status, "enforcement", req.key) is None:
         await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
         if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
             await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
         elif early.status == "blocked":
             await asyncio.to_thread(_alert_team, ctx, req, early)
         return early
+    # else an earlier attempt of this request started (it may have acted): settle what it did before anything else
 
     async def work(claim: Claim) -> dict[str, Any]:
-        if not claim.taken_over:  # what csp-guard had suspended before this attempt: a takeover compares with it
-            before = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
-            await asyncio.to_thread(ctx.idempotency.note_plan, claim,
-                                    {"recorded": [r.subscription_id for r in before if r.entitlement_id is None]})
-        if req.action == "suspend":
+        from shared.services.recovery import finish_takeover, late_suspension_audits, plan_of
+
+        before = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
+        if not claim.taken_over:  # what csp-guard had recorded before this attempt: a takeover compares with it
+            await asyncio.to_thread(ctx.idempotency.note_plan, claim, plan_of(before))
+        if early is not None:  # nothing new is done: only what a dead attempt did is settled below
+            outcome = early
+        elif req.action == "suspend":
             outcome = await _suspend(ctx, stores, req, now)
         else:
+            owed = await late_suspension_audits(ctx, req, before)
             outcome = await _reactivate(ctx, stores, req)
+            for entry in owed:  # suspensions whose own attempt died unaudited, now lifted: record that they happened
+                if entry.evidence["changed"][0] in outcome.changed:
+                    await asyncio.to_thread(ctx.audit.record, entry)
         if claim.taken_over:
-            outcome = await _finish_takeover(ctx, stores, req, outcome, claim)
+            outcome = await finish_takeover(ctx, stores, req, outcome, claim)
         return outcome.model_dump()
 
     # a redelivery takes over the stale claim of an attempt that died (crash, storage outage) and finishes it
@@ -254,39 +262,6 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     if outcome.status == "done":
         await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
     return outcome
-
-
-async def _finish_takeover(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome,
-                           claim: Claim) -> Outcome:
-    """After taking over a dead attempt's claim: count what that attempt already changed (verified by reading
-    Partner Center now), and drop records of subscriptions it recorded but never changed, so the audit, the case
-    and the notice state what is true."""
-    subs = {s.id: s.status.value for s in await ctx.partner_center().list_subscriptions(req.customer_id)}
-    records = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
-    changed, failed = list(out.changed), dict(out.failed)
-    lifted = out.lifted_nonpayment
-    if req.action == "suspend":
-        for rec in records:
-            if rec.action_key != req.key or rec.entitlement_id is not None or rec.subscription_id in changed:
-                continue
-            status = subs.get(rec.subscription_id)
-            if status == "suspended":
-                changed.append(rec.subscription_id)  # suspended by the attempt that died: its follow-ups are owed
-            elif rec.subscription_id not in failed:  # recorded before the call, never suspended: not ours
-                await asyncio.to_thread(stores.suspensions.delete, req.customer_id, rec.subscription_id)
-    else:
-        still = {r.subscription_id for r in records}
-        before = set((claim.plan or {}).get("recorded", []))
-        for sub_id in sorted(before - still - set(changed)):
-            if subs.get(sub_id) == "active":  # reactivated (and its record removed) by the attempt that died
-                changed.append(sub_id)
-                lifted = lifted or req.reason == "nonpayment"
-    if changed == out.changed:
-        return out
-    status = out.status if out.status not in ("skipped", "failed") else ("partial" if failed else "done")
-    return out.model_copy(update={"changed": changed, "status": status, "lifted_nonpayment": lifted,
-                                  "detail": f"{out.detail} (finished after the previous attempt died: "
-                                            f"{len(changed) - len(out.changed)} change(s) it made, verified)"})
 
 
 def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,

@@ -299,3 +299,28 @@ def test_a_reactivation_taken_over_counts_what_the_dead_attempt_reactivated(stac
     done = wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "reactivate"], what="audited")
     assert done[0]["outcome"] == "done" and done[0]["evidence"]["changed"] == [sub]
     assert subscription_status(stack, cid)[sub] == "active"
+
+
+def test_lifting_a_suspension_whose_attempt_died_unaudited_records_that_suspension(stack: CollectionsStack) -> None:
+    cid, sub = _customer(stack, "Unaudited Suspension Co")
+    dead_key = f"manual:{cid}:dead-1"
+    tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    Stores(tables).suspensions.upsert(cid, sub, SuspensionRecord(
+        customer_id=cid, subscription_id=sub, reason="manual", detail="abuse", action_key=dead_key,
+        suspended_at=datetime.now(UTC), suspended_by="operator:alice"))
+    with stack.sandbox_admin() as admin:  # its PATCH went through, then the worker died
+        admin.patch(f"/_sandbox/subscriptions/{sub}", json={"status": "suspended"}).raise_for_status()
+    tables.create_table_if_not_exists("idempotency")
+    tables.get_table_client("idempotency").upsert_entity({
+        "PartitionKey": "enforcement", "RowKey": dead_key, "Status": "in_progress", "Result": "", "Key": dead_key,
+        "ExpiresAt": (datetime.now(UTC) + timedelta(seconds=90)).isoformat(), "Owner": "dead"})
+    lift = EnforcementRequest(action="reactivate", customer_id=cid, reason="manual", key=f"manual:{cid}:lift-1",
+                              detail="closed", actor="operator:bob", subscription_ids=(sub,),
+                              requested_at=datetime.now(UTC))
+    QueueProducer.from_connection_string(stack.azurite.connection_string).send(Queue.ENFORCEMENT, lift.envelope())
+    wait_until(lambda: subscription_status(stack, cid)[sub] == "active", what="reactivated")
+    history = wait_until(lambda: (lambda h: h if len(h) == 2 else None)(
+        [e for e in _history(stack, cid) if e["action"] in ("suspend", "reactivate")]), what="both audited")
+    suspend = next(e for e in history if e["action"] == "suspend")
+    assert suspend["actor"] == "operator:alice" and suspend["evidence"]["changed"] == [sub]
+    assert "died before its audit" in suspend["evidence"]["detail"]
