@@ -75,12 +75,12 @@ def _operator(req: func.HttpRequest, fields: set[str], permission: Permission = 
               ) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
     """(normalised route customer id, actor, JSON object body with only ``fields``, error response): the caller
     must hold ``permission``."""
+    found, refused = authorize(req, permission)  # sign-in first: a stranger learns nothing about ids
+    if found is None:
+        return "", "", {}, refused
     cid, bad_id = route_customer(req)
     if bad_id:
         return "", "", {}, bad_id
-    found, refused = authorize(req, permission)
-    if found is None:
-        return cid, "", {}, refused
     who = found.actor
     if not req.get_body():
         return cid, who, {}, None

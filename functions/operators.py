@@ -62,7 +62,7 @@ async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     who, bad = _who(req)
     data, bad_json = json_body(req)
     if bad_id or bad or bad_json:
-        return bad_id or bad or bad_json  # type: ignore[return-value]
+        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
     unknown = only_fields(data, MANUAL_FIELDS)
     if unknown:
         return unknown
@@ -103,7 +103,7 @@ def override(req: func.HttpRequest) -> func.HttpResponse:
     cid, bad_id = route_customer(req)
     who, bad = _who(req)
     if bad_id or bad:
-        return bad_id or bad  # type: ignore[return-value]
+        return bad or bad_id  # type: ignore[return-value]  # sign-in first
     if req.method == "DELETE":
         reason = req.params.get("reason")
         if not reason:
@@ -130,7 +130,7 @@ def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
     who, bad = _who(req)
     data, bad_json = json_body(req)
     if bad_id or bad or bad_json:
-        return bad_id or bad or bad_json  # type: ignore[return-value]
+        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
     unknown = only_fields(data, {"reason"})
     if unknown:
         return unknown
@@ -153,7 +153,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     who, bad = _who(req)
     data, bad_json = json_body(req)
     if bad_id or bad or bad_json:
-        return bad_id or bad or bad_json  # type: ignore[return-value]
+        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
     unknown = only_fields(data, {"invoice_id", "amount", "reason", "event_id"})
     if unknown:
         return unknown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import SettingsError, load_settings
 
 
 def check_health() -> dict[str, Any]:
@@ -49,7 +49,6 @@ def check_health() -> dict[str, Any]:
             watched["payment_feed"] = watch.feed_status(Stores(table_service(settings)), settings, now)
             usage_feed, stalled = feed_report(settings, table_service(settings), now)
             problems += stalled
-            problems.extend(_payment_feed(settings))
         # warnings, not problems: the app works (and fails safe); a non-2xx health check would take every
         # instance out of rotation on the day the calendar warning starts
         watched["warnings"] = watch.problems(watched["calendar"], watched.get("payment_feed", {"silent": False}))
@@ -60,17 +59,3 @@ def check_health() -> dict[str, Any]:
             "enforcement_enabled": settings.enforcement_enabled, "queues": queues, "usage_feed": usage_feed,
             **watched}
 
-
-def _payment_feed(settings: Settings) -> list[str]:
-    """A payment feed silent past the limit: every non-payment suspension is refused until it resumes."""
-    from shared.clock import utcnow
-    from shared.services.payments import feed_age_hours
-    from shared.services.state import Stores
-    from shared.storage.clients import table_service
-
-    age = feed_age_hours(Stores(table_service(settings)), utcnow())
-    limit = settings.payment_feed_max_silence_hours
-    if age is not None and age > limit:
-        return [f"payment feed silent for {age:.1f} h (limit {limit:g} h, CSPGUARD_PAYMENT_FEED_MAX_SILENCE_HOURS): "
-                "non-payment suspensions are refused until payment events arrive again"]
-    return []

@@ -17,7 +17,8 @@ from shared.services.state import ApprovalRequest, Stores
 from shared.storage.deadletters import DeadLetterStore
 from tests.console.conftest import ARTIFACTS
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
-from tests.e2e_fraud.conftest import customer_with_history, inject_gpu_spike
+from devtools.sandbox.inspect import entitlement_status
+from tests.e2e_fraud.conftest import azure_subscriptions, customer_with_history, inject_gpu_spike
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 OPERATOR = "olga.operator@partner.example"
@@ -222,12 +223,14 @@ def test_containment_needs_a_second_person(console_stack: CollectionsStack, seed
     assert page.locator("#pending-containment").is_visible()
     status, text = act(page, "#approve-containment")
     assert status == 403 and "four eyes" in text
-    assert subscription_status(stack, cid)[plan] == "active"
+    running = azure_subscriptions(stack, cid, plan)[0]  # the Azure subscription that ran the GPUs
+    assert entitlement_status(stack, cid)[running] == "active"
     sign_in(page, base, APPROVER, ["approver"], f"/api/console/fraud/{cid}")
     page.fill("#contain-form input[name=note]", "GPU spend 30x the baseline; confirmed with the account team")
     status, text = act(page, "#approve-containment")
     assert status == 202, text
-    wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="contained in Partner Center")
+    wait_until(lambda: entitlement_status(stack, cid)[running] == "disabled", what="contained in Partner Center")
+    assert subscription_status(stack, cid)[plan] == "active"  # the plan and the licence stay: only that one
     rec = FraudStores(TableServiceClient.from_connection_string(stack.azurite.connection_string)).current(cid)
     assert rec is not None and rec.pending is not None and rec.pending.decided_by == f"operator:{APPROVER}"
     page.goto(f"{base}/api/console/fraud/{cid}")

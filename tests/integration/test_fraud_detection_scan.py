@@ -162,12 +162,12 @@ def test_baseline_cli_queues_a_customer_updated(world: tuple[CollectionsStack, d
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)
-    ok = CliRunner().invoke(app, ["fraud", "baseline", "CUST-1", "--monthly", "9000", "--prepayment", "500",
+    ok = CliRunner().invoke(app, ["fraud", "baseline", "0B6F5D2A-3C1E-4F7A-9D8B-1A2B3C4D5E6F", "--monthly", "9000", "--prepayment", "500",
                                   "--change", "2026-12-01:2026-12-10:2:chinaeast3", "--actor", "ops"])
     assert ok.exit_code == 0, ok.output
     [queued] = _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)
     payload = queued["payload"]
-    assert payload["type"] == "customer.updated" and payload["customer_id"] == "cust-1"
+    assert payload["type"] == "customer.updated" and payload["customer_id"] == "0b6f5d2a-3c1e-4f7a-9d8b-1a2b3c4d5e6f"
     assert payload["planned_changes"][0]["regions"] == ["chinaeast3"] and queued["source"] == "operator:ops"
     bad = CliRunner().invoke(app, ["fraud", "baseline", "CUST-1", "--change", "2026-12-10:2026-12-01:2"])
     assert bad.exit_code == 2 and "not accepted" in bad.output
