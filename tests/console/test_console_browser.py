@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
+from devtools.sandbox.inspect import entitlement_status
 from shared.services.fraud import FraudStores
 from shared.services.payments import event_envelope, parse_payment_event
 from shared.services.state import ApprovalRequest, Stores
 from shared.storage.deadletters import DeadLetterStore
 from tests.console.conftest import ARTIFACTS
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
-from devtools.sandbox.inspect import entitlement_status
 from tests.e2e_fraud.conftest import azure_subscriptions, customer_with_history, inject_gpu_spike
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
