@@ -162,7 +162,8 @@ def test_baseline_cli_queues_a_customer_updated(world: tuple[CollectionsStack, d
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)
-    ok = CliRunner().invoke(app, ["fraud", "baseline", "0B6F5D2A-3C1E-4F7A-9D8B-1A2B3C4D5E6F", "--monthly", "9000", "--prepayment", "500",
+    ok = CliRunner().invoke(app, ["fraud", "baseline", "0B6F5D2A-3C1E-4F7A-9D8B-1A2B3C4D5E6F", "--monthly", "9000",
+                                  "--prepayment", "500",
                                   "--change", "2026-12-01:2026-12-10:2:chinaeast3", "--actor", "ops"])
     assert ok.exit_code == 0, ok.output
     [queued] = _drain(stack.azurite.connection_string, Queue.PAYMENT_EVENTS)

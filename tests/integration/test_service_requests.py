@@ -28,6 +28,7 @@ from shared.services.fraud import (
     ServiceRequestMessage,
     assess_shard,
     deliver_service_request,
+    raise_service_request,
     record_ticket,
     start_scan,
     stream,
@@ -73,7 +74,8 @@ def _drain(conn: str, queue: Queue) -> list[dict[str, Any]]:
 
 
 async def _open_contained_case(stack: CollectionsStack, ctx: AppContext, name: str) -> tuple[str, str]:
-    """A GPU spike scanned into a case whose containment was requested (the rules need no approval)."""
+    """A GPU spike scanned into a case whose containment was requested (the rules need no approval), and the
+    service request raised by an operator before the containment's outcome is known."""
     cid, plan = customer_with_history(stack, name)
     inject_gpu_spike(stack, cid, plan)
     conn = stack.azurite.connection_string
@@ -83,6 +85,9 @@ async def _open_contained_case(stack: CollectionsStack, ctx: AppContext, name: s
     await stream(ctx, FraudScanItem.model_validate(_drain(conn, Queue.FRAUD_SCAN)[0]["payload"]))
     for e in _drain(conn, Queue.FRAUD_SCAN):
         await assess_shard(ctx, FraudScanItem.model_validate(e["payload"]))
+    # containment raises the request itself once the worker knows the outcome; an operator may raise it before
+    # (POST .../service-request), which is when the worker has to wait for the outcome
+    raise_service_request(ctx, FraudStores(ctx.tables), cid, "operator:ops@partner.example")
     return cid, plan
 
 
