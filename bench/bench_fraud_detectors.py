@@ -389,6 +389,10 @@ def main() -> None:
     for kind in LOOKALIKE_KINDS:
         print(f"  {kind:<22} {fps.get(kind, 0)}/{lookalike_counts[kind]}")
     print(f"  {'newcomer':<22} {fps.get('newcomer', 0)}   ordinary {fps.get('ordinary', 0)}")
+    fp_by_det = Counter(f"{det}:" + (next((c.lookalike for c in portfolio if c.cid == cid), "") or "other")
+                        for det, flags in first_by_detector.items() for cid, d in flags.items()
+                        if cid not in truth or d < truth[cid].event_day)
+    print(f"  false-positive flags by detector and kind: {dict(fp_by_det.most_common())}")
 
 
 if __name__ == "__main__":

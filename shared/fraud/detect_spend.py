@@ -11,7 +11,7 @@ from shared.fraud.context import Context, drivers, history_days, notices, signal
 from shared.fraud.explain import Language, basis_text, label
 from shared.fraud.models import DailySpend
 from shared.fraud.params import NewCustomerParams, SpikeParams
-from shared.fraud.peers import peer_for
+from shared.fraud.peers import ALL, peer_for
 from shared.fraud.signals import Detector, Signal
 from shared.fraud.stats import money, robust_center_scale
 
@@ -128,6 +128,8 @@ def detect_spend_spike(ctx: Context, p: SpikeParams) -> list[Signal]:
         return [whole]
     if not p.per_subscription or len(series.subscriptions) < 2:
         return []
+    if any(n.expected_factor is None for n in notices(ctx)):
+        return []  # a declared customer-level spend: the customer's total was judged against it above
     out = []
     floor = p.min_amount
     for unit, days in sorted(series.subscriptions.items()):
@@ -143,7 +145,10 @@ def _expected_daily(ctx: Context, p: NewCustomerParams, segment: str) -> tuple[f
     declared = float(prof.declared_monthly_spend) / 30.0 if prof and prof.declared_monthly_spend else None
     if declared is not None:
         return declared, basis_text("declared_spend", lang)
-    peer = peer_for(ctx.peers, segment, None)
+    # the CRM names the segment: its customers of any size are peers; without CRM data nothing says the tenant
+    # is large, so it is compared with the segment's typical size band
+    known = prof is not None and prof.segment is not None
+    peer = (ctx.peers.get((segment, ALL)) if known else None) or peer_for(ctx.peers, segment, None)
     if peer is not None:
         value = peer.p90_daily if p.peer_statistic == "p90" else peer.median_daily
         return float(value), basis_text("peers", lang, stat=p.peer_statistic, segment=peer.segment,
