@@ -36,8 +36,11 @@ from devtools.stack import Stack, StackConfig
 from shared.clock import for_file
 from shared.settings import Settings
 
-# csp-guard's state (shared/services/state.py); run history, idempotency claims and dead letters stay behind
-COPIED_TABLES = ("ledger", "overrides", "cases", "suspensions", "approvals", "feeds", "exposure")
+# csp-guard's state (shared/services/state.py, shared/services/fraud/store.py): ledgers, cases, overrides and
+# suspension records, and the fraud cases and usage history the detectors compare against; run history,
+# idempotency claims and dead letters stay behind
+COPIED_TABLES = ("ledger", "overrides", "cases", "suspensions", "approvals", "feeds", "exposure",
+                 "fraudcases", "fraudassessments", "usage")
 ASSUMPTIONS = (
     "the billing system's daily export keeps arriving (the payment feed stays fresh)",
     "no operator acts: halted runs and pending approvals stay pending",
