@@ -165,7 +165,8 @@ def forecast(
             if c.review is not None:
                 heapq.heappush(reviews, (c.review, cid))
             for a in d.actions:
-                if a.kind == "notify_customer" and a.stage_id:
+                # a suspending stage's own notice (suspension_done) follows the verified suspension: see below
+                if a.kind == "notify_customer" and a.stage_id and a.stage_id not in harmful:
                     c.notices.append(SentNotice(stage_id=a.stage_id, sent_at=at,
                                                 case_id=c.case.case_id if c.case else None))
                     sent.setdefault(a.stage_id, []).append(_item(d))
@@ -195,6 +196,8 @@ def forecast(
                 continue
             suspended.append(_item(d))
             stage = next(a.stage_id for a in d.actions if a.kind == "suspend")
+            if any(a.kind == "notify_customer" and a.stage_id == stage for a in d.actions):
+                sent.setdefault(stage or "", []).append(_item(d))  # not a gate: never recorded on the case
             if c.case is not None:
                 c.case = c.case.model_copy(update={"suspended_by_stage": stage})
             c.dirty = True
