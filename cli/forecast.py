@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.collections import CliError, EnvFile, JsonFlag, _context, _money, _print_json, guarded, out
+from shared.collections.forecast import Item
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV: one row per day, customer and action.")]
 Days = Annotated[int, typer.Option("--days", min=1, max=90, help="How many daily sweeps to forecast (1-90).")]
@@ -39,16 +40,19 @@ def forecast(days: Days = 30, json_out: JsonFlag = False, csv_out: CsvFlag = Fal
     for column in ("day", "notices", "suspended", "overdue at stake", "refused (why)", "run"):
         table.add_column(column)
     for day in result.days:
-        notices = "\n".join(f"{stage}: {', '.join(i.customer_id for i in items)}"
-                            for stage, items in day.notices.items())
-        refused = "\n".join(f"{i.customer_id} ({' '.join(i.reasons)})" for i in day.refused)
+        notices = "\n".join(f"{stage}: {', '.join(_who(i) for i in items)}" for stage, items in day.notices.items())
+        refused = "\n".join(f"{_who(i)} ({' '.join(i.reasons)})" for i in day.refused)
         table.add_row(f"{day.date} {day.at.astimezone(ZoneInfo(result.timezone)).strftime('%H:%M')}", notices or "-",
-                      "\n".join(i.customer_id for i in day.suspended) or "-",
+                      "\n".join(_who(i) for i in day.suspended) or "-",
                       _money(day.overdue_total(day.suspended)), refused or "-",
                       "HALT: " + day.halted if day.halted else "ok")
     out.print(table)
     out.print(f"guards now: payment feed {result.guards['payment_feed']}", highlight=False, soft_wrap=True)
     out.print("assumes: " + "; ".join(result.assumptions), highlight=False, soft_wrap=True)
+
+
+def _who(item: Item) -> str:
+    return f"{item.name} ({item.customer_id[:8]})" if item.name else item.customer_id
 
 
 def register(app: typer.Typer) -> None:

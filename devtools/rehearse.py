@@ -34,10 +34,15 @@ from devtools.polling import wait_until
 from devtools.runner import DEFAULT_KEYS
 from devtools.stack import Stack, StackConfig
 from shared.clock import for_file
+from shared.collections.forecast import sweep_moments
 from shared.settings import Settings
 
-# csp-guard's state (shared/services/state.py); run history, idempotency claims and dead letters stay behind
-COPIED_TABLES = ("ledger", "overrides", "cases", "suspensions", "approvals", "feeds", "exposure")
+# csp-guard's state (shared/services/state.py, shared/services/fraud/store.py, shared/storage/): ledgers, cases,
+# overrides, suspension records, the fraud cases and usage history the detectors compare against, the
+# idempotency claims (what was already sent is not sent again), parked messages (a guard) and the audit log;
+# only the run history stays behind
+COPIED_TABLES = ("ledger", "overrides", "cases", "suspensions", "approvals", "feeds", "exposure",
+                 "fraudcases", "fraudassessments", "usage", "idempotency", "deadletters", "audit")
 ASSUMPTIONS = (
     "the billing system's daily export keeps arriving (the payment feed stays fresh)",
     "no operator acts: halted runs and pending approvals stay pending",
@@ -178,9 +183,11 @@ def rehearse(settings: Settings, days: int, payments: list[Payment], say: Callab
         say(f"throwaway stack at {stack.app_url}: {len(customers)} customers, {copy.subscriptions} subscriptions, "
             f"{entities} state entities copied")
         with copy.api() as api:
-            if start_at > _now(api) + timedelta(minutes=1):
-                api.post("/clock", json={"set": start_at.isoformat()}).raise_for_status()
-            reports = [_one_day(copy, api, payments, say) for _ in range(days)]
+            # each day's sweep runs just after its scheduled time of day (as in production: before the calendar's
+            # cut-off), never at whatever hour the rehearsal happens to be started
+            first = sweep_moments(settings.sweep_schedule, max(start_at, _now(api)), 1)[0] + timedelta(seconds=5)
+            moves = [{"set": first.isoformat()}] + [{"advance": "1d"}] * (days - 1)
+            reports = [_one_day(copy, api, payments, say, move) for move in moves]
     return Rehearsal(started_at=start_at, customers=len(customers), subscriptions=copy.subscriptions, days=reports)
 
 
@@ -224,11 +231,13 @@ def _idle(copy: _Copy) -> bool:
     return empty()
 
 
-def _one_day(copy: _Copy, api: httpx.Client, payments: list[Payment], say: Callable[[str], None]) -> DayReport:
+def _one_day(copy: _Copy, api: httpx.Client, payments: list[Payment], say: Callable[[str], None],
+             move: dict[str, str]) -> DayReport:
     before_mail = len(copy.stack.mailbox.messages()) if copy.stack.mailbox else 0
     before = _statuses(copy)
     previous = (_latest_run(api) or {}).get("run_id")
-    today = (_now(api) + timedelta(days=1)).astimezone(SH).date()  # the day about to begin
+    target = datetime.fromisoformat(move["set"]) if "set" in move else _now(api) + timedelta(days=1)
+    today = target.astimezone(SH).date()  # the day about to begin
     events: list[dict[str, Any]] = []
     paid = [p for p in payments if p.date == today]
     for p in paid:
@@ -247,7 +256,7 @@ def _one_day(copy: _Copy, api: httpx.Client, payments: list[Payment], say: Calla
         r = api.post("/payment-events", json=events)
         if r.status_code != 202:
             raise RehearsalError(f"scripted payments refused: {r.text}")
-    api.post("/clock", json={"advance": "1d"}).raise_for_status()
+    api.post("/clock", json=move).raise_for_status()
     run = wait_until(lambda: (lambda r: r if r and r["run_id"] != previous and r["status"] != "running" else None)(
         _latest_run(api)), what="the day's sweep", timeout=120)
     wait_until(lambda: _idle(copy) or None, what="the day's queues to drain", timeout=120)

@@ -59,6 +59,7 @@ class Item(BaseModel):
 
     model_config = _Frozen
     customer_id: str
+    name: str | None = None
     stage: str | None
     overdue: dict[str, str]
     reasons: tuple[str, ...] = ()  # reason codes (why refused, or what gate waits)
@@ -94,8 +95,9 @@ class _Customer:
     dirty: bool = True
 
 
-def _item(d: Decision, reasons: Iterable[str] = ()) -> Item:
-    return Item.model_construct(customer_id=d.customer_id, stage=d.stage, reasons=tuple(reasons),
+def _item(d: Decision, names: Mapping[str, str | None], reasons: Iterable[str] = ()) -> Item:
+    return Item.model_construct(customer_id=d.customer_id, name=names.get(d.customer_id), stage=d.stage,
+                                reasons=tuple(reasons),
                                 overdue={c: str(a) for c, a in d.snapshot.overdue.items()})
 
 
@@ -122,6 +124,7 @@ def forecast(
             case = case.model_copy(update={"policy_version": policy.version})
         people[ledger.customer_id] = _Customer(len(people), ledger, list(notices.get(ledger.customer_id, ())), case)
     portfolio = len(people)
+    names = {cid: c.ledger.profile.name for cid, c in people.items()}
     harmful = {st.id for st in policy.stages if st.harmful}
     days: list[Day] = []
     reviews: list[tuple[float, str]] = []  # heap of (review time, customer): who needs a look, when
@@ -154,7 +157,7 @@ def forecast(
                 if codes is None:
                     due.append((c, d))
                 else:
-                    refused.append(_item(d, codes))
+                    refused.append(_item(d, names, codes))
                 continue
             evaluated += 1
             standing.pop(cid, None)
@@ -165,10 +168,11 @@ def forecast(
             if c.review is not None:
                 heapq.heappush(reviews, (c.review, cid))
             for a in d.actions:
-                if a.kind == "notify_customer" and a.stage_id:
+                # a suspending stage's own notice (suspension_done) follows the verified suspension: see below
+                if a.kind == "notify_customer" and a.stage_id and a.stage_id not in harmful:
                     c.notices.append(SentNotice(stage_id=a.stage_id, sent_at=at,
                                                 case_id=c.case.case_id if c.case else None))
-                    sent.setdefault(a.stage_id, []).append(_item(d))
+                    sent.setdefault(a.stage_id, []).append(_item(d, names))
                     c.dirty = True
             if d.suspends:
                 due.append((c, d))
@@ -177,7 +181,7 @@ def forecast(
                 blocked = [r.code for r in d.blocked_by]
                 gates = [code for code in blocked if code not in WAITING]
                 if gates and len(gates) == len(blocked):  # due, but a gate says no (calendar, approval, hold)
-                    refused.append(_item(d, gates))
+                    refused.append(_item(d, names, gates))
                     standing[cid] = (d, gates)
         halted = None
         targets = len(due)
@@ -191,10 +195,12 @@ def forecast(
                       ("parked_payment_events", d.customer_id in guards.parked_customers))
             why = [code for code, hit in checks if hit]
             if why:
-                refused.append(_item(d, why))
+                refused.append(_item(d, names, why))
                 continue
-            suspended.append(_item(d))
+            suspended.append(_item(d, names))
             stage = next(a.stage_id for a in d.actions if a.kind == "suspend")
+            if any(a.kind == "notify_customer" and a.stage_id == stage for a in d.actions):
+                sent.setdefault(stage or "", []).append(_item(d, names))  # not a gate: never recorded on the case
             if c.case is not None:
                 c.case = c.case.model_copy(update={"suspended_by_stage": stage})
             c.dirty = True

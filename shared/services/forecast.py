@@ -150,13 +150,13 @@ def csv_rows(f: Forecast) -> list[dict[str, str]]:
         lines += [("suspend", it) for it in day.suspended] + [("refused", it) for it in day.refused]
         for what, it in lines:
             rows.append({"date": day.date.isoformat(), "at": day.at.isoformat(), "what": what,
-                         "customer_id": it.customer_id, "stage": it.stage or "",
+                         "customer_id": it.customer_id, "name": it.name or "", "stage": it.stage or "",
                          "overdue": "; ".join(f"{a} {c}" for c, a in sorted(it.overdue.items())),
                          "reasons": " ".join(it.reasons), "halted": day.halted or ""})
     return rows
 
 
-CSV_FIELDS = ("date", "at", "what", "customer_id", "stage", "overdue", "reasons", "halted")
+CSV_FIELDS = ("date", "at", "what", "customer_id", "name", "stage", "overdue", "reasons", "halted")
 
 
 def to_csv(rows: list[dict[str, str]]) -> str:

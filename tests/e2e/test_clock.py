@@ -110,7 +110,7 @@ def test_forecast_and_preview_at_a_date_through_the_cli_and_http(timed_stack: St
     assert any(cid in [i["customer_id"] for i in d["notices"].get("final_notice", ())] or
                cid in [i["customer_id"] for i in d["suspended"] + d["refused"]] for d in as_json["days"])
     csv_out = runner.invoke(app, ["forecast", "--days", "10", "--csv"], env=stack.settings).stdout
-    assert csv_out.startswith("date,at,what,customer_id,stage,overdue,reasons,halted\n")
+    assert csv_out.startswith("date,at,what,customer_id,name,stage,overdue,reasons,halted\n")
     with stack.http() as api:
         assert api.get("/api/collections/forecast", params={"days": "0"}).status_code == 400
         r = api.get("/api/collections/forecast", params={"days": "3", "format": "csv"})

@@ -33,6 +33,8 @@ def test_the_predicted_final_notice_opens_the_way_to_a_suspension_on_the_first_w
     assert suspended == [date(2026, 7, 13)]
     weekend = [d for d in days if d.date in (date(2026, 7, 11), date(2026, 7, 12))]
     assert all(d.refused and d.refused[0].customer_id == g("c1") for d in weekend)
+    # the suspension notice goes out with the suspension, not with a refused one
+    assert [d.date for d in days if "suspend_usage" in d.notices] == [date(2026, 7, 13)]
     assert days[12].overdue_total(days[12].suspended) == {"CNY": "5000.00"}
     # suspend_all (45 days) needs approval: refused as approval_required, never suspended by the forecast
     later = [r for d in days if d.date >= date(2026, 7, 27) for r in d.refused]
@@ -60,6 +62,7 @@ def test_blast_radius_halts_the_day_and_stale_feed_refuses_every_suspension() ->
     assert all(d.halted and "would suspend 3 of 3" in d.halted for d in halted)
     assert [len(d.refused) for d in halted] == [3, 3] and not any(d.suspended for d in halted)
     assert all("blast_radius" in r.reasons for d in halted for r in d.refused)
+    assert not any(d.notices for d in halted)  # nobody is told of a suspension that did not happen
     stale = forecast(portfolio, POLICY, CAL, MOMENTS[:1], OPEN.model_copy(update={"feed_problem": "silent"}),
                      notices=notices, cases=cases)
     assert not stale[0].suspended and {r.reasons for r in stale[0].refused} == {("stale_feed",)}
