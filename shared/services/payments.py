@@ -110,7 +110,7 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
         _audit_profile_change(ctx, event, before, ledger, source or "unknown", now, correlation_id)
     elif restated is not None:  # same content (other content raised LedgerError): the producer's retry
         ctx.audit.record(AuditEntry(
-            customer_id=event.customer_id, action="payment.duplicate", actor=f"system:{source or 'unknown'}",
+            customer_id=event.customer_id, action="payment.duplicate", actor=_who_sent(source),
             reason=f"event {event.event_id} restates payment {restated.payment_id} of event {restated.event_id} "
                    "with the same amount, currency, invoice and time: counted once",
             at=now, correlation_id=correlation_id or "", evidence={"payment_id": restated.payment_id}))
@@ -143,7 +143,7 @@ def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: Custo
     new = after.profile.model_dump(mode="json")
     asked = sorted(event.model_fields_set & PROFILE_FIELDS)
     changed = {k: {"from": old.get(k), "to": new.get(k)} for k in asked if old.get(k) != new.get(k)}
-    ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="profile.updated", actor=f"system:{source}",
+    ctx.audit.record(AuditEntry(customer_id=event.customer_id, action="profile.updated", actor=_who_sent(source),
                                 reason=f"customer.updated {event.event_id}: {', '.join(asked)}", at=now,
                                 correlation_id=correlation_id or "", evidence={"changed": changed, "asked": asked}))
     if "segment" in changed:
@@ -197,3 +197,11 @@ def feed_age_hours(stores: Stores, now: datetime) -> float | None:
 
 __all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
            "ingest", "parse_payment_event", "payment_conflicts", "record_event"]
+
+
+def _who_sent(source: str) -> str:
+    """The audit actor for the system that sent an event: the envelope's ``source`` (``erp``), or the signed-in
+    principal's actor name when the HTTP ingress already resolved one (``system:crm-sync``, ``operator:ana``)."""
+    if not source:
+        return "system:unknown"
+    return source if source.startswith(("system:", "operator:")) else f"system:{source}"

@@ -41,5 +41,6 @@ def declare_baseline(ctx: AppContext, customer_id: str, fields: dict[str, Any], 
     from shared.services.payments import enqueue_events
 
     event = baseline_event(customer_id, fields)
-    enqueue_events(ctx, [event], source=f"operator:{actor}")
+    # the route passes the signed-in actor ("operator:ana"); the CLI passes a bare name
+    enqueue_events(ctx, [event], source=actor if actor.startswith(("operator:", "system:")) else f"operator:{actor}")
     return event
