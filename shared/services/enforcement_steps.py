@@ -84,6 +84,18 @@ async def _read_ent(pc: PartnerCenterClient, customer_id: str, plan: str, eid: s
     return str(found.status) if found else "not found"
 
 
+async def _await_cancel(pc: PartnerCenterClient, customer_id: str, plan: str, eid: str, settings: Settings) -> str:
+    """Read an Azure subscription until an accepted cancel shows (anything but active) or the wait budget ends."""
+    loop = asyncio.get_running_loop()
+    end, interval = loop.time() + settings.pc_entitlement_wait_seconds, settings.pc_entitlement_poll_seconds
+    while True:
+        seen = await _read_ent(pc, customer_id, plan, eid)
+        if seen != "active" or loop.time() >= end:
+            return seen
+        await asyncio.sleep(min(interval, max(end - loop.time(), 0)))
+        interval = min(interval * 1.5, 10.0)
+
+
 async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: EnforcementRequest, sub: Subscription,
                                name: str, now: datetime, *, include_addons: bool = True) -> list[TargetState]:
     """PATCH an active subscription (and its active add-ons) to suspended; one state per subscription."""
@@ -171,6 +183,15 @@ async def reactivate_record(pc: PartnerCenterClient, stores: Stores, settings: S
     kind: Literal["subscription", "azure_subscription"] = "azure_subscription" if rec.entitlement_id else "subscription"
     state = TargetState(target=rec.label, kind=kind, name=rec.name, status=rec.seen_status or UNREADABLE,
                         verified=False, held=True)
+    if rec.entitlement_id and rec.verified_at is None:
+        # a cancel accepted but never seen applied: an "active" read proves nothing (Partner Center may disable
+        # it later, and nobody would lift it). Wait for it within the budget; else keep the record (pending).
+        seen = await _await_cancel(pc, rec.customer_id, rec.subscription_id, rec.entitlement_id, settings)
+        if seen in ("active", UNREADABLE):
+            await _put(stores, rec.model_copy(update={"seen_status": seen}))
+            return state.model_copy(update={"status": seen, "error": (
+                f"pending: the cancel csp-guard sent is not yet applied (Partner Center shows {seen}); "
+                "the record is kept and the next attempt reactivates it once the cancel shows")})
     try:
         if rec.entitlement_id:
             ch = await pc.reactivate_azure_entitlement(rec.customer_id, rec.subscription_id, rec.entitlement_id,

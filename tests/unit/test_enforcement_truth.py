@@ -54,6 +54,7 @@ class FakePC:
         self.apply = True  # a call changes the status before it raises (the error came after the change)
         self.lag = False  # an accepted cancel does not show before the wait ends
         self.unreadable = False
+        self.later: dict[str, int] = {}  # an accepted cancel that Partner Center applies after that many reads
 
     def _raise(self, what: str) -> None:
         if what in self.raise_on:
@@ -81,6 +82,11 @@ class FakePC:
     async def get_azure_entitlement(self, customer_id: str, plan: str, eid: str) -> AzureEntitlement | None:
         if self.unreadable:
             raise ServerError("down")
+        if eid in self.later:
+            self.later[eid] -= 1
+            if self.later[eid] <= 0:
+                del self.later[eid]
+                self.status[eid] = "disabled"
         return AzureEntitlement(id=eid, status=self.status[eid]) if eid in self.status else None
 
     async def cancel_azure_entitlement(self, customer_id: str, plan: str, eid: str, **kw: Any) -> EntitlementChange:
@@ -103,6 +109,8 @@ class FakePC:
 REQ = EnforcementRequest(action="suspend", customer_id="c1", reason="nonpayment", key="k", detail="overdue",
                          requested_at=NOW)
 SETTINGS = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true")
+QUICK = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true", CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS=0.05,
+                 CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS=0.01)
 ENT = AzureEntitlement(id="e1", friendly_name="Azure subscription 1", status="active")
 
 
@@ -188,3 +196,18 @@ async def test_reactivation_goes_plan_first_and_keeps_what_partner_center_refuse
     del pc.raise_on["reactivate"]
     state = await reactivate_record(pc, stores, SETTINGS, rec)
     assert state.verified and state.status == "active" and stores.suspensions.rows == {}
+
+
+async def test_a_cancel_not_yet_applied_is_never_forgotten_by_a_reactivation_reading_active() -> None:
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.lag = True  # accepted; Partner Center applies it only after the customer paid
+    await disable_entitlement(pc, stores, SETTINGS, REQ, "plan", ENT, NOW, held_before=False)
+    rec = stores.suspensions.rows[("c1", "plan_e1")]
+    assert rec.verified_at is None
+    state = await reactivate_record(pc, stores, QUICK, rec)  # reads "active": nothing to lift *yet*
+    assert not state.verified and state.held and state.error.startswith("pending")
+    assert ("c1", "plan_e1") in stores.suspensions.rows
+    pc.later["e1"] = 2  # Partner Center now applies the cancel: the next attempt waits for it, then lifts it
+    state = await reactivate_record(pc, stores, QUICK, stores.suspensions.rows[("c1", "plan_e1")])
+    assert state.verified and state.status == "active" and pc.status["e1"] == "active"
+    assert stores.suspensions.rows == {}
