@@ -156,6 +156,11 @@ async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings:
         raise
     except PartnerCenterError as exc:
         seen, error = await _read_ent(pc, req.customer_id, plan, ent.id), _error(exc)
+        if exc.maybe_applied_earlier:  # the retry was refused, but the first attempt may have been processed
+            accepted = True  # accepted, unverified: the record stays; wait for the cancel to show
+            seen = await _await_cancel(pc, req.customer_id, plan, ent.id, settings) if seen == "active" else seen
+            error = f"an earlier attempt may have been accepted (the retry was refused: {error}); Partner " \
+                    f"Center shows {seen}"
     else:
         seen, accepted, changed = (str(ch.after) if ch.after is not None else "not found"), ch.requested, ch.changed
         if ch.before is None:

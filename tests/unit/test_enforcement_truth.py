@@ -11,6 +11,7 @@ import pytest
 from shared.partner_center import (
     AzureEntitlement,
     ChangeResult,
+    Conflict,
     EntitlementChange,
     NotFound,
     PermissionDenied,
@@ -211,3 +212,20 @@ async def test_a_cancel_not_yet_applied_is_never_forgotten_by_a_reactivation_rea
     state = await reactivate_record(pc, stores, QUICK, stores.suspensions.rows[("c1", "plan_e1")])
     assert state.verified and state.status == "active" and pc.status["e1"] == "active"
     assert stores.suspensions.rows == {}
+
+
+async def test_a_retried_cancel_refused_as_in_progress_is_accepted_unverified_and_kept() -> None:
+    pc, stores = FakePC(e1="active"), FakeStores()
+    refused = Conflict("a change is already in progress", status=409)
+    refused.maybe_applied_earlier = True  # the first attempt timed out after Partner Center took it
+    pc.raise_on["cancel"] = refused
+    pc.later["e1"] = 3  # still active at the first read-backs, disabled soon after
+    state = await disable_entitlement(pc, stores, QUICK, REQ, "plan", ENT, NOW, held_before=False)
+    assert state.held and state.verified and state.changed and state.status == "disabled"
+    assert stores.suspensions.rows[("c1", "plan_e1")].verified_at == NOW
+
+    pc, stores = FakePC(e1="active"), FakeStores()
+    pc.raise_on["cancel"] = refused  # never shows within the wait: still kept, unverified, for a person or a retry
+    state = await disable_entitlement(pc, stores, QUICK, REQ, "plan", ENT, NOW, held_before=False)
+    assert state.held and not state.verified and "earlier attempt" in state.error
+    assert stores.suspensions.rows[("c1", "plan_e1")].verified_at is None
