@@ -101,7 +101,14 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
     """PATCH an active subscription (and its active add-ons) to suspended; one state per subscription."""
     rec = _record(req, sub.id, now, name)
     await _put(stores, rec)
+    addons: dict[str, SuspensionRecord] = {}
     try:
+        if include_addons:  # each active add-on is recorded before the change too: a failure mid-loop forgets none
+            for a in await pc.list_addons(req.customer_id, sub.id):
+                if a.status != SubscriptionStatus.ACTIVE:
+                    continue
+                addons[a.id] = _record(req, a.id, now, a.friendly_name or a.id, is_addon=True, parent=sub.id)
+                await _put(stores, addons[a.id])
         results = await pc.suspend(req.customer_id, sub.id, include_addons=include_addons)
     except TRANSIENT:
         raise
@@ -114,7 +121,8 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
             await _put(stores, rec.model_copy(update={"seen_status": seen,
                                                       "verified_at": now if suspended else None}))
         return [TargetState(target=sub.id, kind="subscription", name=name, status=seen, verified=suspended,
-                            held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error=_error(exc))]
+                            held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error=_error(exc)),
+                *[await _settle(pc, stores, a, now, _error(exc)) for a in addons.values()]]
     out = []
     for r in results:
         parent = r.subscription_id == sub.id
@@ -129,13 +137,29 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
                 await _drop(stores, req.customer_id, rec.row)
         else:
             held = r.ok
+            addon = addons.pop(r.subscription_id, None) or _record(req, r.subscription_id, now, r.subscription_id,
+                                                                  is_addon=True, parent=sub.id)
             if held:
-                addon = _record(req, r.subscription_id, now, r.subscription_id, is_addon=True, parent=sub.id)
                 await _put(stores, addon.model_copy(update={"seen_status": str(r.after), "verified_at": now}))
+            else:
+                await _drop(stores, req.customer_id, addon.row)
         out.append(TargetState(target=r.subscription_id, kind="subscription", name=name if parent else "",
                                status=str(r.after), verified=r.ok, held=held, changed=r.changed,
                                error="" if r.ok else f"read back {r.after}, expected {r.target}"))
-    return out
+    return out + [await _settle(pc, stores, a, now, "not changed by the suspension") for a in addons.values()]
+
+
+async def _settle(pc: PartnerCenterClient, stores: Stores, rec: SuspensionRecord, now: datetime,
+                  error: str) -> TargetState:
+    """An add-on recorded before the change whose result is unknown: keep or drop its record on a read-back."""
+    seen = await _read_sub(pc, rec.customer_id, rec.subscription_id)
+    suspended = seen == SubscriptionStatus.SUSPENDED  # it was active just before this request: ours
+    if seen == SubscriptionStatus.ACTIVE:
+        await _drop(stores, rec.customer_id, rec.row)
+    else:
+        await _put(stores, rec.model_copy(update={"seen_status": seen, "verified_at": now if suspended else None}))
+    return TargetState(target=rec.subscription_id, kind="subscription", status=seen, verified=suspended,
+                       held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error="" if suspended else error)
 
 
 async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings: Settings, req: EnforcementRequest,

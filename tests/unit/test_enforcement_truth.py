@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.partner_center import (
+    AddOn,
     AzureEntitlement,
     ChangeResult,
     Conflict,
@@ -55,6 +56,7 @@ class FakePC:
         self.apply = True  # a call changes the status before it raises (the error came after the change)
         self.lag = False  # an accepted cancel does not show before the wait ends
         self.unreadable = False
+        self.addons: dict[str, list[str]] = {}  # parent -> its add-ons
         self.later: dict[str, int] = {}  # an accepted cancel that Partner Center applies after that many reads
 
     def _raise(self, what: str) -> None:
@@ -66,13 +68,22 @@ class FakePC:
             raise ServerError("down")
         return Subscription(id=sid, status=self.status[sid])
 
+    async def list_addons(self, customer_id: str, sid: str) -> list[AddOn]:
+        return [AddOn(id=a, status=self.status[a], parent_subscription_id=sid) for a in self.addons.get(sid, [])]
+
     async def suspend(self, customer_id: str, sid: str, include_addons: bool = True) -> list[ChangeResult]:
         before = self.status[sid]
         if self.apply:
             self.status[sid] = "suspended"
         self._raise("suspend")
-        return [ChangeResult(customer_id=customer_id, subscription_id=sid, target=S, before=before,
-                             after=self.status[sid], changed=before != self.status[sid])]
+        out = [ChangeResult(customer_id=customer_id, subscription_id=sid, target=S, before=before,
+                            after=self.status[sid], changed=before != self.status[sid])]
+        for a in self.addons.get(sid, []) if include_addons else []:  # the client's loop, one PATCH per add-on
+            self._raise(f"suspend:{a}")  # accepted for the earlier ones, then an error
+            self.status[a] = "suspended"
+            out.append(ChangeResult(customer_id=customer_id, subscription_id=a, target=S, before=A, after=S,
+                                    changed=True))
+        return out
 
     async def reactivate(self, customer_id: str, sid: str, include_addons: bool = True) -> list[ChangeResult]:
         self._raise("reactivate")
@@ -229,3 +240,21 @@ async def test_a_retried_cancel_refused_as_in_progress_is_accepted_unverified_an
     state = await disable_entitlement(pc, stores, QUICK, REQ, "plan", ENT, NOW, held_before=False)
     assert state.held and not state.verified and "earlier attempt" in state.error
     assert stores.suspensions.rows[("c1", "plan_e1")].verified_at is None
+
+
+async def test_add_ons_suspended_before_an_error_mid_loop_are_recorded_and_lifted_later() -> None:
+    pc, stores = FakePC(sub="active", a1="active", a2="active"), FakeStores()
+    pc.addons["sub"] = ["a1", "a2"]
+    pc.raise_on["suspend:a2"] = RestrictionError("add-on refused", code="27009", status=400)  # a1 is suspended
+    states = await suspend_subscription(pc, stores, REQ, Subscription(id="sub", status="active"), "Office", NOW)
+    assert {s.target: (s.status, s.held, s.verified) for s in states} == {
+        "sub": ("suspended", True, True), "a1": ("suspended", True, True), "a2": ("active", False, False)}
+    assert set(stores.suspensions.rows) == {("c1", "sub"), ("c1", "a1")}  # a1 will be lifted; a2 was never changed
+    a1 = stores.suspensions.rows[("c1", "a1")]
+    assert a1.is_addon and a1.parent_subscription_id == "sub" and a1.verified_at == NOW
+
+    pc, stores = FakePC(sub="active", a1="active"), FakeStores()
+    pc.addons["sub"] = ["a1"]
+    states = await suspend_subscription(pc, stores, REQ, Subscription(id="sub", status="active"), "Office", NOW)
+    assert [(s.target, s.verified) for s in states] == [("sub", True), ("a1", True)]
+    assert stores.suspensions.rows[("c1", "a1")].verified_at == NOW
