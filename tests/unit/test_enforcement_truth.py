@@ -258,3 +258,26 @@ async def test_add_ons_suspended_before_an_error_mid_loop_are_recorded_and_lifte
     states = await suspend_subscription(pc, stores, REQ, Subscription(id="sub", status="active"), "Office", NOW)
     assert [(s.target, s.verified) for s in states] == [("sub", True), ("a1", True)]
     assert stores.suspensions.rows[("c1", "a1")].verified_at == NOW
+
+
+async def test_the_suspended_notice_names_only_what_partner_center_showed_suspended() -> None:
+    from types import SimpleNamespace
+
+    from shared.collections.ledger import CustomerLedger
+    from shared.services.messages import CollectionsNotice
+    from shared.services.notices import build_context
+    from shared.services.state import CollectionsState
+
+    done = _rec("o365").model_copy(update={"case_id": "case", "verified_at": NOW, "name": "Office"})
+    pending = _rec("plan", "e1").model_copy(update={"case_id": "case", "name": "Azure subscription 1"})
+    stores = SimpleNamespace(collections_state=lambda c: CollectionsState(customer_id=c),
+                             suspended_by_us=lambda c: [done, pending])
+
+    class Listing:
+        async def list_subscriptions(self, customer_id: str) -> list[Subscription]:
+            return []
+
+    ctx = SimpleNamespace(settings=SETTINGS, partner_center=Listing)
+    notice = CollectionsNotice(customer_id="c1", key="k:n", stage_id="s", template="suspension_done", case_id="case")
+    out = await build_context(ctx, stores, notice, CustomerLedger(customer_id="c1"), NOW)  # type: ignore[arg-type]
+    assert [s["id"] for s in out["subscriptions"]] == ["o365"]
