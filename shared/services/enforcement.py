@@ -208,8 +208,11 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
         await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
         if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
             await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
-        elif early.status == "blocked":
-            await asyncio.to_thread(_alert_team, ctx, req, early)
+        elif early.status == "blocked":  # csp-guard chose not to act: say why, never "FAILED"
+            from shared.services.alerts import AlertKind, send_alert
+
+            await asyncio.to_thread(send_alert, ctx, AlertKind.ENFORCEMENT_BLOCKED, req.key,
+                                    f"{req.action} blocked: {early.detail}", req.customer_id)
         return early
 
     async def work(claim: Claim) -> dict[str, Any]:

@@ -281,3 +281,64 @@ async def test_the_suspended_notice_names_only_what_partner_center_showed_suspen
     notice = CollectionsNotice(customer_id="c1", key="k:n", stage_id="s", template="suspension_done", case_id="case")
     out = await build_context(ctx, stores, notice, CustomerLedger(customer_id="c1"), NOW)  # type: ignore[arg-type]
     assert [s["id"] for s in out["subscriptions"]] == ["o365"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def record(self, entry: Any) -> None:
+        self.items.append(entry)
+
+    def send(self, queue: Any, envelope: Any) -> None:
+        self.items.append(envelope)
+
+
+async def test_a_blocked_suspension_tells_the_team_blocked_and_why_never_failed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from shared.services import enforcement
+    from shared.services.enforcement import Outcome, execute
+
+    why = "payment feed silent for 50.0 h (limit 48 h): not suspending on stale data"
+    monkeypatch.setattr(enforcement, "precheck", lambda *a: Outcome(key="k", status="blocked", detail=why))
+    ctx = SimpleNamespace(stores=None, audit=Recorder(), producer=Recorder(), settings=SETTINGS)
+    out = await execute(ctx, REQ, now=NOW)  # type: ignore[arg-type]
+    assert out.status == "blocked"
+    [envelope] = ctx.producer.items
+    body = envelope.model_dump_json() if hasattr(envelope, "model_dump_json") else str(envelope)
+    assert "team_alert" in body and "blocked: payment feed silent" in body
+    assert "team_action_failed" not in body
+
+
+async def test_a_dry_run_containment_is_not_a_failure_nor_escalated_nor_reported_to_21vianet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from shared.fraud.cases import Case, CaseStatus, Containment, ContainmentStatus
+    from shared.services.enforcement import Outcome
+    from shared.services.fraud import containment, requests
+    from shared.services.fraud.store import CaseRecord
+
+    case = Case.model_construct(case_id="case", customer_id="c1", status=CaseStatus.OPEN,
+                                containment=Containment(status=ContainmentStatus.REQUESTED, targets=("plan/e1",)))
+    stored = {"rec": CaseRecord.model_construct(case=case, containment_keys=[], alerts=[])}
+
+    class Cases:
+        def update(self, pk: str, rk: str, change: Any) -> Any:
+            new = change(stored["rec"])
+            stored["rec"] = new or stored["rec"]
+            return new
+
+    monkeypatch.setattr(containment, "FraudStores", lambda tables: SimpleNamespace(cases=Cases()))
+    calls: list[str] = []
+    monkeypatch.setattr(containment, "escalate", lambda *a: calls.append("escalate"))
+    monkeypatch.setattr(requests, "raise_service_request", lambda *a: calls.append("service request"))
+    ctx = SimpleNamespace(tables=None, audit=Recorder(), settings=SETTINGS)
+    req = REQ.model_copy(update={"reason": "fraud", "case_id": "case", "subscription_ids": ("x",)})
+    out = Outcome(key="k", status="dry_run", detail="would suspend; CSPGUARD_ENFORCEMENT_ENABLED is false")
+    containment.record_outcome(ctx, req, out, NOW)  # type: ignore[arg-type]
+    c = stored["rec"].case.containment
+    assert c.status is ContainmentStatus.REQUESTED and c.detail.startswith("dry run: nothing sent")
+    assert calls == [] and [e.outcome for e in ctx.audit.items] == ["dry_run"]

@@ -102,6 +102,20 @@ def record_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: 
             if rec is not None:
                 escalate(ctx, rec, "reactivate", out, now)
         return
+    if out.status == "dry_run":  # nothing was sent: not a failure, no escalation, no service request
+        dry = f"dry run: nothing sent ({out.detail})"
+
+        def note(cur: CaseRecord | None) -> CaseRecord | None:
+            if cur is None or cur.case.case_id != req.case_id or not cur.case.is_open:
+                return None
+            c = cur.case.containment.model_copy(update={"detail": dry})  # its status stays "requested"
+            return cur.model_copy(update={"case": cur.case.model_copy(update={"containment": c})})
+
+        fs.cases.update(req.customer_id, CURRENT, note)
+        ctx.audit.record(AuditEntry(customer_id=req.customer_id, action="fraud.containment", actor=req.actor,
+                                    reason=dry, outcome="dry_run", at=now,
+                                    evidence={"case_id": req.case_id, "key": req.key}))
+        return
     requested = {target_label(s) for s in req.subscription_ids} | {
         target_label(t.plan_subscription_id, t.entitlement_id) for t in req.entitlements}
     verified = [t.target for t in out.targets if t.verified]
