@@ -342,3 +342,17 @@ async def test_a_dry_run_containment_is_not_a_failure_nor_escalated_nor_reported
     c = stored["rec"].case.containment
     assert c.status is ContainmentStatus.REQUESTED and c.detail.startswith("dry run: nothing sent")
     assert calls == [] and [e.outcome for e in ctx.audit.items] == ["dry_run"]
+
+
+def test_the_service_request_carries_each_failed_target_with_what_partner_center_showed() -> None:
+    from shared.fraud.cases import Case
+    from shared.fraud.containment import record_containment_outcome
+    from shared.fraud.evidence import containment_facts
+    from shared.services.fraud.srpack import LiveDetails, _containment
+
+    case = Case.model_construct(case_id="case", customer_id="c1", timeline=(), suspended=())
+    case = record_containment_outcome(case, [], {"plan/e1": "cancel accepted; still active after 120 s",
+                                                 "o365": "read back unknown"}, NOW)
+    ctx = _containment(containment_facts(case), LiveDetails())
+    assert {t["id"]: t["error"] for t in ctx["failed"]} == {"e1": "cancel accepted; still active after 120 s",
+                                                             "o365": "read back unknown"}
