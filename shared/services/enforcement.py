@@ -121,7 +121,7 @@ async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now
             states.append(await disable_entitlement(pc, stores, ctx.settings, req, plan_id, ent, now,
                                                     held_before=target_label(plan_id, ent.id) in held))
     for sub in plan.plans:  # the plan itself last, and only once nothing under it is active
-        still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if e.is_active]
+        still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if not e.is_off]
         if still:
             states.append(TargetState(target=sub.id, kind="subscription", name=plan.names[sub.id], status="active",
                                       verified=False, held=False,

@@ -356,3 +356,32 @@ def test_the_service_request_carries_each_failed_target_with_what_partner_center
     ctx = _containment(containment_facts(case), LiveDetails())
     assert {t["id"]: t["error"] for t in ctx["failed"]} == {"e1": "cancel accepted; still active after 120 s",
                                                              "o365": "read back unknown"}
+
+
+async def test_a_missing_azure_subscription_status_is_unknown_never_taken_as_disabled() -> None:
+    from shared.partner_center import AzureEntitlementStatus
+    from shared.partner_center._entitlements import change_entitlement
+    from shared.services.enforcement_targets import _mine
+
+    bare = AzureEntitlement.model_validate({"id": "e1"})  # Partner Center left the status out
+    assert bare.status == AzureEntitlementStatus.UNKNOWN and not bare.is_active and not bare.is_off
+    assert _mine([bare], "plan", set()) == [bare]  # in scope: not skipped as if already disabled
+    unknown = EntitlementChange(customer_id="c1", subscription_id="plan", entitlement_id="e1", action="cancel",
+                                before="unknown", after="unknown", requested=True)
+    assert not unknown.ok and not unknown.changed  # never "verified disabled"
+
+    class Transport:
+        def __init__(self) -> None:
+            self.item: dict[str, str] = {"id": "e1"}
+            self.sent: list[str] = []
+
+        async def pages(self, call: Any) -> Any:
+            yield {"items": [self.item]}
+
+        async def send(self, call: Any) -> None:
+            self.sent.append(call.method)
+            self.item = {"id": "e1", "status": "disabled"}
+
+    t = Transport()
+    ch = await change_entitlement(t, "c1", "plan", "e1", "cancel", wait=0.05, poll_interval=0.01)  # type: ignore[arg-type]
+    assert t.sent == ["POST"] and ch.requested and ch.ok and ch.after == "disabled"

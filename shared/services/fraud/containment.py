@@ -65,7 +65,7 @@ async def resolve_targets(ctx: AppContext, case: Case, exclude: Iterable[str] = 
 
     async def azure_of(plan_id: str, only: set[str] | None = None) -> set[str]:
         ents = await pc.list_azure_entitlements(case.customer_id, plan_id)
-        return {target_label(plan_id, e.id) for e in ents if e.is_active and (only is None or e.id.lower() in only)}
+        return {target_label(plan_id, e.id) for e in ents if not e.is_off and (only is None or e.id.lower() in only)}
 
     if plan.scope == "affected":
         pairs: dict[str, set[str]] = {}
