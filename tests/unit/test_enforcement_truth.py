@@ -119,7 +119,7 @@ class FakePC:
 
 
 REQ = EnforcementRequest(action="suspend", customer_id="c1", reason="nonpayment", key="k", detail="overdue",
-                         requested_at=NOW)
+                         requested_at=NOW, scope={"kind": "all"})
 SETTINGS = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true")
 QUICK = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true", CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS=0.05,
                  CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS=0.01)
@@ -385,3 +385,29 @@ async def test_a_missing_azure_subscription_status_is_unknown_never_taken_as_dis
     t = Transport()
     ch = await change_entitlement(t, "c1", "plan", "e1", "cancel", wait=0.05, poll_interval=0.01)  # type: ignore[arg-type]
     assert t.sent == ["POST"] and ch.requested and ch.ok and ch.after == "disabled"
+
+
+def test_a_suspension_naming_nothing_is_refused_not_taken_as_all() -> None:
+    from pydantic import ValidationError
+
+    base = {"action": "suspend", "customer_id": "c1", "reason": "manual", "key": "k", "detail": "d",
+            "requested_at": NOW}
+    with pytest.raises(ValidationError, match="must name a scope"):
+        EnforcementRequest.model_validate(base)
+    assert EnforcementRequest.model_validate({**base, "scope": {"kind": "all"}}).scope is not None  # said so
+    assert EnforcementRequest.model_validate({**base, "subscription_ids": ["s1"]})
+    assert EnforcementRequest.model_validate({**base, "entitlements": [{"plan_subscription_id": "p",
+                                                                        "entitlement_id": "e"}]})
+    assert EnforcementRequest.model_validate({**base, "action": "reactivate"})  # a lift names what csp-guard held
+
+
+def test_every_producer_of_a_suspension_still_names_its_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from shared.services.operators import ManualAction, manual_enforcement
+
+    sent = Recorder()
+    ctx = SimpleNamespace(stores=SimpleNamespace(suspended_by_us=lambda c: []), producer=sent)
+    req = manual_enforcement(ctx, "c1", "suspend", ManualAction(all_subscriptions=True, reason="abuse report"),
+                             "operator:x", NOW)  # type: ignore[arg-type]
+    assert req.scope is not None and req.scope.kind == "all" and len(sent.items) == 1
