@@ -411,3 +411,18 @@ def test_every_producer_of_a_suspension_still_names_its_targets(monkeypatch: pyt
     req = manual_enforcement(ctx, "c1", "suspend", ManualAction(all_subscriptions=True, reason="abuse report"),
                              "operator:x", NOW)  # type: ignore[arg-type]
     assert req.scope is not None and req.scope.kind == "all" and len(sent.items) == 1
+
+
+def test_two_azure_subscriptions_spiking_on_one_plan_and_day_are_two_signals() -> None:
+    from datetime import date
+
+    from shared.fraud.signals import Detector, Signal
+
+    def spike(ent: str) -> Signal:
+        return Signal(detector=Detector.SPEND_SPIKE, customer_id="c1", day=date(2026, 11, 30),
+                      subscription_ids=("plan",), entitlement_ids=(ent,), why="spike", figures={})
+
+    assert spike("e1").key != spike("e2").key and spike("e1").key == spike("e1").key
+    bare = Signal(detector=Detector.SPEND_SPIKE, customer_id="c1", day=date(2026, 11, 30),
+                  subscription_ids=("plan",), why="spike", figures={})
+    assert bare.key == "spend_spike:c1:plan:2026-11-30:"  # signals without Azure subscriptions keep their key
