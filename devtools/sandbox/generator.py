@@ -325,12 +325,13 @@ def _azure_sub(
     if legacy:
         entitlement_ids = [sid]
     else:
-        # the first Azure subscription of a plan is active (a plan with usage always has one), others mostly
+        # the first Azure subscription of an active plan is active (a plan with usage always has one), others
+        # mostly; under a suspended/deleted/expired plan every one is disabled (Partner Center has no active
+        # Azure subscription under a plan that is not active)
         for k in range(rng.randint(1, 3)):
             eid, draw = _guid(rng), rng.random()  # same draws, same order as before: portfolios stay as they were
-            sub.entitlements.append(
-                Entitlement(eid, f"Azure subscription {k + 1}", "active" if draw < 0.85 or k == 0 else "disabled")
-            )
+            on = status == "active" and (draw < 0.85 or k == 0)
+            sub.entitlements.append(Entitlement(eid, f"Azure subscription {k + 1}", "active" if on else "disabled"))
         entitlement_ids = [e.id for e in sub.entitlements]
     if status == "active":
         scale = math.exp(rng.gauss(0, 1.0))

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.fraud.assess import Assessment, RuleHit
 from shared.fraud.rules import FraudError, Outcome
@@ -57,6 +57,7 @@ class Containment(BaseModel):
     targets: tuple[str, ...] = ()  # in scope: subscription ids, or "plan-id/entitlement-id" for Azure subscriptions
     contained: tuple[str, ...] = ()  # verified suspended/disabled
     failed: tuple[str, ...] = ()  # still active or refused: need a person
+    errors: dict[str, str] = Field(default_factory=dict)  # failed target -> what Partner Center showed/answered
     attempts: int = 0
 
 

@@ -102,7 +102,7 @@ def record_containment_outcome(case: Case, verified: Sequence[str], failed: Mapp
         case = record_action(case, f"{detail}; needs a person: {', '.join(still)}", now, by=by)
     return case.model_copy(update={"containment": Containment(
         status=status, detail=detail[:500], verified_at=now, targets=targets, contained=contained, failed=still,
-        attempts=c.attempts)})
+        errors={t: failed[t][:300] for t in still}, attempts=c.attempts)})
 
 
 def containment_retry_due(case: Case) -> bool:

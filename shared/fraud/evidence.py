@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.fraud.cases import Case, ContainmentStatus, EntryKind, TimelineEntry
 from shared.fraud.signals import Signal
@@ -27,6 +27,7 @@ class ContainmentFacts(BaseModel):
     targets: tuple[str, ...] = ()
     contained: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    errors: dict[str, str] = Field(default_factory=dict)  # failed target -> what Partner Center showed/answered
 
     @property
     def known(self) -> bool:
@@ -41,7 +42,8 @@ def containment_facts(case: Case) -> ContainmentFacts:
                          if e.kind is EntryKind.ACTION and e.text.startswith("containment requested")), None)
     if c.status is not ContainmentStatus.NONE:
         return ContainmentFacts(status=c.status, detail=c.detail, verified_at=c.verified_at,
-                                requested_at=requested_at, targets=c.targets, contained=c.contained, failed=c.failed)
+                                requested_at=requested_at, targets=c.targets, contained=c.contained, failed=c.failed,
+                                errors=c.errors)
     if case.suspended:
         return ContainmentFacts(status=ContainmentStatus.CONTAINED, verified_at=case.contained_at,
                                 requested_at=requested_at, targets=case.suspended, contained=case.suspended)
@@ -120,7 +122,7 @@ def containment_line(facts: ContainmentFacts) -> str:
         return (f"partial{at} (verified): contained {', '.join(facts.contained) or '-'}; "
                 f"still active or refused {', '.join(facts.failed) or '-'}{detail}")
     if facts.status is ContainmentStatus.FAILED:
-        return f"containment failed{at}: {facts.detail or 'refused'}; nothing suspended"
+        return f"containment failed{at}: {facts.detail or 'refused'}; nothing verified suspended"
     if facts.status is ContainmentStatus.REQUESTED:
         return "containment requested, outcome not yet confirmed by Partner Center; nothing may be assumed suspended"
     return "no containment: nothing suspended or disabled"

@@ -44,4 +44,6 @@ class Signal(BaseModel):
     def key(self) -> str:
         """Identity of the observation: the same key seen twice is the same signal, not a new one."""
         subs = ",".join(self.subscription_ids) or "*"
+        if self.entitlement_ids:  # a second Azure subscription of the same plan, same day, is another observation
+            subs += "/" + ",".join(self.entitlement_ids)
         return f"{self.detector.value}:{self.customer_id}:{subs}:{self.day.isoformat()}:{self.ref}"

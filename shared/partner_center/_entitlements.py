@@ -27,6 +27,7 @@ class AzureEntitlementStatus(OpenStrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"  # what a cancelled Azure subscription shows (reversible for a limited period)
     DELETED = "deleted"
+    UNKNOWN = "unknown"  # Partner Center did not say: never taken as disabled (nor as active)
 
 
 class AzureEntitlement(PcModel):
@@ -34,12 +35,17 @@ class AzureEntitlement(PcModel):
 
     id: str
     friendly_name: str | None = None
-    status: AzureEntitlementStatus = AzureEntitlementStatus.DISABLED
+    status: AzureEntitlementStatus = AzureEntitlementStatus.UNKNOWN
     subscription_id: str | None = None
 
     @property
     def is_active(self) -> bool:
         return self.status == AzureEntitlementStatus.ACTIVE
+
+    @property
+    def is_off(self) -> bool:
+        """Partner Center shows it disabled or deleted (an unknown status is not off: it may be running)."""
+        return self.status in (AzureEntitlementStatus.DISABLED, AzureEntitlementStatus.DELETED)
 
 
 class EntitlementChange(BaseModel):
@@ -63,8 +69,8 @@ class EntitlementChange(BaseModel):
 
     @property
     def ok(self) -> bool:
-        """True when the last read shows the wanted state (cancel: anything but active)."""
-        if self.after is None:
+        """True when the last read shows the wanted state (cancel: anything but active or unknown)."""
+        if self.after is None or self.after == AzureEntitlementStatus.UNKNOWN:
             return False
         active = self.after == AzureEntitlementStatus.ACTIVE
         return not active if self.action == "cancel" else active

@@ -54,6 +54,9 @@ class PartnerCenterError(Exception):
         self.request_id = request_id
         self.correlation_id = correlation_id
         self.retry_after = retry_after
+        # set by the transport: an earlier attempt of this same call failed in a way that may mean it was
+        # processed (timeout, 5xx), so a refusal now ("already cancelled", "in progress") may follow a change
+        self.maybe_applied_earlier = False
 
     def __str__(self) -> str:
         parts = [self.description]

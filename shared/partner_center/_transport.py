@@ -145,6 +145,7 @@ class Transport:
             sleep=self._sleep,
             reraise=True,
         )
+        maybe_applied = False  # an attempt so far failed after Partner Center may have processed it
         async for attempt in retrying:
             with attempt:
                 if last is not None and not reuses_request_id(last):
@@ -154,6 +155,8 @@ class Transport:
                     priority = attempt.retry_state.attempt_number - 1
                     return await self._send_refreshing(call, request_id, priority)
                 except PartnerCenterError as exc:
+                    exc.maybe_applied_earlier = maybe_applied
+                    maybe_applied = maybe_applied or (is_retryable(exc) and not isinstance(exc, Throttled))
                     last = exc
                     if is_retryable(exc):
                         log.warning("partner center retry %s %s after %s", call.method, call.template, exc)

@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     CALENDAR_ENDING = "calendar-ending"
     PAYMENT_FEED_SILENT = "payment-feed-silent"
     PROFILE_CHANGED_WHILE_PENDING = "profile-changed-while-pending"
+    ENFORCEMENT_BLOCKED = "enforcement-blocked"
 
 
 TITLES: dict[AlertKind, str] = {
@@ -32,6 +33,7 @@ TITLES: dict[AlertKind, str] = {
     AlertKind.CALENDAR_ENDING: "Official holiday data is about to run out",
     AlertKind.PAYMENT_FEED_SILENT: "The payment feed is silent",
     AlertKind.PROFILE_CHANGED_WHILE_PENDING: "A customer's segment changed while its suspension awaits approval",
+    AlertKind.ENFORCEMENT_BLOCKED: "A suspension was blocked (nothing was sent to Partner Center)",
 }
 NEXT_STEPS: dict[AlertKind, tuple[str, ...]] = {
     AlertKind.EVALUATION_FAILED: ("Read GET /api/customers/{id}/status (evaluation_error) and the audit history",
@@ -45,6 +47,8 @@ NEXT_STEPS: dict[AlertKind, tuple[str, ...]] = {
     AlertKind.PROFILE_CHANGED_WHILE_PENDING: ("The pending approval still stands: approve or reject it in "
                                               "GET /api/approvals",
                                               "Check with the sending system why the segment changed"),
+    AlertKind.ENFORCEMENT_BLOCKED: ("Clear the cause named above (payment feed, dead-letter store); the next sweep "
+                                    "evaluates the customer again on fresh data",),
 }
 
 

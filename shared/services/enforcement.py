@@ -123,7 +123,7 @@ async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now
                                                   held_before=target_label(plan_id, ent.id) in held)
                               for plan_id, ents in plan.azure.items() for ent in ents)
     for sub in plan.plans:  # the plan itself last, and only once nothing under it is active
-        still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if e.is_active]
+        still = [e for e in await pc.list_azure_entitlements(req.customer_id, sub.id) if not e.is_off]
         if still:
             states.append(TargetState(target=sub.id, kind="subscription", name=plan.names[sub.id], status="active",
                                       verified=False, held=False,
@@ -221,8 +221,11 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
         await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
         if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
             await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
-        elif early.status == "blocked":
-            await asyncio.to_thread(_alert_team, ctx, req, early)
+        elif early.status == "blocked":  # csp-guard chose not to act: say why, never "FAILED"
+            from shared.services.alerts import AlertKind, send_alert
+
+            await asyncio.to_thread(send_alert, ctx, AlertKind.ENFORCEMENT_BLOCKED, req.key,
+                                    f"{req.action} blocked: {early.detail}", req.customer_id)
         return early
     # else an earlier attempt of this request started (it may have acted): settle what it did before anything else
 

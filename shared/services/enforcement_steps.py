@@ -84,12 +84,31 @@ async def _read_ent(pc: PartnerCenterClient, customer_id: str, plan: str, eid: s
     return str(found.status) if found else "not found"
 
 
+async def _await_cancel(pc: PartnerCenterClient, customer_id: str, plan: str, eid: str, settings: Settings) -> str:
+    """Read an Azure subscription until an accepted cancel shows (anything but active) or the wait budget ends."""
+    loop = asyncio.get_running_loop()
+    end, interval = loop.time() + settings.pc_entitlement_wait_seconds, settings.pc_entitlement_poll_seconds
+    while True:
+        seen = await _read_ent(pc, customer_id, plan, eid)
+        if seen != "active" or loop.time() >= end:
+            return seen
+        await asyncio.sleep(min(interval, max(end - loop.time(), 0)))
+        interval = min(interval * 1.5, 10.0)
+
+
 async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: EnforcementRequest, sub: Subscription,
                                name: str, now: datetime, *, include_addons: bool = True) -> list[TargetState]:
     """PATCH an active subscription (and its active add-ons) to suspended; one state per subscription."""
     rec = _record(req, sub.id, now, name)
     await _put(stores, rec)
+    addons: dict[str, SuspensionRecord] = {}
     try:
+        if include_addons:  # each active add-on is recorded before the change too: a failure mid-loop forgets none
+            for a in await pc.list_addons(req.customer_id, sub.id):
+                if a.status != SubscriptionStatus.ACTIVE:
+                    continue
+                addons[a.id] = _record(req, a.id, now, a.friendly_name or a.id, is_addon=True, parent=sub.id)
+                await _put(stores, addons[a.id])
         results = await pc.suspend(req.customer_id, sub.id, include_addons=include_addons)
     except TRANSIENT:
         raise
@@ -102,7 +121,8 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
             await _put(stores, rec.model_copy(update={"seen_status": seen,
                                                       "verified_at": now if suspended else None}))
         return [TargetState(target=sub.id, kind="subscription", name=name, status=seen, verified=suspended,
-                            held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error=_error(exc))]
+                            held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error=_error(exc)),
+                *[await _settle(pc, stores, a, now, _error(exc)) for a in addons.values()]]
     out = []
     for r in results:
         parent = r.subscription_id == sub.id
@@ -117,13 +137,29 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
                 await _drop(stores, req.customer_id, rec.row)
         else:
             held = r.ok
+            addon = addons.pop(r.subscription_id, None) or _record(req, r.subscription_id, now, r.subscription_id,
+                                                                  is_addon=True, parent=sub.id)
             if held:
-                addon = _record(req, r.subscription_id, now, r.subscription_id, is_addon=True, parent=sub.id)
                 await _put(stores, addon.model_copy(update={"seen_status": str(r.after), "verified_at": now}))
+            else:
+                await _drop(stores, req.customer_id, addon.row)
         out.append(TargetState(target=r.subscription_id, kind="subscription", name=name if parent else "",
                                status=str(r.after), verified=r.ok, held=held, changed=r.changed,
                                error="" if r.ok else f"read back {r.after}, expected {r.target}"))
-    return out
+    return out + [await _settle(pc, stores, a, now, "not changed by the suspension") for a in addons.values()]
+
+
+async def _settle(pc: PartnerCenterClient, stores: Stores, rec: SuspensionRecord, now: datetime,
+                  error: str) -> TargetState:
+    """An add-on recorded before the change whose result is unknown: keep or drop its record on a read-back."""
+    seen = await _read_sub(pc, rec.customer_id, rec.subscription_id)
+    suspended = seen == SubscriptionStatus.SUSPENDED  # it was active just before this request: ours
+    if seen == SubscriptionStatus.ACTIVE:
+        await _drop(stores, rec.customer_id, rec.row)
+    else:
+        await _put(stores, rec.model_copy(update={"seen_status": seen, "verified_at": now if suspended else None}))
+    return TargetState(target=rec.subscription_id, kind="subscription", status=seen, verified=suspended,
+                       held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error="" if suspended else error)
 
 
 async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings: Settings, req: EnforcementRequest,
@@ -144,6 +180,11 @@ async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings:
         raise
     except PartnerCenterError as exc:
         seen, error = await _read_ent(pc, req.customer_id, plan, ent.id), _error(exc)
+        if exc.maybe_applied_earlier:  # the retry was refused, but the first attempt may have been processed
+            accepted = True  # accepted, unverified: the record stays; wait for the cancel to show
+            seen = await _await_cancel(pc, req.customer_id, plan, ent.id, settings) if seen == "active" else seen
+            error = f"an earlier attempt may have been accepted (the retry was refused: {error}); Partner " \
+                    f"Center shows {seen}"
     else:
         seen, accepted, changed = (str(ch.after) if ch.after is not None else "not found"), ch.requested, ch.changed
         if ch.before is None:
@@ -171,6 +212,15 @@ async def reactivate_record(pc: PartnerCenterClient, stores: Stores, settings: S
     kind: Literal["subscription", "azure_subscription"] = "azure_subscription" if rec.entitlement_id else "subscription"
     state = TargetState(target=rec.label, kind=kind, name=rec.name, status=rec.seen_status or UNREADABLE,
                         verified=False, held=True)
+    if rec.entitlement_id and rec.verified_at is None:
+        # a cancel accepted but never seen applied: an "active" read proves nothing (Partner Center may disable
+        # it later, and nobody would lift it). Wait for it within the budget; else keep the record (pending).
+        seen = await _await_cancel(pc, rec.customer_id, rec.subscription_id, rec.entitlement_id, settings)
+        if seen in ("active", UNREADABLE):
+            await _put(stores, rec.model_copy(update={"seen_status": seen}))
+            return state.model_copy(update={"status": seen, "error": (
+                f"pending: the cancel csp-guard sent is not yet applied (Partner Center shows {seen}); "
+                "the record is kept and the next attempt reactivates it once the cancel shows")})
     try:
         if rec.entitlement_id:
             ch = await pc.reactivate_azure_entitlement(rec.customer_id, rec.subscription_id, rec.entitlement_id,

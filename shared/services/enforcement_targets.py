@@ -38,9 +38,10 @@ class SuspendPlan:
 
 def _mine(ents: list[AzureEntitlement], plan: str, held: set[str], wanted: set[str] | None = None) -> list[
         AzureEntitlement]:
-    """Active Azure subscriptions (and ones csp-guard already holds: an earlier attempt disabled them)."""
+    """Azure subscriptions not shown off (active or of unknown status), and ones csp-guard already holds (an
+    earlier attempt disabled them)."""
     return [e for e in ents if (wanted is None or e.id.lower() in wanted)
-            and (e.is_active or target_label(plan, e.id) in held)]
+            and (not e.is_off or target_label(plan, e.id) in held)]
 
 
 async def plan_suspension(pc: PartnerCenterClient, req: EnforcementRequest, subs: list[Subscription],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.collections.policy import SuspendScope
 from shared.messaging import Envelope, kinds
@@ -74,12 +74,20 @@ class EnforcementRequest(_Payload):
     actor: str = Field(default="csp-guard", min_length=1)
     case_id: str | None = None
     stage_id: str | None = None
-    scope: SuspendScope | None = None  # suspend: which subscriptions (None = all)
+    scope: SuspendScope | None = None  # suspend: which subscriptions ("all" only when it says so)
     subscription_ids: tuple[str, ...] = ()  # explicit subscriptions (manual and fraud actions)
     entitlements: tuple[AzureTarget, ...] = ()  # explicit Azure subscriptions under their plans
     run_id: str | None = None
     requested_at: datetime
     then_notify: tuple[CollectionsNotice, ...] = ()  # sent only after a verified suspension
+
+    @model_validator(mode="after")
+    def _names_its_targets(self) -> EnforcementRequest:
+        """A suspension acts on exactly what it names: never on "all" by default or by accident."""
+        if self.action == "suspend" and self.scope is None and not self.subscription_ids and not self.entitlements:
+            raise ValueError("a suspension must name a scope, subscription_ids or entitlements (scope kind "
+                             "\"all\" for every subscription)")
+        return self
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
         return Envelope(kind=ENFORCEMENT_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),

@@ -93,7 +93,9 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
         records = await asyncio.to_thread(stores.suspended_by_us, notice.customer_id)
         if template == "suspension_done":
             # only this case's non-payment suspensions: never reveal a fraud investigation or a manual action
-            mine = [r for r in records if r.reason == "nonpayment" and r.case_id == notice.case_id]
+            # and only what Partner Center was seen to suspend/disable: an unverified record is not a suspension
+            mine = [r for r in records if r.reason == "nonpayment" and r.case_id == notice.case_id
+                    and r.verified_at is not None]
             base["subscriptions"] = [{"id": r.subscription_id, "name": r.name or r.subscription_id} for r in mine]
             base["suspended_at"] = now.isoformat()
             base["consequences"] = await _suspended_consequences(ctx, policy, notice.customer_id, mine, now)

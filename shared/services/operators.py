@@ -26,6 +26,7 @@ from shared.collections import (
     preview,
 )
 from shared.collections.ledger import CustomerLedger
+from shared.collections.policy import SuspendScope
 from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
 from shared.services.collections import Dispatched, decide, dispatch
@@ -204,7 +205,8 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
         raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
     request = EnforcementRequest(
         action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
-        detail=body.reason, actor=actor, subscription_ids=ids, requested_at=now)
+        detail=body.reason, actor=actor, subscription_ids=ids, requested_at=now,
+        scope=SuspendScope(kind="all") if action == "suspend" and not ids else None)  # all_subscriptions: said so
     if action == "reactivate" and not ids:  # fraud containment is lifted through its case only
         ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id) if r.reason != "fraud")
         if not ids:

@@ -92,8 +92,9 @@ def _history(stack: CollectionsStack, cid: str) -> list[dict[str, Any]]:
 
 
 def _suspend_request(cid: str, key: str, **fields: Any) -> EnforcementRequest:
+    scope = {} if "subscription_ids" in fields else {"scope": {"kind": "all"}}  # a suspension names its scope
     return EnforcementRequest(**{"action": "suspend", "customer_id": cid, "reason": "nonpayment", "key": key,
-                                 "detail": "test", "requested_at": datetime.now(UTC), **fields})
+                                 "detail": "test", "requested_at": datetime.now(UTC), **scope, **fields})
 
 
 def test_an_undecodable_payment_is_listed_and_blocks_the_payers_suspension(stack: CollectionsStack) -> None:

@@ -15,8 +15,16 @@ from typer.testing import CliRunner
 
 from devtools.azurite import Azurite
 from shared.storage.audit import AuditLog
-from tests.e2e_collections.conftest import CollectionsStack, subscription_status, wait_until
-from tests.e2e_fraud.conftest import SUPPORT, customer_with_history, inject_gpu_spike, run_scan, start_stack, stop_stack
+from tests.e2e_collections.conftest import CollectionsStack, entitlement_status, subscription_status, wait_until
+from tests.e2e_fraud.conftest import (
+    SUPPORT,
+    azure_subscriptions,
+    customer_with_history,
+    inject_gpu_spike,
+    run_scan,
+    start_stack,
+    stop_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +47,15 @@ def test_pack_is_ready_to_file_and_the_ticket_is_tracked(portal_stack: Collectio
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     stack = portal_stack
     cid, plan = customer_with_history(stack, "Portal Pack Ltd")
-    inject_gpu_spike(stack, cid, plan)
+    running = azure_subscriptions(stack, cid, plan)[0]
+    inject_gpu_spike(stack, cid, plan, entitlement_id=running)
     assert run_scan(stack)["containments"] == 1
-    wait_until(lambda: subscription_status(stack, cid)[plan] == "suspended", what="plan suspended")
-    case = wait_until(lambda: (lambda c: c if c["service_request"]["status"] == "ready" else None)(_case(stack, cid)),
-                      what="service request ready")
+    # containment disables exactly the Azure subscription that spiked; its plan (and the licence) stay active
+    wait_until(lambda: entitlement_status(stack, cid)[running] == "disabled", what="Azure subscription disabled")
+    case = wait_until(lambda: (lambda c: c if (c["service_request"] or {}).get("status") == "ready" else None)(
+        _case(stack, cid)), what="service request ready")
     sr = case["service_request"]
+    assert subscription_status(stack, cid)[plan] == "active"
     assert sr["channel"] == "portal" and sr["pack_containment"] == "contained" and sr["ticket_number"] is None
     # the team got the paste-ready pack and the portal steps; nothing went to a 21Vianet mailbox
     team = [m for m in stack.mailbox.messages() if "File with 21Vianet" in str(m["Subject"])]
@@ -60,21 +71,22 @@ def test_pack_is_ready_to_file_and_the_ticket_is_tracked(portal_stack: Collectio
         text = r.text
         assert text.index("世纪互联技术支持团队") < text.index("Hello 21Vianet support")  # zh-CN first, then English
         assert "Portal Pack Ltd" in text and plan in text and cid in text and "risky-meter.contain" in text
-        assert f"subscription Azure plan (subscription ID {plan}): suspended" in text
+        assert f"Azure subscription {running} (under Azure plan {plan}): disabled (cancelled)" in text
         assert "verified by reading Partner Center back" in text
         assert "raised on containment" not in text  # csp-guard's own marker is no note for 21Vianet
         doc = api.get(f"/fraud/cases/{cid}/evidence", params={"format": "json"}).json()
-        assert doc["containment_known"] is True and doc["pack"]["containment"]["contained"] == [plan]
+        assert doc["containment_known"] is True and doc["pack"]["containment"]["contained"] == [f"{plan}/{running}"]
         assert set(doc["text"]) == {"zh-CN", "en"} and doc["title"]["zh-CN"].startswith("可疑活动报告")
         assert any("Customer requests -> New request" in s for s in doc["portal_steps"])
         en = api.get(f"/fraud/cases/{cid}/evidence", params={"lang": "en"}).text
         assert "世纪互联技术支持团队" not in en and "Hello 21Vianet support" in en
         assert api.get(f"/fraud/cases/{cid}/evidence", params={"format": "pdf"}).status_code == 400
-        assert api.get("/fraud/cases/no-such-customer/evidence").status_code == 404
+        assert api.get("/fraud/cases/no-such-customer/evidence").status_code == 400  # not a tenant id
+        assert api.get("/fraud/cases/00000000-0000-0000-0000-00000000dead/evidence").status_code == 404
 
         # the operator filed it in the portal: the ticket number goes on the case, with who recorded it
         assert api.post(f"/fraud/cases/{cid}/service-request/ticket", json={"number": "SR-1"},
-                        headers={"x-actor": ""}).status_code == 400
+                        headers={"x-actor": ""}).status_code == 401  # no signed-in operator
         assert api.post(f"/fraud/cases/{cid}/service-request/ticket", json={}).status_code == 400
         assert api.post(f"/fraud/cases/{cid}/service-request/ticket",
                         json={"number": "two words"}).status_code == 400

@@ -40,20 +40,26 @@ def test_verified_containment_names_each_azure_subscription_and_time(lang: str) 
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
-def test_failed_containment_says_nothing_was_suspended(lang: str) -> None:
+def test_failed_containment_lists_each_target_with_what_partner_center_showed(lang: str) -> None:
     detail = "900115: Azure plan has active Azure subscriptions"
-    text, html = _render(lang, status="failed", detail=detail, failed=[AZ])
+    pending = "cancel accepted; Partner Center still shows active after 120 s"
+    text, html = _render(lang, status="failed", detail=detail, failed=[
+        {**AZ, "error": pending}, {**LICENCE, "error": "read back unknown, expected suspended"}])
     for part in (text, html):
-        assert detail in part
+        assert detail in part and pending in part and "read back unknown, expected suspended" in part
         assert not any(claim in part for claim in SUSPENDED_CLAIMS)
-    assert ("Containment failed: " + detail + ". Nothing was suspended or disabled" in text if lang == "en"
-            else "遏制措施失败：" + detail + "。没有任何订阅被暂停或禁用" in text)
+        # never the false "they remain active": a cancel may be on its way, a target may be unreadable
+        assert "remain active" not in part and "仍处于活动状态。" not in part
+    assert ("Containment failed: " + detail + ". Nothing is verified suspended or disabled" in text if lang == "en"
+            else "遏制措施失败：" + detail + "。没有任何订阅被确认已暂停或禁用" in text)
+    assert (f"Azure subscription {AZURE_SUB} (under Azure plan {PLAN}): {pending}" in text if lang == "en"
+            else f"Azure 订阅 {AZURE_SUB}（属于 Azure 计划 {PLAN}）：{pending}" in text)
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
 def test_partial_containment_lists_what_is_still_active(lang: str) -> None:
     text, _ = _render(lang, status="partial", verified_at="2025-03-14T19:35:00+00:00", contained=[LICENCE],
-                      failed=[AZ], detail="entitlement still active after read-back")
+                      failed=[{**AZ, "error": "active"}], detail="entitlement still active after read-back")
     still = text.split("NOT suspended" if lang == "en" else "未能暂停")[1].split(
         "Partner Center said" if lang == "en" else "合作伙伴中心返回")[0]
     assert AZURE_SUB in still and LICENCE["id"] not in still

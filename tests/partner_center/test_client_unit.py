@@ -125,6 +125,32 @@ async def test_only_timeouts_retry_with_the_same_request_id(
     assert len(sleeps.delays) == 2
 
 
+async def test_a_refusal_after_a_timed_out_attempt_says_the_first_may_have_applied(
+    make_client: MakeClient, sleeps: Sleeps
+) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ReadTimeout("slow", request=request)  # processed or not: nobody knows
+        return httpx.Response(409, json={"code": 1, "description": "a change is in progress"})
+
+    async with make_client(handler) as client:
+        with pytest.raises(Exception) as info:
+            await client.get_customer("c1")
+    assert calls == 2 and info.value.maybe_applied_earlier  # type: ignore[attr-defined]
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(409, json={"code": 1, "description": "no"})
+
+    async with make_client(refuse) as client:
+        with pytest.raises(Exception) as info:
+            await client.get_customer("c1")
+    assert not info.value.maybe_applied_earlier  # type: ignore[attr-defined]
+
+
 async def test_429_retries_with_a_new_request_id(make_client: MakeClient, sleeps: Sleeps) -> None:
     ids: list[str] = []
 

@@ -105,3 +105,12 @@ def test_usage_is_streamed_lazily_for_a_big_portfolio() -> None:
     ):
         assert key in item
     assert abs(item["billingPreTaxTotal"] - round(item["quantity"] * item["unitPrice"], 2)) < 0.011
+
+
+def test_no_active_azure_subscription_under_a_plan_that_is_not_active() -> None:
+    """Partner Center cannot reach that state; an active plan keeps its first Azure subscription active."""
+    p = generate_portfolio(3, 1500, days=10, start=START)
+    plans = [s for s in p.subscriptions if s.offer.kind == "azure_plan"]
+    off = [s for s in plans if s.status != "active"]
+    assert off and all(e.status != "active" for s in off for e in s.entitlements)
+    assert all(s.entitlements[0].status == "active" for s in plans if s.status == "active")

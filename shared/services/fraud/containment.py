@@ -65,7 +65,7 @@ async def resolve_targets(ctx: AppContext, case: Case, exclude: Iterable[str] = 
 
     async def azure_of(plan_id: str, only: set[str] | None = None) -> set[str]:
         ents = await pc.list_azure_entitlements(case.customer_id, plan_id)
-        return {target_label(plan_id, e.id) for e in ents if e.is_active and (only is None or e.id.lower() in only)}
+        return {target_label(plan_id, e.id) for e in ents if not e.is_off and (only is None or e.id.lower() in only)}
 
     if plan.scope == "affected":
         pairs: dict[str, set[str]] = {}
@@ -101,6 +101,20 @@ def record_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: 
             rec = fs.current(req.customer_id)
             if rec is not None:
                 escalate(ctx, rec, "reactivate", out, now)
+        return
+    if out.status == "dry_run":  # nothing was sent: not a failure, no escalation, no service request
+        dry = f"dry run: nothing sent ({out.detail})"
+
+        def note(cur: CaseRecord | None) -> CaseRecord | None:
+            if cur is None or cur.case.case_id != req.case_id or not cur.case.is_open:
+                return None
+            c = cur.case.containment.model_copy(update={"detail": dry})  # its status stays "requested"
+            return cur.model_copy(update={"case": cur.case.model_copy(update={"containment": c})})
+
+        fs.cases.update(req.customer_id, CURRENT, note)
+        ctx.audit.record(AuditEntry(customer_id=req.customer_id, action="fraud.containment", actor=req.actor,
+                                    reason=dry, outcome="dry_run", at=now,
+                                    evidence={"case_id": req.case_id, "key": req.key}))
         return
     requested = {target_label(s) for s in req.subscription_ids} | {
         target_label(t.plan_subscription_id, t.entitlement_id) for t in req.entitlements}

@@ -72,7 +72,8 @@ def _containment(facts: ContainmentFacts, live: LiveDetails) -> dict[str, Any]:
             "verified_at": facts.verified_at.isoformat() if facts.verified_at else "",
             "requested_at": facts.requested_at.isoformat() if facts.requested_at else "",
             "contained": [_target(t, live) for t in facts.contained],
-            "failed": [_target(t, live) for t in facts.failed]}
+            # each target not contained, with what Partner Center showed or answered for it
+            "failed": [{**_target(t, live), "error": facts.errors.get(t) or "not verified"} for t in facts.failed]}
 
 
 def _entry(e: TimelineEntry) -> dict[str, str]:

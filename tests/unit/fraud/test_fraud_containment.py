@@ -68,6 +68,7 @@ def test_containment_state_comes_only_from_verified_outcomes() -> None:
     c = failed.containment
     assert c.status is ContainmentStatus.FAILED and c.detail.startswith("containment failed: 403") and "+1" in c.detail
     assert c.failed == ("plan/e1", "plan/e2") and failed.suspended == () and failed.contained_at is None
+    assert c.errors == {"plan/e1": "403: Admin Agent", "plan/e2": "403: Admin Agent"}  # each target's own answer
     assert containment_retry_due(failed) and "needs a person" in failed.timeline[-1].text
     partial = record_containment_outcome(mark_containment_requested(failed, ["plan/e1", "plan/e2"], later),
                                          ["plan/e1"], {"plan/e2": "still active"}, later)
