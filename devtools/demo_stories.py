@@ -277,8 +277,8 @@ def step_contain(demo: Demo) -> str:
         raise StoryFailed("containment touched more than the Azure subscription that ran the GPUs")
     # 21Vianet takes the report only in the Partner Center portal: the pack is prepared, a person files it
     with stack.http() as api:
-        wait_until(lambda: api.get(f"/api/fraud/cases/{g['id']}").json()["service_request"]["status"] == "ready",
-                   "the evidence pack")
+        wait_until(lambda: (api.get(f"/api/fraud/cases/{g['id']}").json().get("service_request") or {}).get(
+            "status") == "ready", "the evidence pack")  # raised once Partner Center confirmed the containment
         pack = api.get(f"/api/fraud/cases/{g['id']}/evidence")
         if pack.status_code != 200 or "世纪互联" not in pack.text:
             raise StoryFailed(f"the evidence pack gave {pack.status_code}")

@@ -55,8 +55,12 @@ def containment_targets(case: Case) -> ContainmentTargets:
         raise CaseError(f"case {case.case_id} is {case.status.value}: nothing to contain")
     contain = [h for h in case.hits if h.outcome is Outcome.CONTAIN]
     reasons = tuple(f"{h.rule_id}: {h.signal.why}" for h in (contain or case.hits))
-    if not contain:
+    if not contain and case.outcome is Outcome.CONTAIN:  # block-listed: contained whatever the detectors say
         return ContainmentTargets(scope="customer", requires_approval=True, reasons=reasons)
+    # an operator containing a case its rules only flagged for review contains what those signals name, never
+    # the whole customer: a licence (its e-mail) is suspended for usage only when a rule says containment: customer
+    approval = case.requires_approval or not contain
+    contain = contain or list(case.hits)
     scope: ContainmentScope = "affected"
     subs: set[str] = set()
     pairs: set[tuple[str, str]] = set()
@@ -71,7 +75,7 @@ def containment_targets(case: Case) -> ContainmentTargets:
         else:
             subs |= set(h.signal.subscription_ids)
     return ContainmentTargets(scope=scope, subscriptions=tuple(sorted(subs)), entitlements=tuple(sorted(pairs)),
-                              requires_approval=case.requires_approval, reasons=reasons)
+                              requires_approval=approval, reasons=reasons)
 
 
 def mark_containment_requested(case: Case, targets: Sequence[str], now: datetime) -> Case:

@@ -120,7 +120,7 @@ def test_run_serves_then_stops_cleanly_on_sigint(spawn: Callable[[list[str], dic
     shown = CliRunner().invoke(app, ["clock", "advance", "1d", "--json"], env=env)  # = --env-file var/stack.env
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["offset"] == "+1d 2h"
-    clock = httpx.get(f"http://127.0.0.1:{app_port}/api/clock", headers={"x-functions-key": "local-function-key"},
+    clock = httpx.get(f"http://127.0.0.1:{app_port}/api/clock", headers={"x-actor": "tester@partner.example"},
                       timeout=30).json()
     assert clock["offset"] == "+1d 2h" and clock["real_time"] is False
     health = httpx.get(f"http://127.0.0.1:{app_port}/api/health", timeout=30).json()

@@ -159,7 +159,7 @@ class Story:
         self.overrides.write_text(yaml.safe_dump(doc, default_flow_style=True), encoding="utf-8")
 
 
-FEED_CUSTOMER = "feed-heartbeat"
+FEED_CUSTOMER = "00000000-0000-4000-8000-00000000feed"  # ids are tenant GUIDs at the ingress
 
 
 @pytest.fixture(scope="module")

@@ -137,7 +137,8 @@ def test_gpu_spike_is_contained_reported_and_released_when_legitimate(contain_st
     wait_until(lambda: entitlement_status(stack, cid)[running] == "active", what="Azure subscription reactivated")
     assert entitlement_status(stack, cid)[idle] == "disabled"  # never csp-guard's: left as it was
     wait_until(lambda: collections_stores(stack).suspended_by_us(cid) == [], what="record lifted")
-    lifted = next(e for e in _audit(stack, cid) if e.action == "reactivate")
+    lifted = wait_until(lambda: next((e for e in _audit(stack, cid) if e.action == "reactivate"), None),
+                        what="reactivation audited")  # the audit follows the verified read-back
     assert lifted.outcome == "done" and [(t["target"], t["status"]) for t in lifted.evidence["targets"]] == [
         (label, "active")]
     with stack.api() as api:

@@ -48,6 +48,13 @@ def test_a_signal_naming_the_plan_only_means_its_azure_subscriptions_and_no_subs
     assert wide.scope == "azure_usage"  # never the licences (e-mail) for a usage signal
 
 
+def test_an_operator_containing_a_review_case_contains_what_its_signals_name_never_the_licences() -> None:
+    review = _case(_hit(Outcome.REVIEW), _hit(Outcome.REVIEW, subs=("plan",), ents=()))
+    t = containment_targets(review.model_copy(update={"outcome": Outcome.REVIEW}))
+    assert t.scope == "affected" and t.entitlements == (("plan", "e1"),) and t.subscriptions == ("plan",)
+    assert t.requires_approval  # a person decides: the rules only asked for review
+
+
 def test_only_a_rule_or_the_block_list_reaches_the_whole_customer() -> None:
     assert containment_targets(_case(_hit(containment="customer"), _hit())).scope == "customer"
     assert containment_targets(_case(_hit(Outcome.REVIEW))).scope == "customer"  # block-listed: no contain hit
