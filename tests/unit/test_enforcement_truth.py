@@ -303,7 +303,9 @@ async def test_a_blocked_suspension_tells_the_team_blocked_and_why_never_failed(
 
     why = "payment feed silent for 50.0 h (limit 48 h): not suspending on stale data"
     monkeypatch.setattr(enforcement, "precheck", lambda *a: Outcome(key="k", status="blocked", detail=why))
-    ctx = SimpleNamespace(stores=None, audit=Recorder(), producer=Recorder(), settings=SETTINGS)
+    never_started = SimpleNamespace(status=lambda scope, key: None)  # no earlier attempt holds this request
+    ctx = SimpleNamespace(stores=None, audit=Recorder(), producer=Recorder(), settings=SETTINGS,
+                          idempotency=never_started)
     out = await execute(ctx, REQ, now=NOW)  # type: ignore[arg-type]
     assert out.status == "blocked"
     [envelope] = ctx.producer.items
