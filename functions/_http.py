@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from shared.auth import GRANTS, Permission, Principal, local_signin, principal_from, same_origin, system_principal
+from shared.permissions import GRANTS, Permission
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 
 def json_response(data: Any, status: int = 200) -> func.HttpResponse:
@@ -128,6 +131,8 @@ def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
 
 def principal(req: func.HttpRequest) -> Principal | None:
     """The signed-in person the platform (or locally the runner) vouches for; see shared/auth.py."""
+    from shared.auth import principal_from  # pydantic: imported on first use, not at cold start
+
     return principal_from(dict(req.headers), os.environ)
 
 
@@ -139,6 +144,8 @@ def actor(req: func.HttpRequest) -> str | None:
 
 def authorize(req: func.HttpRequest, permission: Permission) -> tuple[Principal | None, func.HttpResponse | None]:
     """(principal, None) when the caller may do ``permission``, else (None, a 401/403 saying why)."""
+    from shared.auth import local_signin, same_origin
+
     found = principal(req)
     if found is None:
         how = ("sign in at /.auth/login (local development sign-in) or send an X-Actor header"
@@ -155,6 +162,8 @@ def authorize(req: func.HttpRequest, permission: Permission) -> tuple[Principal 
 
 def ingress_principal(req: func.HttpRequest) -> tuple[Principal | None, func.HttpResponse | None]:
     """For function-key routes (system ingress): the sending system must name itself."""
+    from shared.auth import system_principal
+
     found = system_principal(dict(req.headers), os.environ)
     if found is None:
         return None, error(400, "say which system is sending: add an X-Source-System header")

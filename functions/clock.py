@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import authorize, error, json_body, json_response
-from shared.auth import Permission
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import azure.functions as func
 
 from functions._http import principal
-from shared.auth import Permission, local_signin
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 LANG_COOKIE = "cspguard_lang"
@@ -83,6 +83,8 @@ def _page(req: func.HttpRequest, path: str, render: Callable[[Any], str]) -> fun
 
     who = principal(req)
     if who is None:
+        from shared.auth import local_signin
+
         login = "/.auth/login" if local_signin(os.environ) else "/.auth/login/aad"
         where = f"{login}?post_login_redirect_uri={quote(path)}"
         return func.HttpResponse(status_code=302, headers={"Location": where})

@@ -8,7 +8,7 @@ from typing import Any
 import azure.functions as func
 
 from functions._http import authorize, error, json_body, json_response
-from shared.auth import Permission
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 STATUSES = ("waiting", "replayed", "discarded", "all")

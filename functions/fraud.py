@@ -18,10 +18,10 @@ from functions._http import (
     route_customer,
 )
 from functions._queue import receive, send_or_park
-from shared.auth import Permission
 from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 log = logging.getLogger("cspguard.functions.fraud")

@@ -7,7 +7,7 @@ import azure.functions as func
 
 from functions._http import authorize, error, handle_errors, json_response, route_customer
 from functions.fraud import _operator
-from shared.auth import Permission
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 

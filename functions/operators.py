@@ -15,8 +15,8 @@ from functions._http import (
     only_fields,
     route_customer,
 )
-from shared.auth import Permission
 from shared.clock import utcnow
+from shared.permissions import Permission
 
 bp = func.Blueprint()
 

@@ -14,10 +14,11 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from shared.permissions import GRANTS, Permission, Role  # re-exported: the auth vocabulary
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
 LOCAL_SIGNIN_SETTING = "CSPGUARD_LOCAL_SIGNIN"
@@ -26,29 +27,6 @@ NAME_CLAIMS = ("preferred_username", "upn", "email", "name",
                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
 APP_CLAIMS = ("azp", "appid")  # an application calling with a client-credentials token has no user name
 
-
-class Role(StrEnum):
-    """Entra app roles (app registration ``appRoles`` values)."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    APPROVER = "approver"
-    ADMIN = "admin"
-
-
-class Permission(StrEnum):
-    READ = "read"  # pages and GET routes
-    ACT = "act"  # suspend, reactivate, holds, exemptions, promises, cases, notes, disputes, sweep, scan, replay
-    DECIDE = "decide"  # approvals and fraud containment
-    INGEST = "ingest"  # system ingress (payment events from other systems)
-
-
-GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.VIEWER: frozenset({Permission.READ}),
-    Role.OPERATOR: frozenset({Permission.READ, Permission.ACT}),
-    Role.APPROVER: frozenset({Permission.READ, Permission.DECIDE}),
-    Role.ADMIN: frozenset(Permission),
-}
 
 Source = Literal["entra", "local-signin", "local-header", "system-key"]
 
