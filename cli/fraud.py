@@ -57,7 +57,6 @@ def backtest(
     from shared.context import AppContext
     from shared.fraud import History, RulesError, parse_rules
     from shared.fraud import backtest as run_backtest
-    from shared.services.fraud import FraudStores
     from shared.services.fraud.scan import profile_for
 
     settings = _settings(settings_file, env_file)
@@ -75,7 +74,7 @@ def backtest(
     ctx = AppContext(settings)
 
     def load() -> tuple[History, dict[str, Any]]:
-        docs = list(FraudStores(ctx.tables).history.query())
+        docs = list(ctx.fraud.history.query())
         history = History(customers={d.customer_id: d.series for d in docs})
         created = {d.customer_id: d.subscriptions_created for d in docs}
         return history, {cid: p for cid in history.customers
@@ -106,13 +105,12 @@ def cases(
 ) -> None:
     """Fraud cases, newest change first."""
     from shared.context import AppContext
-    from shared.services.fraud import FraudStores
 
     if status not in ("open", "resolved", "all"):
         print_error("--status must be open, resolved or all")
         raise typer.Exit(2)
     ctx = AppContext(_settings(settings_file, env_file))
-    records = guarded(FraudStores(ctx.tables).all_current)
+    records = guarded(ctx.fraud.all_current)
     if status != "all":
         records = [r for r in records if r.case.is_open == (status == "open")]
     records.sort(key=lambda r: r.case.updated_at, reverse=True)

@@ -55,7 +55,7 @@ def evidence(case: CaseArg,
              env_file: EnvFile = None) -> None:
     """The evidence pack to file with 21Vianet in the Partner Center portal, as it stands now."""
     from shared.clock import utcnow
-    from shared.services.fraud import FraudStores, case_ref, find_case
+    from shared.services.fraud import case_ref, find_case
     from shared.services.fraud.srpack import LANGUAGES, EvidenceDocument, evidence_document
 
     if fmt not in ("txt", "json"):
@@ -66,7 +66,7 @@ def evidence(case: CaseArg,
     def job() -> EvidenceDocument:
         ctx = _context(env_file)
         cid, case_id = case_ref(case)
-        rec = find_case(FraudStores(ctx.tables), cid, case_id)
+        rec = find_case(ctx.fraud, cid, case_id)
         if rec is None:
             raise fail(f"no fraud case {case}")
         return asyncio.run(evidence_document(ctx, rec, utcnow()))
@@ -91,12 +91,12 @@ def evidence(case: CaseArg,
 def service_request(case: CaseArg, note: NoteOption = "", actor: ActorOption = None,
                     env_file: EnvFile = None) -> None:
     """Raise the case's service request (once per case; a repeat adds the note)."""
-    from shared.services.fraud import FraudStores, case_ref, raise_service_request
+    from shared.services.fraud import case_ref, raise_service_request
 
     def job() -> tuple[str, bool]:
         ctx = _context(env_file)
         cid, _ = case_ref(case)
-        record, queued = raise_service_request(ctx, FraudStores(ctx.tables), cid, _actor(actor), note)
+        record, queued = raise_service_request(ctx, ctx.fraud, cid, _actor(actor), note)
         return record.status, queued
 
     status, queued = _run(job)
@@ -106,12 +106,12 @@ def service_request(case: CaseArg, note: NoteOption = "", actor: ActorOption = N
 def ticket(case: CaseArg, number: Annotated[str, typer.Argument(help="The ticket number 21Vianet gave.")],
            note: NoteOption = "", actor: ActorOption = None, env_file: EnvFile = None) -> None:
     """Record the 21Vianet ticket number after filing the pack in the portal."""
-    from shared.services.fraud import FraudStores, case_ref, record_ticket
+    from shared.services.fraud import case_ref, record_ticket
 
     def job() -> str:
         ctx = _context(env_file)
         cid, case_id = case_ref(case)
-        sr = record_ticket(ctx, FraudStores(ctx.tables), cid, number, _actor(actor), note, case_id=case_id)
+        sr = record_ticket(ctx, ctx.fraud, cid, number, _actor(actor), note, case_id=case_id)
         return f"ticket {sr.ticket_number} recorded (status {sr.ticket_status}) by {sr.ticket_recorded_by}"
 
     typer.echo(_run(job))
@@ -121,12 +121,12 @@ def ticket_status(case: CaseArg,
                   status: Annotated[str, typer.Argument(help="open, attention_needed or closed, as the portal shows.")],
                   note: NoteOption = "", actor: ActorOption = None, env_file: EnvFile = None) -> None:
     """Record the 21Vianet ticket's status."""
-    from shared.services.fraud import FraudStores, case_ref, track_update
+    from shared.services.fraud import case_ref, track_update
 
     def job() -> str:
         ctx = _context(env_file)
         cid, case_id = case_ref(case)
-        sr = track_update(ctx, FraudStores(ctx.tables), cid, status, note, _actor(actor), case_id=case_id)
+        sr = track_update(ctx, ctx.fraud, cid, status, note, _actor(actor), case_id=case_id)
         return f"ticket {sr.ticket_number}: {sr.ticket_status}"
 
     typer.echo(_run(job))

@@ -125,9 +125,8 @@ def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.fraud import FraudStores
 
-    run = FraudStores(get_context().tables).runs.get(req.route_params["run_id"], "fraudscan")
+    run = get_context().fraud.runs.get(req.route_params["run_id"], "fraudscan")
     return json_response(run.model_dump(mode="json")) if run else error(404, "no such fraud scan run")
 
 
@@ -138,12 +137,11 @@ def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.fraud import FraudStores
 
     status = req.params.get("status")
     if status is not None and status not in STATUSES:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
-    records = FraudStores(get_context().tables).all_current()
+    records = get_context().fraud.all_current()
     if status is None:
         records = [r for r in records if r.case.is_open]
     elif status != "all":
@@ -159,16 +157,16 @@ def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, sync_suspensions
+    from shared.services.fraud import sync_suspensions
 
     cid, bad = route_customer(req)
     if bad:
         return bad
     ctx = get_context()
-    rec = sync_suspensions(ctx, FraudStores(ctx.tables), cid)
+    rec = sync_suspensions(ctx, ctx.fraud, cid)
     if rec is None:
         return error(404, f"no fraud case for customer {cid}")
-    earlier = [r.case.case_id for r in FraudStores(ctx.tables).case_history(cid) if r.case.case_id != rec.case.case_id]
+    earlier = [r.case.case_id for r in ctx.fraud.case_history(cid) if r.case.case_id != rec.case.case_id]
     return json_response({**_view(rec), "earlier_cases": earlier})
 
 
@@ -177,7 +175,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"label": "legitimate" | "fraud", "note": "...", "suppress_days": 30}; legitimate reactivates what
     the case suspended and suppresses the same signal kinds for ``suppress_days`` (default 30, 0: none)."""
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, resolve_case
+    from shared.services.fraud import resolve_case
 
     cid, who, data, bad = _operator(req, {"label", "note", "suppress_days"}, Permission.DECIDE)
     if bad:
@@ -191,7 +189,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
 
     def run() -> func.HttpResponse:
-        rec, request = resolve_case(ctx, FraudStores(ctx.tables), cid, label, who,
+        rec, request = resolve_case(ctx, ctx.fraud, cid, label, who,
                                     str(data.get("note", "")), suppress_days=days)
         return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
 
@@ -202,7 +200,7 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
 def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"text": "..."}."""
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, add_note
+    from shared.services.fraud import add_note
 
     cid, who, data, bad = _operator(req, {"text"})
     if bad:
@@ -211,7 +209,7 @@ def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     if not text:
         return error(400, 'expected {"text": "..."}')
     ctx = get_context()
-    stores = FraudStores(ctx.tables)
+    stores = ctx.fraud
     return handle_errors(lambda: json_response(
         _view(add_note(ctx, stores, cid, text, who)), 201))
 
@@ -221,13 +219,13 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
     """Body (optional): {"note": "..."} raises the case's request (once per case; repeats add the note);
     {"status": "open" | "attention_needed" | "closed", "note": "..."} records the 21Vianet ticket's status."""
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, raise_service_request, track_update
+    from shared.services.fraud import raise_service_request, track_update
 
     cid, who, data, bad = _operator(req, {"note", "status"})
     if bad:
         return bad
     ctx = get_context()
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     note = str(data.get("note", ""))
     if "status" in data:
         return handle_errors(lambda: json_response(track_update(ctx, fs, cid, str(data["status"]), note, who)
@@ -247,7 +245,7 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.partner_center import NotFound, PartnerCenterError
     from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
-    from shared.services.fraud import FraudStores, contain
+    from shared.services.fraud import contain
     from shared.storage.documents import ConcurrencyConflict
 
     cid, who, data, bad = _operator(req, {"note"}, Permission.DECIDE)
@@ -255,7 +253,7 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
         return bad
     ctx = get_context()
     try:
-        rec = await contain(ctx, FraudStores(ctx.tables), cid, who,
+        rec = await contain(ctx, ctx.fraud, cid, who,
                             note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))

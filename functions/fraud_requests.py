@@ -17,7 +17,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"number": "<21Vianet ticket number>", "note": "...", "case_id": "<earlier case>"}: the ticket the
     operator filed in the portal (on the current case unless ``case_id`` names an earlier one)."""
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, record_ticket
+    from shared.services.fraud import record_ticket
     from shared.services.fraud.tickets import valid_ticket_number
 
     cid, who, data, bad = _operator(req, {"number", "note", "case_id"})
@@ -29,7 +29,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(record_ticket(
-        ctx, FraudStores(ctx.tables), cid, number, who,
+        ctx, ctx.fraud, cid, number, who,
         str(data.get("note", "")), case_id=case_id).model_dump(mode="json")))
 
 
@@ -38,7 +38,7 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"status": "open" | "attention_needed" | "closed", "note": "...", "case_id": "<earlier case>"}: the
     ticket's status in the portal."""
     from shared.context import get_context
-    from shared.services.fraud import FraudStores, track_update
+    from shared.services.fraud import track_update
 
     cid, who, data, bad = _operator(req, {"status", "note", "case_id"})
     if bad:
@@ -48,7 +48,7 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(track_update(
-        ctx, FraudStores(ctx.tables), cid, str(data["status"]),
+        ctx, ctx.fraud, cid, str(data["status"]),
         str(data.get("note", "")), who, case_id=case_id).model_dump(mode="json")))
 
 
@@ -63,7 +63,7 @@ async def fraud_evidence(req: func.HttpRequest) -> func.HttpResponse:
     if bad_id:
         return bad_id
     from shared.clock import utcnow
-    from shared.services.fraud import FraudStores, find_case
+    from shared.services.fraud import find_case
     from shared.services.fraud.srpack import LANGUAGES, evidence_document
 
     fmt, lang = req.params.get("format", "txt"), req.params.get("lang", "both")
@@ -74,7 +74,7 @@ async def fraud_evidence(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
 
     ctx = get_context()
-    rec = find_case(FraudStores(ctx.tables), cid, req.params.get("case"))
+    rec = find_case(ctx.fraud, cid, req.params.get("case"))
     if rec is None:
         return error(404, f"no fraud case for customer {cid}")
     doc = await evidence_document(ctx, rec, utcnow())

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from shared.messaging.producer import QueueProducer
     from shared.partner_center import PartnerCenterClient
+    from shared.services.fraud.store import FraudStores
     from shared.services.state import Stores
     from shared.storage.audit import AuditLog
     from shared.storage.deadletters import DeadLetterStore
@@ -66,6 +67,12 @@ class AppContext:
         from shared.services.state import Stores
 
         return Stores(self.tables)
+
+    @cached_property
+    def fraud(self) -> FraudStores:
+        from shared.services.fraud.store import FraudStores
+
+        return FraudStores(self.tables)
 
     def partner_center(self) -> PartnerCenterClient:
         """One client per event loop (httpx async clients are bound to the loop that made them)."""

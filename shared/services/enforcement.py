@@ -85,9 +85,8 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
             why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
             return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {why}")
     if req.reason == "fraud" or (req.action == "reactivate" and req.reason == "nonpayment"):
-        from shared.services.fraud.store import FraudStores
 
-        fraud = FraudStores(ctx.tables).current(req.customer_id)
+        fraud = ctx.fraud.current(req.customer_id)
         open_case = fraud is not None and fraud.case.is_open
         if req.action == "suspend" and (not open_case or fraud is None or fraud.case.case_id != req.case_id):
             return Outcome(key=req.key, status="skipped", detail=f"fraud case {req.case_id} is no longer open")

@@ -23,7 +23,7 @@ from shared.context import AppContext
 from shared.domain import Money
 from shared.fraud import Detector
 from shared.messaging import Queue
-from shared.services.fraud import FraudScanItem, FraudStores, assess_shard, resolve_case, start_scan, stream
+from shared.services.fraud import FraudScanItem, assess_shard, resolve_case, start_scan, stream
 from shared.services.fraud.baseline import declare_baseline
 from shared.services.fraud.feed import alarm_if_stalled, feed_report, record_feed
 from shared.services.fraud.profiles import profile_for
@@ -86,7 +86,7 @@ async def test_the_scan_sees_first_days_azure_subscriptions_and_declarations(
     stack, values = world
     ctx = AppContext(load_settings(**values))
     conn = stack.azurite.connection_string
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     # a tenant created two days ago, unknown to the CRM (no ledger), running 8 GPU VMs in its Azure subscription
     new = add_customer(stack, "New GPU Tenant", [{"kind": "azure_plan", "entitlements": ["active"],
                                                   "created_days_ago": 2}])

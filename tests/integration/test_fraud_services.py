@@ -17,7 +17,7 @@ from devtools.sandbox import Sandbox, SandboxConfig
 from shared.context import AppContext
 from shared.messaging import Queue
 from shared.messaging.envelope import decode_envelope
-from shared.services.fraud import FraudScanItem, FraudStores, assess_shard, contain, start_scan, stream
+from shared.services.fraud import FraudScanItem, assess_shard, contain, start_scan, stream
 from shared.services.messages import EnforcementRequest
 from shared.settings import load_settings
 from tests.e2e_collections.conftest import CollectionsStack, stack_settings
@@ -89,7 +89,7 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
     assert run.status == "completed" and run.shards_done == run.shards
     assert run.cases_opened == 1 and run.pending_approvals == 1 and run.containments == 0
 
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     rec = fs.current(cid)
     assert rec is not None and rec.pending is not None and rec.pending.subscription_ids == (f"{plan}/{running}",)
     assert _drain(conn, Queue.ENFORCEMENT) == []  # nothing suspended before a person approves

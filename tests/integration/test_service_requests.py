@@ -87,7 +87,7 @@ async def _open_contained_case(stack: CollectionsStack, ctx: AppContext, name: s
         await assess_shard(ctx, FraudScanItem.model_validate(e["payload"]))
     # containment raises the request itself once the worker knows the outcome; an operator may raise it before
     # (POST .../service-request), which is when the worker has to wait for the outcome
-    raise_service_request(ctx, FraudStores(ctx.tables), cid, "operator:ops@partner.example")
+    raise_service_request(ctx, ctx.fraud, cid, "operator:ops@partner.example")
     return cid, plan
 
 
@@ -105,7 +105,7 @@ async def test_worker_waits_for_the_outcome_then_prepares_a_truthful_pack(
         world: tuple[CollectionsStack, dict[str, str]]) -> None:
     stack, values = world
     ctx = AppContext(load_settings(**values))
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     cid, plan = await _open_contained_case(stack, ctx, "Waiting Pack Ltd")
     conn = stack.azurite.connection_string
     queued = _drain(conn, Queue.SERVICE_REQUESTS)
@@ -165,7 +165,7 @@ async def test_after_the_longest_wait_the_pack_says_the_outcome_is_unknown(
         world: tuple[CollectionsStack, dict[str, str]]) -> None:
     stack, values = world
     ctx = AppContext(load_settings(**values))
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     cid, plan = await _open_contained_case(stack, ctx, "Slow Outcome Ltd")
     msg = ServiceRequestMessage.model_validate(_drain(stack.azurite.connection_string,
                                                       Queue.SERVICE_REQUESTS)[0]["payload"])
@@ -195,7 +195,7 @@ async def test_email_channel_sends_the_verified_pack_to_21vianet_in_chinese(
         world: tuple[CollectionsStack, dict[str, str]]) -> None:
     stack, values = world
     ctx = AppContext(load_settings(**{**values, "CSPGUARD_SERVICE_REQUEST_CHANNEL": "email"}))
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     cid, plan = await _open_contained_case(stack, ctx, "Mailed Pack Ltd")
     msg = ServiceRequestMessage.model_validate(_drain(stack.azurite.connection_string,
                                                       Queue.SERVICE_REQUESTS)[0]["payload"])
@@ -238,7 +238,7 @@ def test_a_ticket_goes_on_the_case_it_names(azurite: Azurite, monkeypatch: pytes
     from shared.services.fraud.store import ServiceRequestRecord
 
     ctx = AppContext(load_settings(AzureWebJobsStorage=azurite.connection_string))
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     cid = f"c-{uuid.uuid4().hex[:10]}"
     t = datetime(2026, 11, 2, 8, tzinfo=UTC)
 

@@ -333,11 +333,10 @@ async def test_a_dry_run_containment_is_not_a_failure_nor_escalated_nor_reported
             stored["rec"] = new or stored["rec"]
             return new
 
-    monkeypatch.setattr(containment, "FraudStores", lambda tables: SimpleNamespace(cases=Cases()))
     calls: list[str] = []
     monkeypatch.setattr(containment, "escalate", lambda *a: calls.append("escalate"))
     monkeypatch.setattr(requests, "raise_service_request", lambda *a: calls.append("service request"))
-    ctx = SimpleNamespace(tables=None, audit=Recorder(), settings=SETTINGS)
+    ctx = SimpleNamespace(fraud=SimpleNamespace(cases=Cases()), audit=Recorder(), settings=SETTINGS)
     req = REQ.model_copy(update={"reason": "fraud", "case_id": "case", "subscription_ids": ("x",)})
     out = Outcome(key="k", status="dry_run", detail="would suspend; CSPGUARD_ENFORCEMENT_ENABLED is false")
     containment.record_outcome(ctx, req, out, NOW)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from shared.fraud.cases import Case, ContainmentStatus
 from shared.fraud.containment import containment_targets, record_containment_outcome
 from shared.partner_center import SubscriptionStatus
-from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores
+from shared.services.fraud.store import CURRENT, CaseRecord
 from shared.services.messages import AzureTarget, EnforcementRequest
 from shared.services.state import target_label
 from shared.services.subscriptions import kind_of
@@ -95,7 +95,7 @@ def record_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: 
     escalation when anything needs a person, and (once the outcome is known) the service request."""
     from shared.services.fraud.requests import raise_service_request
 
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     if req.action == "reactivate":
         if out.failed:
             rec = fs.current(req.customer_id)

@@ -136,7 +136,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     from shared.services.fraud.casework import sync_suspensions
 
     now = now or utcnow()
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     if find_case(fs, msg.customer_id, msg.case_id) is None:
         return "skipped: no such case"
     sync_suspensions(ctx, fs, msg.customer_id)  # suspensions read back by the enforcement worker, onto the case

@@ -89,7 +89,7 @@ def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: date
     now = now or utcnow()
     run = FraudScanRun(run_id=f"fraud-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", started_at=now,
                        requested_by=requested_by)
-    FraudStores(ctx.tables).runs.put(run.run_id, "fraudscan", run)
+    ctx.fraud.runs.put(run.run_id, "fraudscan", run)
     ctx.producer.send(Queue.FRAUD_SCAN, FraudScanItem(run_id=run.run_id, as_of=now).envelope())
     return run
 
@@ -163,7 +163,7 @@ async def _fraud_events(ctx: AppContext) -> list[FraudEvent]:
 
 async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) -> FraudScanRun:
     """Stream the usage, store history and exposure, then assess inline or fan out."""
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     now = item.as_of
     rules = load_rules(ctx.settings.fraud_rules_file)
     _set(fs, item.run_id, status="streaming")
@@ -213,7 +213,7 @@ async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) ->
 
 async def assess_shard(ctx: AppContext, item: FraudScanItem) -> FraudScanRun:
     """Assess one shard of customers from their stored history and act on the outcomes."""
-    fs = FraudStores(ctx.tables)
+    fs = ctx.fraud
     rules = load_rules(ctx.settings.fraud_rules_file)
     now = item.as_of
     counts: dict[str, int] = defaultdict(int)
