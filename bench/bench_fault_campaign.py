@@ -42,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from azure.data.tables import TableServiceClient  # noqa: E402
 
 from devtools.azurite import Azurite, free_port  # noqa: E402
 from devtools.mailbox import Mailbox  # noqa: E402
@@ -50,6 +49,7 @@ from devtools.polling import wait_until  # noqa: E402
 from devtools.runner import DEFAULT_KEYS  # noqa: E402
 from devtools.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from shared.services.state import CollectionsState, Stores  # noqa: E402
+from shared.storage.azure import AzureTables  # noqa: E402
 from tests.e2e_collections.conftest import stack_settings  # noqa: E402  (one source for the stack's settings)
 
 LEASE_SECONDS = 20
@@ -135,7 +135,7 @@ def main() -> None:
     api = httpx.Client(base_url=f"http://127.0.0.1:{app_port}/api", timeout=30,
                        headers={"x-functions-key": DEFAULT_KEYS.function, "x-actor": "bench@partner.example"})
     admin = httpx.Client(base_url=sandbox.base_url, verify=sandbox.ssl_context(), timeout=30)
-    stores = Stores(TableServiceClient.from_connection_string(azurite.connection_string))
+    stores = Stores(AzureTables.from_connection_string(azurite.connection_string))
     try:
         # ------------------------------------------------------------------ set-up, no faults
         today = date.today()

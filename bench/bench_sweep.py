@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from azure.data.tables import TableServiceClient  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 from devtools.mailbox import Mailbox  # noqa: E402
@@ -43,6 +42,7 @@ from shared.collections import CollectionsCase, CustomerLedger, SentNotice, appl
 from shared.domain import CustomerUpdated, InvoiceIssued, PaymentReceived  # noqa: E402
 from shared.services.payments import FEED  # noqa: E402
 from shared.services.state import CollectionsState, FeedStatus, Stores  # noqa: E402
+from shared.storage.azure import AzureTables  # noqa: E402
 from tests.e2e_collections.conftest import HERE as E2E  # noqa: E402
 from tests.e2e_collections.conftest import stack_settings  # noqa: E402
 
@@ -150,7 +150,7 @@ def main() -> None:
         api = httpx.Client(base_url=f"{runner.base_url}/api", timeout=60,
                            headers={"x-functions-key": DEFAULT_KEYS.function, "x-actor": "bench@partner.example"})
         admin = httpx.Client(base_url=sandbox.base_url, verify=sandbox.ssl_context(), timeout=60)
-        stores = Stores(TableServiceClient.from_connection_string(azurite.connection_string))
+        stores = Stores(AzureTables.from_connection_string(azurite.connection_string))
         now = datetime.now(UTC)
         t = time.perf_counter()
         plans = setup(admin, stores, n, n_arrears, now)

@@ -76,6 +76,7 @@ def guarded(job: Callable[[], T]) -> T:
     from azure.core.exceptions import AzureError
 
     from shared.services.operators import NotFoundError
+    from shared.storage.errors import StorageError
 
     try:
         return job()
@@ -83,7 +84,7 @@ def guarded(job: Callable[[], T]) -> T:
         raise fail(str(exc)) from None
     except NotFoundError as exc:
         raise fail(str(exc.args[0])) from None
-    except AzureError as exc:
+    except (StorageError, AzureError) as exc:  # tables raise StorageError; the queue producer still AzureError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise fail(f"storage: {first} (is Azurite / the storage account reachable? check AzureWebJobsStorage)") \
             from None

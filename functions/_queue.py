@@ -58,13 +58,14 @@ async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, w
     back-off. Returns None when deferred."""
     from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
+    from shared.storage.errors import StorageUnavailable
     from shared.storage.idempotency import AlreadyInProgress
 
     try:
         return await work
     except AlreadyInProgress as exc:
         defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
-    except (*transient, ServiceRequestError, ServiceResponseError) as exc:  # type: ignore[misc]  # storage down too
+    except (*transient, StorageUnavailable, ServiceRequestError, ServiceResponseError) as exc:  # type: ignore[misc]  # storage down too
         defer_or_park(queue, msg, envelope, f"{type(exc).__name__}: {exc}")
     return None
 

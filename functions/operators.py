@@ -225,8 +225,8 @@ def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
     raw = req.params.get("limit", "10")
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         return error(400, "limit must be a whole number from 1 to 100")
-    runs = sorted(get_context().stores.runs.query("RowKey eq 'run'"), key=lambda r: r.as_of, reverse=True)
-    return json_response({"items": [r.model_dump(mode="json") for r in runs[:int(raw)]]})
+    runs = get_context().stores.recent_runs(int(raw))
+    return json_response({"items": [r.model_dump(mode="json") for r in runs]})
 
 
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])

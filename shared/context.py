@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
     from azure.storage.queue import QueueServiceClient
 
     from shared.messaging.producer import QueueProducer
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from shared.services.fraud.store import FraudStores
     from shared.services.state import Stores
     from shared.storage.audit import AuditLog
+    from shared.storage.azure import AzureTables
     from shared.storage.deadletters import DeadLetterStore
     from shared.storage.idempotency import IdempotencyStore
 
@@ -38,10 +38,11 @@ class AppContext:
         return queue_service(self.settings)
 
     @cached_property
-    def tables(self) -> TableServiceClient:
+    def tables(self) -> AzureTables:
+        from shared.storage.azure import AzureTables
         from shared.storage.clients import table_service
 
-        return table_service(self.settings)
+        return AzureTables(table_service(self.settings))
 
     @cached_property
     def producer(self) -> QueueProducer:

@@ -41,13 +41,15 @@ def check_health() -> dict[str, Any]:
         from shared.services import watch
         from shared.services.fraud.feed import feed_report
         from shared.services.state import Stores
+        from shared.storage.azure import AzureTables
         from shared.storage.clients import table_service
 
         now = utcnow()
         watched["calendar"] = watch.calendar_status(settings, now)
         if checks["storage"] == "ok":
-            watched["payment_feed"] = watch.feed_status(Stores(table_service(settings)), settings, now)
-            usage_feed, stalled = feed_report(settings, table_service(settings), now)
+            tables = AzureTables(table_service(settings))
+            watched["payment_feed"] = watch.feed_status(Stores(tables), settings, now)
+            usage_feed, stalled = feed_report(settings, tables, now)
             problems += stalled
         # warnings, not problems: the app works (and fails safe); a non-2xx health check would take every
         # instance out of rotation on the day the calendar warning starts

@@ -44,14 +44,14 @@ class PortfolioInputs:
 
 def portfolio_inputs(stores: Stores, ledgers: list[CustomerLedger] | None = None) -> PortfolioInputs:
     """Everything a preview or forecast reads, in five range queries (``ledgers`` when already loaded)."""
-    ledgers = ledgers if ledgers is not None else list(stores.ledgers.query("RowKey eq 'ledger'"))
-    states = {s.customer_id: s for s in stores.cases.query("RowKey eq 'collections'")}
+    ledgers = ledgers if ledgers is not None else list(stores.ledgers.with_row("ledger"))
+    states = {s.customer_id: s for s in stores.cases.with_row("collections")}
     overrides = {}
     for cid in stores.overrides.partition_keys("overrides"):
         found = stores.overrides_for(cid)
         if found is not None:
             overrides[cid] = found
-    unbilled = {e.customer_id: e.unbilled for e in stores.exposure.query("RowKey eq 'unbilled'")}
+    unbilled = {e.customer_id: e.unbilled for e in stores.exposure.with_row("unbilled")}
     return PortfolioInputs(ledgers=ledgers, overrides=overrides, unbilled=unbilled,
                            notices={cid: tuple(s.notices) for cid, s in states.items()},
                            cases={cid: s.case for cid, s in states.items() if s.case is not None})

@@ -72,7 +72,7 @@ def portfolio(ctx: AppContext, now: datetime, page: int = 1, page_size: int = 50
     from shared.services.policies import policy_set
 
     policy = policy_set(ctx.settings).for_version(None)
-    ledgers = list(ctx.stores.ledgers.query("RowKey eq 'ledger'"))
+    ledgers = list(ctx.stores.ledgers.with_row("ledger"))
     errors: dict[str, str] = {}  # one customer's bad data never hides the portfolio: reported, not raised
     decisions = portfolio_preview(ctx, now, policy, errors=errors, ledgers=ledgers)
     today = now.astimezone(policy.tz).date()

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -25,7 +26,7 @@ from shared.domain import Money
 from shared.storage.documents import DocumentStore
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Tables
 
 SuspensionReason = Literal["nonpayment", "fraud", "manual"]
 
@@ -155,7 +156,7 @@ class CustomerInputs:
 class Stores:
     """Typed stores over one TableServiceClient."""
 
-    def __init__(self, tables: TableServiceClient) -> None:
+    def __init__(self, tables: Tables) -> None:
         self.ledgers = DocumentStore(tables, "ledger", CustomerLedger)
         self.overrides = DocumentStore(tables, "overrides", CustomerOverrides)
         self.cases = DocumentStore(tables, "cases", CollectionsState)
@@ -165,6 +166,14 @@ class Stores:
         self.exposure = DocumentStore(tables, "exposure", UnbilledExposure)
         self.runs = DocumentStore(tables, "runs", SweepRun)
         self.shards = DocumentStore(tables, "runs", ShardResult)
+
+    def shard_results(self, run_id: str) -> Iterator[ShardResult]:
+        """The shard results in so far of one sweep run."""
+        return self.shards.partition(run_id, row_prefix="shard-")
+
+    def recent_runs(self, limit: int) -> list[SweepRun]:
+        """The newest ``limit`` sweep runs, newest first."""
+        return sorted(self.runs.with_row("run"), key=lambda r: r.as_of, reverse=True)[:limit]
 
     def ledger(self, customer_id: str) -> CustomerLedger | None:
         return self.ledgers.get(customer_id, "ledger")

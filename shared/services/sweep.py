@@ -94,8 +94,7 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
 def _finalize_if_complete(ctx: AppContext, run_id: str, now: datetime) -> None:
     """Count the shard results (no shared counter to contend on); the run is final once all are in."""
     stores = ctx.stores
-    done = sum(1 for _ in stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
-                                              {"r": run_id}))
+    done = sum(1 for _ in stores.shard_results(run_id))
 
     def count(run: SweepRun | None) -> SweepRun | None:
         return None if run is None or run.shards_done >= done else run.model_copy(update={"shards_done": done})
@@ -107,15 +106,13 @@ def _finalize_if_complete(ctx: AppContext, run_id: str, now: datetime) -> None:
 
 def _planned(stores: Stores, run_id: str) -> list[EnforcementRequest]:
     out: list[EnforcementRequest] = []
-    for row in stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
-                                   {"r": run_id}):
+    for row in stores.shard_results(run_id):
         out.extend(EnforcementRequest.model_validate(p) for p in row.planned)
     return out
 
 
 def _totals(stores: Stores, run_id: str) -> dict[str, int]:
-    rows = list(stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
-                                    {"r": run_id}))
+    rows = list(stores.shard_results(run_id))
     return {"notices": sum(r.notices for r in rows), "reactivations": sum(r.reactivations for r in rows),
             "approvals": sum(r.approvals for r in rows)}
 
@@ -135,8 +132,7 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
     targets = sorted({p.customer_id for p in planned})
     share = len(targets) / run.customers if run.customers else 0.0
     too_many = len(targets) > settings.max_suspensions_per_run or share > settings.max_suspension_share
-    errors = [e for r in stores.shards.query("PartitionKey eq @r and RowKey ge 'shard-' and RowKey lt 'shard.'",
-                                             {"r": run_id}) for e in r.errors]
+    errors = [e for r in stores.shard_results(run_id) for e in r.errors]
     update = {**_totals(stores, run_id), "planned_suspensions": len(planned), "customers_to_suspend": len(targets),
               "finished_at": now, "errors": errors[:50]}
     if too_many:

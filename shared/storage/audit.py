@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from shared.clock import utcnow
-from shared.storage.tables import dumps, safe_key, table
+from shared.storage.tables import dumps, safe_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Tables
 
 TABLE = "audit"
 _MAX = 9_999_999_999_999
@@ -32,20 +32,18 @@ class AuditEntry(BaseModel):
 class AuditLog:
     """Append-only, newest first per customer (inverted timestamp row keys)."""
 
-    def __init__(self, tables: TableServiceClient) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
     def record(self, entry: AuditEntry) -> None:
         inverted = _MAX - int(entry.at.timestamp() * 1000)
-        table(self._tables, TABLE).create_entity({
+        self._tables.table(TABLE).insert({
             "PartitionKey": safe_key(entry.customer_id), "RowKey": f"{inverted:013d}-{uuid.uuid4().hex[:8]}",
             "Entry": entry.model_dump_json()})
 
     def history(self, customer_id: str, limit: int = 100) -> list[AuditEntry]:
-        rows = table(self._tables, TABLE).query_entities(
-            "PartitionKey eq @c", parameters={"c": safe_key(customer_id)}, results_per_page=limit)
         out: list[AuditEntry] = []
-        for row in rows:
+        for row, _ in self._tables.table(TABLE).query(partition=safe_key(customer_id)):
             out.append(AuditEntry.model_validate_json(row["Entry"]))
             if len(out) >= limit:
                 break

@@ -22,10 +22,11 @@ from pydantic import BaseModel
 
 from shared.clock import utcnow
 from shared.messaging.inspect import names_in
-from shared.storage.tables import safe_key, table
+from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch
+from shared.storage.tables import safe_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Table, Tables
 
 TABLE = "deadletters"
 _CHUNK = 63 * 1024
@@ -74,17 +75,19 @@ class LetterNotWaiting(RuntimeError):
 
 
 class DeadLetterStore:
-    """Dead letters in Azure Table storage, partitioned by queue."""
+    """Dead letters in table storage, partitioned by queue."""
 
-    def __init__(self, tables: TableServiceClient, on_kept: Callable[[DeadLetter], None] | None = None) -> None:
+    def __init__(self, tables: Tables, on_kept: Callable[[DeadLetter], None] | None = None) -> None:
         self._tables = tables
         self._on_kept = on_kept  # called once per newly kept letter (the app alerts the team when it names nobody)
+
+    @property
+    def _table(self) -> Table:
+        return self._tables.table(TABLE)
 
     def put(self, queue: str, body: str, reason: str, dequeue_count: int = 1, *,
             origin: Origin = Origin.HANDLER, letter_id: str | None = None) -> DeadLetter:
         """Keep a message. With ``letter_id`` (a poison message id) a second put of the same message is a no-op."""
-        from azure.core.exceptions import ResourceExistsError
-
         now = utcnow()
         named = names_in(body)
         letter = DeadLetter(queue=queue, id=letter_id or f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}",
@@ -92,8 +95,8 @@ class DeadLetterStore:
                             origin=origin, kind=named.kind, customer_id=named.customer_id,
                             idempotency_key=named.idempotency_key)
         try:
-            table(self._tables, TABLE).create_entity(self._entity(letter))
-        except ResourceExistsError:
+            self._table.insert(self._entity(letter))
+        except EntityExists:
             if letter_id is None:
                 raise
             existing = self.get(queue, letter_id)
@@ -106,20 +109,17 @@ class DeadLetterStore:
     def list(self, queue: str | None = None, include_replayed: bool = False,
              status: LetterStatus | None = None) -> list[DeadLetter]:
         """Letters of one queue (or all), oldest first; by default only those still waiting."""
-        client = table(self._tables, TABLE)
-        rows = (client.query_entities("PartitionKey eq @q", parameters={"q": safe_key(queue)})
-                if queue else client.list_entities())
-        letters = [self._letter(r) for r in rows]
+        rows = self._table.query(partition=safe_key(queue) if queue else None)
+        letters = [self._letter(r) for r, _ in rows]
         if status is not None:
             return [d for d in letters if d.status is status]
         return [d for d in letters if include_replayed or d.waiting]
 
     def waiting_for(self, customer_id: str) -> builtins.list[DeadLetter]:
         """Letters still waiting that name this customer (any queue)."""
-        rows = table(self._tables, TABLE).query_entities(
-            "CustomerId eq @c and Status eq @s",
-            parameters={"c": customer_id.strip().lower(), "s": LetterStatus.WAITING.value})
-        return [self._letter(r) for r in rows]
+        rows = self._table.query(where={"CustomerId": customer_id.strip().lower(),
+                                        "Status": LetterStatus.WAITING.value})
+        return [self._letter(r) for r, _ in rows]
 
     def get(self, queue: str, letter_id: str) -> DeadLetter | None:
         found = self._get_with_etag(queue, letter_id)
@@ -127,10 +127,6 @@ class DeadLetterStore:
 
     def settle(self, queue: str, letter_id: str, change: dict[str, Any]) -> DeadLetter:
         """Move a waiting letter to replayed/discarded exactly once (ETag), keeping its original body."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError
-        from azure.data.tables import UpdateMode
-
         found = self._get_with_etag(queue, letter_id)
         if found is None:
             raise KeyError(f"no dead letter {letter_id} for queue {queue}")
@@ -139,28 +135,19 @@ class DeadLetterStore:
             raise LetterNotWaiting(f"dead letter {letter_id} was already {letter.status.value}")
         updated = letter.model_copy(update=change)
         try:
-            table(self._tables, TABLE).update_entity(self._entity(updated), mode=UpdateMode.REPLACE, etag=etag,
-                                                     match_condition=MatchConditions.IfNotModified)
-        except ResourceModifiedError:
+            self._table.replace(self._entity(updated), etag)
+        except (EtagMismatch, EntityNotFound):
             raise LetterNotWaiting(f"dead letter {letter_id} was changed by another request") from None
         return updated
 
     def reopen(self, letter: DeadLetter) -> None:
         """Undo a settle whose follow-up (the re-send) failed, so the letter keeps blocking and can be retried."""
-        from azure.data.tables import UpdateMode
-
-        table(self._tables, TABLE).upsert_entity(self._entity(letter.model_copy(update={
-            "status": LetterStatus.WAITING, "replayed_at": None, "replayed_by": None, "replay_body": None})),
-            mode=UpdateMode.REPLACE)
+        self._table.upsert(self._entity(letter.model_copy(update={
+            "status": LetterStatus.WAITING, "replayed_at": None, "replayed_by": None, "replay_body": None})))
 
     def _get_with_etag(self, queue: str, letter_id: str) -> tuple[DeadLetter, str] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            entity = table(self._tables, TABLE).get_entity(safe_key(queue), safe_key(letter_id))
-        except ResourceNotFoundError:
-            return None
-        return self._letter(entity), str(entity.metadata["etag"])
+        found = self._table.get(safe_key(queue), safe_key(letter_id))
+        return (self._letter(found[0]), found[1]) if found else None
 
     @staticmethod
     def _entity(d: DeadLetter) -> dict[str, Any]:

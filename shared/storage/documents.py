@@ -15,66 +15,58 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.domain.ingress import STORED
-from shared.storage.tables import safe_key, table
+from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch, StorageError
+from shared.storage.tables import safe_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Table, Tables
 
 M = TypeVar("M", bound=BaseModel)
 _CHUNK = 63 * 1024
 _MAX_CHUNKS = 15
 
 
-class DocumentTooLarge(ValueError):
+class DocumentTooLarge(StorageError, ValueError):
     """The compressed document exceeds what one table entity can hold."""
 
 
-class ConcurrencyConflict(RuntimeError):
+class ConcurrencyConflict(StorageError, RuntimeError):
     """The document kept changing under us; the caller's message will be retried."""
 
 
 class DocumentStore(Generic[M]):
     """Typed documents keyed by (partition, row)."""
 
-    def __init__(self, tables: TableServiceClient, table_name: str, model: type[M]) -> None:
+    def __init__(self, tables: Tables, table_name: str, model: type[M]) -> None:
         self._tables = tables
         self._name = table_name
         self._model = model
 
     @property
-    def _client(self) -> Any:
-        return table(self._tables, self._name)
+    def _client(self) -> Table:
+        return self._tables.table(self._name)
 
     def get(self, pk: str, rk: str) -> M | None:
         found = self.get_with_etag(pk, rk)
         return found[0] if found else None
 
     def get_with_etag(self, pk: str, rk: str) -> tuple[M, str] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            entity = self._client.get_entity(safe_key(pk), safe_key(rk))
-        except ResourceNotFoundError:
-            return None
-        return self._decode(entity), entity.metadata["etag"]
+        found = self._client.get(safe_key(pk), safe_key(rk))
+        return (self._decode(found[0]), found[1]) if found else None
 
     def put(self, pk: str, rk: str, doc: M, etag: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
         """Insert when ``etag`` is None (fails if present), else replace only if unchanged."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-
         entity = self._encode(pk, rk, doc, extra or {})
         try:
             if etag is None:
-                self._client.create_entity(entity)
+                self._client.insert(entity)
             else:
-                self._client.update_entity(entity, mode="replace", etag=etag,
-                                           match_condition=MatchConditions.IfNotModified)
-        except (ResourceExistsError, ResourceModifiedError) as exc:
+                self._client.replace(entity, etag)
+        except (EntityExists, EtagMismatch, EntityNotFound) as exc:
             raise ConcurrencyConflict(f"{self._name}/{pk}/{rk} changed concurrently") from exc
 
     def upsert(self, pk: str, rk: str, doc: M, *, extra: dict[str, Any] | None = None) -> None:
-        self._client.upsert_entity(self._encode(pk, rk, doc, extra or {}), mode="replace")
+        self._client.upsert(self._encode(pk, rk, doc, extra or {}))
 
     def update(self, pk: str, rk: str, change: Callable[[M | None], M | None], attempts: int = 8,
                extra: Callable[[M], dict[str, Any]] | None = None) -> M | None:
@@ -96,29 +88,33 @@ class DocumentStore(Generic[M]):
         raise ConcurrencyConflict(f"{self._name}/{pk}/{rk}: gave up after {attempts} conflicting writes")
 
     def delete(self, pk: str, rk: str) -> None:
-        self._client.delete_entity(safe_key(pk), safe_key(rk))
+        self._client.delete(safe_key(pk), safe_key(rk))
 
-    def query(self, filter_: str | None = None, parameters: dict[str, Any] | None = None) -> Iterator[M]:
-        rows = (self._client.query_entities(filter_, parameters=parameters or {}) if filter_
-                else self._client.list_entities())
-        for entity in rows:
+    def query(self) -> Iterator[M]:
+        """Every document of the table."""
+        for entity, _ in self._client.query():
             yield self._decode(entity)
 
     def range_with_etags(self, first_pk: str, last_pk: str, rk: str | None = None) -> Iterator[tuple[str, M, str]]:
         """(key, document, etag) for partitions first_pk..last_pk (one query instead of one read per key)."""
-        filter_ = "PartitionKey ge @a and PartitionKey le @b" + (" and RowKey eq @rk" if rk is not None else "")
-        params = {"a": safe_key(first_pk), "b": safe_key(last_pk), **({"rk": safe_key(rk)} if rk is not None else {})}
-        for entity in self._client.query_entities(filter_, parameters=params):
-            yield entity.get("Key") or entity["PartitionKey"], self._decode(entity), entity.metadata["etag"]
+        rows = self._client.query(partitions=(safe_key(first_pk), safe_key(last_pk)),
+                                  row=safe_key(rk) if rk is not None else None)
+        for entity, etag in rows:
+            yield entity.get("Key") or entity["PartitionKey"], self._decode(entity), etag
 
-    def partition(self, pk: str) -> Iterator[M]:
-        return self.query("PartitionKey eq @pk", {"pk": safe_key(pk)})
+    def partition(self, pk: str, row_prefix: str | None = None) -> Iterator[M]:
+        """Documents of one partition (only the rows whose key starts with ``row_prefix``, when given)."""
+        for entity, _ in self._client.query(partition=safe_key(pk), row_prefix=row_prefix):
+            yield self._decode(entity)
+
+    def with_row(self, rk: str) -> Iterator[M]:
+        """The document with row key ``rk`` of every partition (e.g. every customer's ledger)."""
+        for entity, _ in self._client.query(row=safe_key(rk)):
+            yield self._decode(entity)
 
     def partition_keys(self, rk: str) -> Iterator[str]:
         """Every partition holding a row ``rk`` (e.g. every customer with a ledger), reading keys only."""
-        rows = self._client.query_entities("RowKey eq @rk", parameters={"rk": safe_key(rk)},
-                                           select=["PartitionKey", "Key"])
-        for entity in rows:
+        for entity, _ in self._client.query(row=safe_key(rk), select=["PartitionKey", "Key"]):
             yield entity.get("Key") or entity["PartitionKey"]
 
     def _encode(self, pk: str, rk: str, doc: M, extra: dict[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import utcnow
-from shared.storage.tables import safe_key, table
+from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch
+from shared.storage.tables import safe_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Table, Tables
 
 TABLE = "idempotency"
 CLAIM_TTL = timedelta(minutes=2)  # < the 10 minutes a crashed attempt's message stays hidden (host / runner)
@@ -69,9 +70,13 @@ class Claim:
 class IdempotencyStore:
     """Run a piece of work at most once per (scope, key), remembering its JSON result."""
 
-    def __init__(self, tables: TableServiceClient, in_progress_ttl: timedelta = CLAIM_TTL) -> None:
+    def __init__(self, tables: Tables, in_progress_ttl: timedelta = CLAIM_TTL) -> None:
         self._tables = tables
         self._ttl = in_progress_ttl
+
+    @property
+    def _table(self) -> Table:
+        return self._tables.table(TABLE)
 
     # ------------------------------------------------------------------ run helpers
 
@@ -132,20 +137,18 @@ class IdempotencyStore:
     def claim(self, scope: str, key: str) -> tuple[Claim | None, Any]:
         """(Claim, None) when this attempt now holds the key; (None, stored result) when it was completed before.
         Raises AlreadyInProgress when a live attempt holds it."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-        from azure.data.tables import UpdateMode
-
-        client = table(self._tables, TABLE)
+        client = self._table
         now = utcnow()
         owner = uuid.uuid4().hex
         entity = self._claim_entity(scope, key, now, owner)
         try:
-            created = client.create_entity(entity)
-            return Claim(scope, key, created["etag"], owner), None
-        except ResourceExistsError:
+            return Claim(scope, key, client.insert(entity), owner), None
+        except EntityExists:
             pass
-        existing = client.get_entity(entity["PartitionKey"], entity["RowKey"])
+        found = client.get(entity["PartitionKey"], entity["RowKey"])
+        if found is None:  # released between our insert and read: claim it afresh
+            return self.claim(scope, key)
+        existing, existing_etag = found
         if existing["Status"] == RecordStatus.COMPLETED.value:
             return None, json.loads(existing["Result"]) if existing["Result"] else None
         expires = datetime.fromisoformat(existing["ExpiresAt"])
@@ -153,55 +156,39 @@ class IdempotencyStore:
             raise AlreadyInProgress(f"{scope}/{key} is being processed by another attempt", expires - now)
         entity["Plan"] = existing.get("Plan", "")  # the first attempt's notes survive the takeover
         try:  # the previous attempt died: take over its stale claim
-            updated = client.update_entity(entity, mode=UpdateMode.REPLACE, etag=existing.metadata["etag"],
-                                           match_condition=MatchConditions.IfNotModified)
-        except ResourceModifiedError:
+            updated = client.replace(entity, existing_etag)
+        except (EtagMismatch, EntityNotFound):
             raise AlreadyInProgress(f"{scope}/{key} was taken over by another attempt", self._ttl) from None
         log.warning("took over the stale claim on %s/%s (the previous attempt died)", scope, key)
-        return Claim(scope, key, updated["etag"], owner, taken_over=True, previous_owner=existing.get("Owner") or None,
+        return Claim(scope, key, updated, owner, taken_over=True, previous_owner=existing.get("Owner") or None,
                      plan=json.loads(existing["Plan"]) if existing.get("Plan") else None), None
 
     def note_plan(self, claim: Claim, plan: dict[str, Any]) -> None:
         """Store what this attempt is about to do, so an attempt taking the claim over can tell what was done."""
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        updated = table(self._tables, TABLE).update_entity(
-            {"PartitionKey": safe_key(claim.scope), "RowKey": safe_key(claim.key),
-             "Plan": json.dumps(plan, default=str, ensure_ascii=False)},
-            mode=UpdateMode.MERGE, etag=claim.etag, match_condition=MatchConditions.IfNotModified)
-        claim.etag, claim.plan = updated["etag"], plan
+        claim.etag = self._table.merge({"PartitionKey": safe_key(claim.scope), "RowKey": safe_key(claim.key),
+                                        "Plan": json.dumps(plan, default=str, ensure_ascii=False)}, claim.etag)
+        claim.plan = plan
 
     def renew(self, claim: Claim) -> None:
         """Push the claim's expiry forward; marks it lost if another attempt took it over."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         entity = {"PartitionKey": safe_key(claim.scope), "RowKey": safe_key(claim.key),
                   "ExpiresAt": (utcnow() + self._ttl).isoformat()}
         try:
-            updated = table(self._tables, TABLE).update_entity(entity, mode=UpdateMode.MERGE, etag=claim.etag,
-                                                               match_condition=MatchConditions.IfNotModified)
-        except (ResourceModifiedError, ResourceNotFoundError):
+            updated = self._table.merge(entity, claim.etag)
+        except (EtagMismatch, EntityNotFound):
             claim.lost = True
             log.error("lost the claim on %s/%s to another attempt", claim.scope, claim.key)
             return
-        claim.etag = updated["etag"]
+        claim.etag = updated
 
     def complete(self, claim: Claim, result: Any) -> Any:
         """Record the result, only if this attempt still owns the claim (else the owner records its own)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         entity = {**self._claim_entity(claim.scope, claim.key, utcnow(), claim.owner),
                   "Status": RecordStatus.COMPLETED.value,
                   "Result": json.dumps(result, default=str, ensure_ascii=False), "CompletedAt": utcnow().isoformat()}
         try:
-            table(self._tables, TABLE).update_entity(entity, mode=UpdateMode.REPLACE, etag=claim.etag,
-                                                     match_condition=MatchConditions.IfNotModified)
-        except (ResourceModifiedError, ResourceNotFoundError):
+            self._table.replace(entity, claim.etag)
+        except (EtagMismatch, EntityNotFound):
             claim.lost = True
             log.error("claim on %s/%s was taken over before completion; the new owner records the outcome",
                       claim.scope, claim.key)
@@ -209,12 +196,8 @@ class IdempotencyStore:
 
     def release(self, claim: Claim) -> None:
         """Give the claim up so a redelivery can try again (only if still ours)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
-        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
-            table(self._tables, TABLE).delete_entity(safe_key(claim.scope), safe_key(claim.key), etag=claim.etag,
-                                                     match_condition=MatchConditions.IfNotModified)
+        with contextlib.suppress(EtagMismatch, EntityNotFound):
+            self._table.delete(safe_key(claim.scope), safe_key(claim.key), claim.etag)
 
     def _release_quietly(self, claim: Claim) -> None:
         try:
@@ -229,25 +212,16 @@ class IdempotencyStore:
 
     def mark_followed_up(self, scope: str, key: str) -> None:
         """Note on a completed record that its follow-ups (audit, notices) were done too."""
-        from azure.data.tables import UpdateMode
-
-        table(self._tables, TABLE).update_entity({"PartitionKey": safe_key(scope), "RowKey": safe_key(key),
-                                                  "FollowedUp": True}, mode=UpdateMode.MERGE)
+        self._table.merge({"PartitionKey": safe_key(scope), "RowKey": safe_key(key), "FollowedUp": True})
 
     def followed_up(self, scope: str, key: str) -> bool:
         """Whether a completed record's follow-ups were done (records from before this flag count as done)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            entity = table(self._tables, TABLE).get_entity(safe_key(scope), safe_key(key))
-        except ResourceNotFoundError:
+        found = self._table.get(safe_key(scope), safe_key(key))
+        if found is None:
             return True
+        entity = found[0]
         return bool(entity.get("FollowedUp", "CompletedAt" in entity and "Owner" not in entity))
 
     def status(self, scope: str, key: str) -> RecordStatus | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return RecordStatus(table(self._tables, TABLE).get_entity(safe_key(scope), safe_key(key))["Status"])
-        except ResourceNotFoundError:
-            return None
+        found = self._table.get(safe_key(scope), safe_key(key))
+        return RecordStatus(found[0]["Status"]) if found else None

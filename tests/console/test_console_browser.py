@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 
 from devtools.sandbox.inspect import entitlement_status
 from shared.services.fraud import FraudStores
 from shared.services.payments import event_envelope, parse_payment_event
 from shared.services.state import ApprovalRequest, Stores
+from shared.storage.azure import AzureTables
 from shared.storage.deadletters import DeadLetterStore
 from tests.console.conftest import ARTIFACTS
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
@@ -62,7 +62,7 @@ def _seed(stack: CollectionsStack) -> dict[str, Any]:
         wait_until(lambda: api.get(f"/fraud/scans/{run['run_id']}").json()["status"] == "completed", what="scan")
         case = api.get(f"/fraud/cases/{spiky}").json()
     assert case["pending"]["status"] == "pending" and case["pending"]["requested_by"] == f"operator:{OPERATOR}"
-    tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    tables = AzureTables.from_connection_string(stack.azurite.connection_string)
     payment = parse_payment_event("payment.received", _event(
         "payment.received", current, payment_id=f"PAY-{uuid.uuid4().hex[:6]}", amount="800.00", currency="USD",
         invoice_id="INV-CURRENT-1", received_at=datetime.now(UTC).isoformat()))
@@ -231,7 +231,7 @@ def test_containment_needs_a_second_person(console_stack: CollectionsStack, seed
     assert status == 202, text
     wait_until(lambda: entitlement_status(stack, cid)[running] == "disabled", what="contained in Partner Center")
     assert subscription_status(stack, cid)[plan] == "active"  # the plan and the licence stay: only that one
-    rec = FraudStores(TableServiceClient.from_connection_string(stack.azurite.connection_string)).current(cid)
+    rec = FraudStores(AzureTables.from_connection_string(stack.azurite.connection_string)).current(cid)
     assert rec is not None and rec.pending is not None and rec.pending.decided_by == f"operator:{APPROVER}"
     page.goto(f"{base}/api/console/fraud/{cid}")
     shot(page, "fraud-case-contained")

@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
 from shared.collections import CustomerLedger, apply_event
 from shared.domain import PaymentInTransit
 from shared.services.state import CollectionsState, Stores
+from shared.storage.azure import AzureTables
 from tests.conftest import own_azurite  # noqa: F401  (this module's own storage)
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
 
@@ -31,7 +31,7 @@ def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def _stores(stack: CollectionsStack) -> Stores:
-    return Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    return Stores(AzureTables.from_connection_string(stack.azurite.connection_string))
 
 
 def _customer(stack: CollectionsStack, name: str, days_overdue: int = 40, **profile: Any) -> tuple[str, list[str]]:

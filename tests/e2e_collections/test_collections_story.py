@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from azure.data.tables import TableServiceClient
 
 from shared.services.state import Stores
+from shared.storage.azure import AzureTables
 from tests.e2e_collections.conftest import (
     CollectionsStack,
     add_customer,
@@ -34,7 +34,7 @@ def _event(kind: str, customer_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def _stores(stack: CollectionsStack) -> Stores:
-    return Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    return Stores(AzureTables.from_connection_string(stack.azurite.connection_string))
 
 
 def _overdue_customer(stack: CollectionsStack, name: str, email: str,

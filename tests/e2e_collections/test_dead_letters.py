@@ -26,6 +26,7 @@ from devtools.sandbox import Sandbox, SandboxConfig
 from shared.messaging import Queue, QueueProducer
 from shared.services.messages import CollectionsNotice, EnforcementRequest
 from shared.services.state import Stores, SuspensionRecord
+from shared.storage.azure import AzureTables
 from tests.e2e_collections.conftest import (
     CollectionsStack,
     add_customer,
@@ -204,7 +205,7 @@ def test_a_redelivery_takes_over_a_dead_attempts_claim_and_finishes_its_follow_u
     request = EnforcementRequest(action="suspend", customer_id=cid, reason="manual", key=key, detail="abuse",
                                  actor="operator:test", subscription_ids=(sub,), requested_at=datetime.now(UTC))
     tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
-    Stores(tables).suspensions.upsert(cid, sub, SuspensionRecord(
+    Stores(AzureTables(tables)).suspensions.upsert(cid, sub, SuspensionRecord(
         customer_id=cid, subscription_id=sub, reason="manual", detail="abuse", action_key=key,
         suspended_at=datetime.now(UTC), suspended_by="operator:test"))
     with stack.sandbox_admin() as admin:  # what the dead attempt's PATCH did
@@ -261,7 +262,7 @@ def test_a_redelivery_after_a_crash_between_result_and_follow_ups_finishes_them_
     cid, sub = _customer(stack, "Late Audit Co")
     key = f"manual:{cid}:late-1"
     tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
-    Stores(tables).suspensions.upsert(cid, sub, SuspensionRecord(
+    Stores(AzureTables(tables)).suspensions.upsert(cid, sub, SuspensionRecord(
         customer_id=cid, subscription_id=sub, reason="manual", detail="abuse", action_key=key,
         suspended_at=datetime.now(UTC), suspended_by="operator:test"))
     with stack.sandbox_admin() as admin:
@@ -306,7 +307,7 @@ def test_lifting_a_suspension_whose_attempt_died_unaudited_records_that_suspensi
     cid, sub = _customer(stack, "Unaudited Suspension Co")
     dead_key = f"manual:{cid}:dead-1"
     tables = TableServiceClient.from_connection_string(stack.azurite.connection_string)
-    Stores(tables).suspensions.upsert(cid, sub, SuspensionRecord(
+    Stores(AzureTables(tables)).suspensions.upsert(cid, sub, SuspensionRecord(
         customer_id=cid, subscription_id=sub, reason="manual", detail="abuse", action_key=dead_key,
         suspended_at=datetime.now(UTC), suspended_by="operator:alice"))
     with stack.sandbox_admin() as admin:  # its PATCH went through, then the worker died

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 
 from shared.messaging import Envelope, Queue, QueueProducer
 from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
 from shared.services.state import CollectionsState, Stores
+from shared.storage.azure import AzureTables
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, subscription_status, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +89,7 @@ def test_sweep_shard_delivered_twice_is_evaluated_once(collections_stack: Collec
         run = api.post("/collections/sweep").json()
         done = wait_until(lambda: (lambda r: r if r["status"] != "running" else None)(
             api.get(f"/collections/runs/{run['run_id']}").json()), what="sweep")
-    stores = Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    stores = Stores(AzureTables.from_connection_string(stack.azurite.connection_string))
     first = stores.shards.get(run["run_id"], "shard-0")
     assert first is not None
     shard = SweepShard(run_id=run["run_id"], shard=0, shards=done["shards"],
@@ -125,7 +125,7 @@ def test_payment_before_its_invoice_gives_the_same_ledger(collections_stack: Col
 def test_operator_migrates_a_case_to_the_current_policy(collections_stack: CollectionsStack) -> None:
     stack = collections_stack
     cid, _ = _customer(stack, "Old Policy Co")
-    stores = Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    stores = Stores(AzureTables.from_connection_string(stack.azurite.connection_string))
     today = date.today()
     with stack.api() as api:
         api.post("/payment-events", json=_event(
@@ -166,7 +166,7 @@ def test_a_failed_reactivation_is_not_remembered_so_a_retry_can_succeed(collecti
     producer.send(Queue.ENFORCEMENT, request.envelope())
     failed = wait_until(lambda: [e for e in _history(stack, cid) if e["action"] == "reactivate"], what="attempt")
     assert failed[0]["outcome"] == "failed" and sub in failed[0]["evidence"]["failed"]
-    idem = IdempotencyStore(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    idem = IdempotencyStore(AzureTables.from_connection_string(stack.azurite.connection_string))
     assert idem.status("enforcement", request.key) is None  # released, not remembered as done
     with stack.sandbox_admin() as admin:
         admin.patch(f"/_sandbox/subscriptions/{sub}", json={"status": "suspended"}).raise_for_status()

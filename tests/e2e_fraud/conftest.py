@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 
 from devtools.azurite import Azurite
 from devtools.mailbox import Mailbox
@@ -17,6 +16,7 @@ from devtools.runner import LocalRunner
 from devtools.sandbox import Sandbox, SandboxConfig
 from shared.services.fraud import FraudStores
 from shared.services.state import Stores
+from shared.storage.azure import AzureTables
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, stack_settings, wait_until
 
 HERE = Path(__file__).parent
@@ -100,8 +100,8 @@ def run_scan(stack: CollectionsStack) -> dict[str, Any]:
 
 
 def fraud_stores(stack: CollectionsStack) -> FraudStores:
-    return FraudStores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    return FraudStores(AzureTables.from_connection_string(stack.azurite.connection_string))
 
 
 def collections_stores(stack: CollectionsStack) -> Stores:
-    return Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    return Stores(AzureTables.from_connection_string(stack.azurite.connection_string))

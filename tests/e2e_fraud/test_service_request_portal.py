@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 from typer.testing import CliRunner
 
 from devtools.azurite import Azurite
 from shared.storage.audit import AuditLog
+from shared.storage.azure import AzureTables
 from tests.e2e_collections.conftest import CollectionsStack, entitlement_status, subscription_status, wait_until
 from tests.e2e_fraud.conftest import (
     SUPPORT,
@@ -126,7 +126,7 @@ def test_pack_is_ready_to_file_and_the_ticket_is_tracked(portal_stack: Collectio
     assert bad.exit_code == 1
     reset_context()
     assert _case(stack, cid)["service_request"]["status"] == "closed"
-    audit = AuditLog(TableServiceClient.from_connection_string(stack.azurite.connection_string)).history(cid)
+    audit = AuditLog(AzureTables.from_connection_string(stack.azurite.connection_string)).history(cid)
     mine = [(e.action, e.actor) for e in audit if e.action.startswith("fraud.service_request.")]
     assert mine[:3] == [("fraud.service_request.status", "operator:lead"),
                         ("fraud.service_request.status", "operator:ops@partner.example"),
@@ -145,7 +145,7 @@ def test_sweep_timer_warns_the_team_before_a_suspended_subscriptions_data_may_go
     created = add_customer(stack, "Long Suspended Ltd", [{"kind": "license", "status": "suspended",
                                                           "friendly_name": "Office 365 E3"}])
     cid, lic = created["id"], created["subscriptions"][0]["id"]
-    stores = Stores(TableServiceClient.from_connection_string(stack.azurite.connection_string))
+    stores = Stores(AzureTables.from_connection_string(stack.azurite.connection_string))
     stores.suspensions.upsert(cid, lic, SuspensionRecord(
         customer_id=cid, subscription_id=lic, reason="nonpayment", detail="stage suspend_all", action_key="k-e2e",
         suspended_at=datetime.now(UTC) - timedelta(days=56), suspended_by="csp-guard:sweep", name="Office 365 E3"))

@@ -4,17 +4,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from azure.data.tables import TableServiceClient
 
 from shared.collections import CustomerLedger, CustomerOverrides
 from shared.domain import Money
 from shared.services.state import CollectionsState, Stores, SuspensionRecord, UnbilledExposure
+from shared.storage.azure import AzureTables
 
 pytestmark = pytest.mark.integration
 
 
 def test_range_inputs_equal_single_reads(storage_connection: str, unique_name: str) -> None:
-    stores = Stores(TableServiceClient.from_connection_string(storage_connection))
+    stores = Stores(AzureTables.from_connection_string(storage_connection))
     now = datetime.now(UTC)
     ids = sorted(f"{unique_name}-{i}" for i in range(5))
     for i, cid in enumerate(ids):

@@ -5,12 +5,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
 from pydantic import BaseModel
 
 from shared.messaging import Envelope
 from shared.messaging.handling import parse_or_park
 from shared.storage.audit import AuditEntry, AuditLog
+from shared.storage.azure import AzureTables
 from shared.storage.deadletters import DeadLetterStore, LetterNotWaiting, LetterStatus, Origin
 from shared.storage.idempotency import AlreadyInProgress, IdempotencyStore
 
@@ -22,7 +22,7 @@ class Ping(BaseModel):
 
 
 def test_invalid_messages_are_parked_with_reason_and_replayable(storage_connection: str, unique_name: str) -> None:
-    tables = TableServiceClient.from_connection_string(storage_connection)
+    tables = AzureTables.from_connection_string(storage_connection)
     store = DeadLetterStore(tables)
     models = {"ping": Ping}
     assert parse_or_park(unique_name, b"not json", models, store) is None
@@ -55,7 +55,7 @@ def test_a_message_over_32k_characters_is_kept_whole(storage_connection: str, un
     import random
     import string
 
-    store = DeadLetterStore(TableServiceClient.from_connection_string(storage_connection))
+    store = DeadLetterStore(AzureTables.from_connection_string(storage_connection))
     rng = random.Random(4)
     body = "".join(rng.choice(string.printable + "客户") for _ in range(63_000))  # hardly compressible
     kept = store.put(unique_name, body, "not JSON")
@@ -63,7 +63,7 @@ def test_a_message_over_32k_characters_is_kept_whole(storage_connection: str, un
 
 
 def test_a_poison_message_is_kept_once_by_its_id(storage_connection: str, unique_name: str) -> None:
-    store = DeadLetterStore(TableServiceClient.from_connection_string(storage_connection))
+    store = DeadLetterStore(AzureTables.from_connection_string(storage_connection))
     cid = "0f8fad5b-d9cb-469f-a165-70867728950e"
     plain = json.dumps({"kind": "payment.received", "payload": {"customer_id": cid.upper()}})  # no base64
     first = store.put(unique_name, plain, "undecodable", origin=Origin.POISON, letter_id="poison-1")
@@ -75,7 +75,7 @@ def test_a_poison_message_is_kept_once_by_its_id(storage_connection: str, unique
 
 
 def test_idempotency_runs_once_and_releases_on_failure(storage_connection: str, unique_name: str) -> None:
-    store = IdempotencyStore(TableServiceClient.from_connection_string(storage_connection))
+    store = IdempotencyStore(AzureTables.from_connection_string(storage_connection))
     calls: list[int] = []
 
     def work() -> dict[str, int]:
@@ -96,7 +96,7 @@ def test_idempotency_runs_once_and_releases_on_failure(storage_connection: str, 
 
 
 def test_in_progress_claim_blocks_then_expires(storage_connection: str, unique_name: str) -> None:
-    tables = TableServiceClient.from_connection_string(storage_connection)
+    tables = AzureTables.from_connection_string(storage_connection)
     holder = IdempotencyStore(tables)
     inner = IdempotencyStore(tables)
     with pytest.raises(AlreadyInProgress):
@@ -123,7 +123,7 @@ def test_in_progress_claim_blocks_then_expires(storage_connection: str, unique_n
 
 
 def test_audit_history_is_newest_first(storage_connection: str, unique_name: str) -> None:
-    log = AuditLog(TableServiceClient.from_connection_string(storage_connection))
+    log = AuditLog(AzureTables.from_connection_string(storage_connection))
     first = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     log.record(AuditEntry(customer_id=unique_name, action="notice.sent", actor="csp-guard:sweep", reason="stage 1",
                           at=first))
@@ -143,7 +143,7 @@ def test_documents_roundtrip_large_and_serialise_concurrent_updates(storage_conn
                                                                     unique_name: str) -> None:
     from shared.storage.documents import ConcurrencyConflict, DocumentStore
 
-    store = DocumentStore(TableServiceClient.from_connection_string(storage_connection), unique_name, Doc)
+    store = DocumentStore(AzureTables.from_connection_string(storage_connection), unique_name, Doc)
     big = Doc(name="客户/1#?", items=list(range(60_000)))  # > 64 KiB compressed: several chunks
     store.put("cust/1", "ledger", big)
     assert store.get("cust/1", "ledger") == big
@@ -172,11 +172,9 @@ def test_a_new_client_at_a_reused_address_creates_its_tables(storage_connection:
     must find or create its tables, never trust a cache entry of another client."""
     import gc
 
-    from shared.storage.tables import table
-
     for i in range(15):
-        service = TableServiceClient.from_connection_string(storage_connection)
-        table(service, unique_name).upsert_entity({"PartitionKey": "p", "RowKey": str(i)})
-        service.delete_table(unique_name)  # the next stack's emulator starts empty
-        del service
+        tables = AzureTables.from_connection_string(storage_connection)
+        tables.table(unique_name).upsert({"PartitionKey": "p", "RowKey": str(i)})
+        tables.service.delete_table(unique_name)  # the next stack's emulator starts empty
+        del tables
         gc.collect()

@@ -17,10 +17,9 @@ from pydantic import BaseModel
 from shared.storage.documents import DocumentStore
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
-
     from shared.context import AppContext
     from shared.settings import Settings
+    from shared.storage.ports import Tables
 
 log = logging.getLogger("cspguard.fraud.feed")
 PARTITION, ROW = "usagefeed", "status"
@@ -42,11 +41,11 @@ class UsageFeedStatus(BaseModel):
         return hours is not None and hours > max_hours
 
 
-def feed_store(tables: TableServiceClient) -> DocumentStore[UsageFeedStatus]:
+def feed_store(tables: Tables) -> DocumentStore[UsageFeedStatus]:
     return DocumentStore(tables, "runs", UsageFeedStatus)
 
 
-def record_feed(tables: TableServiceClient, newest: date | None, now: datetime) -> UsageFeedStatus:
+def record_feed(tables: Tables, newest: date | None, now: datetime) -> UsageFeedStatus:
     """Note the newest usage day of a completed stream (advanced_at moves only when it moves)."""
 
     def change(cur: UsageFeedStatus | None) -> UsageFeedStatus:
@@ -58,7 +57,7 @@ def record_feed(tables: TableServiceClient, newest: date | None, now: datetime) 
     return feed_store(tables).update(PARTITION, ROW, change) or UsageFeedStatus()
 
 
-def feed_report(settings: Settings, tables: TableServiceClient, now: datetime) -> tuple[dict[str, Any], list[str]]:
+def feed_report(settings: Settings, tables: Tables, now: datetime) -> tuple[dict[str, Any], list[str]]:
     """(the ``usage_feed`` section of /api/health, problems)."""
     status = feed_store(tables).get(PARTITION, ROW)
     if status is None:

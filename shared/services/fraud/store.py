@@ -24,7 +24,7 @@ from shared.fraud.models import CustomerSeries
 from shared.storage.documents import DocumentStore
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableServiceClient
+    from shared.storage.ports import Tables
 
 HISTORY_DAYS = 120
 CURRENT = "current"
@@ -146,7 +146,7 @@ class FraudScanRun(BaseModel):
 class FraudStores:
     """Typed stores over one TableServiceClient."""
 
-    def __init__(self, tables: TableServiceClient) -> None:
+    def __init__(self, tables: Tables) -> None:
         self.history = DocumentStore(tables, "usage", StoredHistory)
         self.cases = DocumentStore(tables, "fraudcases", CaseRecord)
         self.assessments = DocumentStore(tables, "fraudassessments", AssessmentRecord)
@@ -160,7 +160,7 @@ class FraudStores:
         return self.cases.get(customer_id, CURRENT)
 
     def all_current(self) -> list[CaseRecord]:
-        return list(self.cases.query("RowKey eq @rk", {"rk": CURRENT}))
+        return list(self.cases.with_row(CURRENT))
 
     def case_history(self, customer_id: str) -> list[CaseRecord]:
         return sorted(self.cases.partition(customer_id), key=lambda r: r.case.opened_at, reverse=True)
