@@ -1,7 +1,8 @@
-"""The composition root: settings and adapters built lazily, once per process.
+"""The Azure composition root: the ``shared.ports.Ports`` on Azure Tables/Queues and Partner Center, built
+lazily, once per process.
 
-Functions, the CLI and tests get their collaborators here, so nothing does I/O at import time and
-a cold start pays only for what an invocation uses.
+Functions and the CLI get their collaborators here, so nothing does I/O at import time and a cold start pays
+only for what an invocation uses. ``shared.memory.MemoryContext`` is the in-memory twin.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from shared.settings import Settings, get_settings
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
-    from shared.messaging.producer import QueueProducer
+    from shared.messaging.producer import AzurePoisonQueues, QueueProducer
     from shared.partner_center import PartnerCenterClient
     from shared.services.fraud.store import FraudStores
     from shared.services.state import Stores
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class AppContext:
-    """Everything an invocation may need, created on first use."""
+    """The ports on Azure, each created on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,6 +50,12 @@ class AppContext:
         from shared.messaging.producer import QueueProducer
 
         return QueueProducer(self.queues)
+
+    @cached_property
+    def poison(self) -> AzurePoisonQueues:
+        from shared.messaging.producer import AzurePoisonQueues
+
+        return AzurePoisonQueues(self.queues)
 
     @cached_property
     def deadletters(self) -> DeadLetterStore:

@@ -16,6 +16,8 @@ from shared.messaging.envelope import Envelope
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
+    from shared.messaging.ports import PoisonMessage
+
 MAX_ENCODED_BYTES = 64 * 1024
 
 
@@ -60,3 +62,25 @@ class QueueProducer:
             self._known.add(str(queue))
         sent = client.send_message(body, visibility_timeout=delay_seconds)
         return str(sent.id)
+
+
+class AzurePoisonQueues:
+    """``PoisonQueues`` over Azure Queue storage (Azure errors stay here)."""
+
+    def __init__(self, service: QueueServiceClient) -> None:
+        self._service = service
+
+    def receive(self, poison_queue: str, limit: int) -> list[PoisonMessage]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from shared.messaging.ports import PoisonMessage
+
+        client = self._service.get_queue_client(poison_queue)
+        try:
+            messages = list(client.receive_messages(messages_per_page=32, max_messages=limit, visibility_timeout=60))
+        except ResourceNotFoundError:  # nothing ever failed on this queue
+            return []
+        return [PoisonMessage(str(m.id), str(m.content or ""), str(m.pop_receipt)) for m in messages]
+
+    def delete(self, poison_queue: str, message: PoisonMessage) -> None:
+        self._service.get_queue_client(poison_queue).delete_message(message.id, message.receipt)

@@ -11,7 +11,7 @@ from shared.messaging import Queue
 from shared.services.messages import CollectionsNotice
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
 
 ALERT_TEMPLATE = "team_alert"
 PORTFOLIO = "*"
@@ -52,7 +52,7 @@ NEXT_STEPS: dict[AlertKind, tuple[str, ...]] = {
 }
 
 
-def send_alert(ctx: AppContext, kind: AlertKind, key: str, detail: str, customer_id: str = PORTFOLIO,
+def send_alert(ctx: Ports, kind: AlertKind, key: str, detail: str, customer_id: str = PORTFOLIO,
                correlation_id: str | None = None) -> CollectionsNotice:
     """Queue one team alert; the same ``key`` is delivered at most once."""
     notice = CollectionsNotice(customer_id=customer_id, key=f"alert:{kind.value}:{key}", stage_id=kind.value,

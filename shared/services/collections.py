@@ -22,7 +22,7 @@ from shared.services.state import ApprovalRequest, CustomerInputs, Stores, Suspe
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
     from shared.settings import Settings
 
 log = logging.getLogger("cspguard.collections")

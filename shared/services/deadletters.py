@@ -27,7 +27,7 @@ from shared.storage.audit import AuditEntry
 from shared.storage.deadletters import DeadLetter, LetterStatus, Origin
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.deadletters")
 NO_CUSTOMER = "*"  # audit partition of letters that name no customer (as sweep-wide entries use)
@@ -119,19 +119,13 @@ class Drained:
     by_queue: dict[str, int]
 
 
-def drain_poison(ctx: AppContext, queues: tuple[Queue, ...] = tuple(Queue), limit: int = 500) -> Drained:
+def drain_poison(ctx: Ports, queues: tuple[Queue, ...] = tuple(Queue), limit: int = 500) -> Drained:
     """Move every message of ``<queue>-poison`` into the dead-letter store with its reason, then delete it.
 
     Keyed by the poison message id, so a drain that dies between the store and the delete keeps one letter."""
-    from azure.core.exceptions import ResourceNotFoundError
-
     by_queue: dict[str, int] = {}
     for queue in queues:
-        client = ctx.queues.get_queue_client(queue.poison)
-        try:
-            messages = list(client.receive_messages(messages_per_page=32, max_messages=limit, visibility_timeout=60))
-        except ResourceNotFoundError:  # nothing ever failed on this queue
-            continue
+        messages = ctx.poison.receive(queue.poison, limit)
         for m in messages:
             raw = str(m.content or "")
             decoded = decode_base64_text(raw)
@@ -142,7 +136,7 @@ def drain_poison(ctx: AppContext, queues: tuple[Queue, ...] = tuple(Queue), limi
                 body, reason = decoded, ("exceeded maxDequeueCount: every delivery attempt failed and the Functions "
                                          f"host moved it to {queue.poison}")
             ctx.deadletters.put(queue.value, body, reason, 0, origin=Origin.POISON, letter_id=f"poison-{m.id}")
-            client.delete_message(m.id, m.pop_receipt)
+            ctx.poison.delete(queue.poison, m)
             by_queue[queue.value] = by_queue.get(queue.value, 0) + 1
     moved = sum(by_queue.values())
     if moved:
@@ -154,7 +148,7 @@ _last_drain = 0.0
 FRESH_DRAIN_SECONDS = 5.0  # a sweep's suspensions share one drain instead of six queue reads each
 
 
-def blocking(ctx: AppContext, customer_id: str) -> list[DeadLetter]:
+def blocking(ctx: Ports, customer_id: str) -> list[DeadLetter]:
     """Letters still waiting that name this customer: while any wait, no non-payment suspension runs. Poison
     queues are drained first (at most every few seconds per process; the timer drains every minute)."""
     import time
@@ -166,7 +160,7 @@ def blocking(ctx: AppContext, customer_id: str) -> list[DeadLetter]:
     return ctx.deadletters.waiting_for(customer_id)
 
 
-def replay(ctx: AppContext, queue: str, letter_id: str, actor: str, body: str | None = None) -> DeadLetter:
+def replay(ctx: Ports, queue: str, letter_id: str, actor: str, body: str | None = None) -> DeadLetter:
     """Re-send a waiting letter (as kept, or corrected) to its own queue, once, audited."""
     letter = ctx.deadletters.get(queue, letter_id)
     if letter is None:
@@ -197,7 +191,7 @@ def replay(ctx: AppContext, queue: str, letter_id: str, actor: str, body: str | 
     return settled
 
 
-def discard(ctx: AppContext, queue: str, letter_id: str, actor: str, reason: str) -> DeadLetter:
+def discard(ctx: Ports, queue: str, letter_id: str, actor: str, reason: str) -> DeadLetter:
     """Give a waiting letter up, once, audited; it no longer blocks its customer."""
     if not reason.strip():
         raise ReplayRefused("say why the message is discarded: {\"reason\": \"...\"}")
@@ -208,14 +202,14 @@ def discard(ctx: AppContext, queue: str, letter_id: str, actor: str, reason: str
     return settled
 
 
-def _audit(ctx: AppContext, letter: DeadLetter, action: str, actor: str, reason: str,
+def _audit(ctx: Ports, letter: DeadLetter, action: str, actor: str, reason: str,
            evidence: dict[str, Any]) -> None:
     ctx.audit.record(AuditEntry(customer_id=letter.customer_id or NO_CUSTOMER, action=action, actor=actor,
                                 reason=reason, evidence={"queue": letter.queue, "letter_id": letter.id,
                                                          "letter_reason": letter.reason, **evidence}))
 
 
-def on_kept(ctx: AppContext, letter: DeadLetter) -> None:
+def on_kept(ctx: Ports, letter: DeadLetter) -> None:
     """Every newly kept message counts in ``cspguard.failures{component="deadletter"}``; one naming no customer
     blocks nothing, so the team is told (once per letter)."""
     from shared.observability import metrics

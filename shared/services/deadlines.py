@@ -26,8 +26,8 @@ from shared.services.subscriptions import is_new_commerce, kind_of
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
     from shared.partner_center import Subscription
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.deadlines")
 ACTOR = "csp-guard:deadlines"
@@ -68,7 +68,7 @@ class DeadlineReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
-async def _items(ctx: AppContext, records: list[SuspensionRecord]) -> tuple[list[Suspended], list[str]]:
+async def _items(ctx: Ports, records: list[SuspensionRecord]) -> tuple[list[Suspended], list[str]]:
     from shared.partner_center import PartnerCenterError
 
     by_customer: dict[str, list[SuspensionRecord]] = defaultdict(list)
@@ -92,7 +92,7 @@ def _row(d: Deadline) -> dict[str, Any]:
             "days_left": d.days_left, "status": d.item.status, "key": d.key}
 
 
-async def check_suspension_deadlines(ctx: AppContext, now: datetime | None = None, send: bool = True,
+async def check_suspension_deadlines(ctx: Ports, now: datetime | None = None, send: bool = True,
                                      policy: Policy | None = None) -> DeadlineReport:
     """Find suspended subscriptions near a point of no return and alert the team once per deadline
     (``send=False``: only report them). Periods and the alert window come from the current policy."""
@@ -111,7 +111,7 @@ async def check_suspension_deadlines(ctx: AppContext, now: datetime | None = Non
     return report
 
 
-def _context(ctx: AppContext, d: Deadline) -> dict[str, Any]:
+def _context(ctx: Ports, d: Deadline) -> dict[str, Any]:
     ledger = ctx.stores.ledger(d.item.customer_id)
     name = ledger.profile.name if ledger and ledger.profile.name else d.item.customer_id
     return {"customer": {"name": name, "tenant_id": d.item.customer_id},
@@ -123,7 +123,7 @@ def _context(ctx: AppContext, d: Deadline) -> dict[str, Any]:
             "case_id": d.item.case_id or "-", "status": d.item.status}
 
 
-async def _alert(ctx: AppContext, d: Deadline, now: datetime) -> int:
+async def _alert(ctx: Ports, d: Deadline, now: datetime) -> int:
     from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
 
     settings = ctx.settings

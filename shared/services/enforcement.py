@@ -37,7 +37,7 @@ from shared.storage.audit import AuditEntry
 from shared.storage.idempotency import Claim
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.enforcement")
 __all__ = ["TRANSIENT", "Outcome", "execute", "precheck"]

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 
 from shared.partner_center import (
     AzureEntitlement,
-    PartnerCenterClient,
     PartnerCenterError,
     ServerError,
     Subscription,
@@ -30,6 +29,7 @@ from shared.services.messages import EnforcementRequest
 from shared.services.state import Stores, SuspensionRecord, target_label
 
 if TYPE_CHECKING:
+    from shared.ports import PartnerCenter
     from shared.settings import Settings
 
 TRANSIENT = (ServerError, Throttled, TransportError)
@@ -69,14 +69,14 @@ async def _drop(stores: Stores, customer_id: str, row: str) -> None:
     await asyncio.to_thread(stores.suspensions.delete, customer_id, row)
 
 
-async def _read_sub(pc: PartnerCenterClient, customer_id: str, sub_id: str) -> str:
+async def _read_sub(pc: PartnerCenter, customer_id: str, sub_id: str) -> str:
     try:
         return str((await pc.get_subscription(customer_id, sub_id)).status)
     except PartnerCenterError:
         return UNREADABLE
 
 
-async def _read_ent(pc: PartnerCenterClient, customer_id: str, plan: str, eid: str) -> str:
+async def _read_ent(pc: PartnerCenter, customer_id: str, plan: str, eid: str) -> str:
     try:
         found = await pc.get_azure_entitlement(customer_id, plan, eid)
     except PartnerCenterError:
@@ -84,7 +84,7 @@ async def _read_ent(pc: PartnerCenterClient, customer_id: str, plan: str, eid: s
     return str(found.status) if found else "not found"
 
 
-async def _await_cancel(pc: PartnerCenterClient, customer_id: str, plan: str, eid: str, settings: Settings) -> str:
+async def _await_cancel(pc: PartnerCenter, customer_id: str, plan: str, eid: str, settings: Settings) -> str:
     """Read an Azure subscription until an accepted cancel shows (anything but active) or the wait budget ends."""
     loop = asyncio.get_running_loop()
     end, interval = loop.time() + settings.pc_entitlement_wait_seconds, settings.pc_entitlement_poll_seconds
@@ -96,7 +96,7 @@ async def _await_cancel(pc: PartnerCenterClient, customer_id: str, plan: str, ei
         interval = min(interval * 1.5, 10.0)
 
 
-async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: EnforcementRequest, sub: Subscription,
+async def suspend_subscription(pc: PartnerCenter, stores: Stores, req: EnforcementRequest, sub: Subscription,
                                name: str, now: datetime, *, include_addons: bool = True) -> list[TargetState]:
     """PATCH an active subscription (and its active add-ons) to suspended; one state per subscription."""
     rec = _record(req, sub.id, now, name)
@@ -149,7 +149,7 @@ async def suspend_subscription(pc: PartnerCenterClient, stores: Stores, req: Enf
     return out + [await _settle(pc, stores, a, now, "not changed by the suspension") for a in addons.values()]
 
 
-async def _settle(pc: PartnerCenterClient, stores: Stores, rec: SuspensionRecord, now: datetime,
+async def _settle(pc: PartnerCenter, stores: Stores, rec: SuspensionRecord, now: datetime,
                   error: str) -> TargetState:
     """An add-on recorded before the change whose result is unknown: keep or drop its record on a read-back."""
     seen = await _read_sub(pc, rec.customer_id, rec.subscription_id)
@@ -162,7 +162,7 @@ async def _settle(pc: PartnerCenterClient, stores: Stores, rec: SuspensionRecord
                        held=seen != SubscriptionStatus.ACTIVE, changed=suspended, error="" if suspended else error)
 
 
-async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings: Settings, req: EnforcementRequest,
+async def disable_entitlement(pc: PartnerCenter, stores: Stores, settings: Settings, req: EnforcementRequest,
                               plan: str, ent: AzureEntitlement, now: datetime, *, held_before: bool) -> TargetState:
     """Cancel one Azure subscription and poll until Partner Center shows it disabled (or the wait ends).
 
@@ -206,7 +206,7 @@ async def disable_entitlement(pc: PartnerCenterClient, stores: Stores, settings:
     return state.model_copy(update={"verified": disabled, "changed": changed or (disabled and not held_before)})
 
 
-async def reactivate_record(pc: PartnerCenterClient, stores: Stores, settings: Settings,
+async def reactivate_record(pc: PartnerCenter, stores: Stores, settings: Settings,
                             rec: SuspensionRecord) -> TargetState:
     """Lift one thing csp-guard suspended/disabled; the record goes only once Partner Center shows it active."""
     kind: Literal["subscription", "azure_subscription"] = "azure_subscription" if rec.entitlement_id else "subscription"

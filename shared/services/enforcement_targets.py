@@ -10,11 +10,15 @@ subscriptions are disabled instead, and the plan itself is suspended only when t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from shared.partner_center import AzureEntitlement, PartnerCenterClient, Subscription, SubscriptionStatus
+from shared.partner_center import AzureEntitlement, Subscription, SubscriptionStatus
 from shared.services.messages import EnforcementRequest
 from shared.services.state import target_label
 from shared.services.subscriptions import describe, kind_of, select
+
+if TYPE_CHECKING:
+    from shared.ports import PartnerCenter
 
 
 @dataclass
@@ -44,7 +48,7 @@ def _mine(ents: list[AzureEntitlement], plan: str, held: set[str], wanted: set[s
             and (not e.is_off or target_label(plan, e.id) in held)]
 
 
-async def plan_suspension(pc: PartnerCenterClient, req: EnforcementRequest, subs: list[Subscription],
+async def plan_suspension(pc: PartnerCenter, req: EnforcementRequest, subs: list[Subscription],
                           held: set[str]) -> SuspendPlan:
     """Read the customer's Azure subscriptions where needed and say exactly what this request changes."""
     out = SuspendPlan(names={s.id: describe(s)["name"] for s in subs})

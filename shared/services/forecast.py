@@ -24,7 +24,7 @@ from shared.services.payments import feed_age_hours
 from shared.services.policies import calendar, policy_set
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
     from shared.services.state import Stores
 
 MAX_DAYS = 90
@@ -57,7 +57,7 @@ def portfolio_inputs(stores: Stores, ledgers: list[CustomerLedger] | None = None
                            cases={cid: s.case for cid, s in states.items() if s.case is not None})
 
 
-def sweep_guards(ctx: AppContext, now: datetime) -> Guards:
+def sweep_guards(ctx: Ports, now: datetime) -> Guards:
     """The guards as they stand at ``now`` (feed age, parked payment events) with the configured limits."""
     s = ctx.settings
     age = feed_age_hours(ctx.stores, now)
@@ -102,7 +102,7 @@ def guards_report(guards: Guards) -> dict[str, Any]:
             "max_suspension_share": guards.max_suspension_share}
 
 
-def collections_forecast(ctx: AppContext, days: int = 30, now: datetime | None = None) -> Forecast:
+def collections_forecast(ctx: Ports, days: int = 30, now: datetime | None = None) -> Forecast:
     """Per day for the next ``days`` sweeps: notices, suspensions, refusals and the amounts concerned."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}")
@@ -120,7 +120,7 @@ def collections_forecast(ctx: AppContext, days: int = 30, now: datetime | None =
                     assumptions=ASSUMPTIONS, days=result)
 
 
-def preview_guards(ctx: AppContext, decisions: list[Decision], now: datetime) -> dict[str, Any]:
+def preview_guards(ctx: Ports, decisions: list[Decision], now: datetime) -> dict[str, Any]:
     """What a sweep at ``now`` would do after its own guards, beside the preview's per-customer decisions."""
     guards = sweep_guards(ctx, now)
     targets = sorted(d.customer_id for d in decisions if d.suspends)
@@ -131,7 +131,7 @@ def preview_guards(ctx: AppContext, decisions: list[Decision], now: datetime) ->
             "refused_by_guards": refused}
 
 
-def preview_moment(ctx: AppContext, value: str | None) -> datetime | None:
+def preview_moment(ctx: Ports, value: str | None) -> datetime | None:
     """``?at=`` / ``--at``: a date means that day's sweep at the sweep's own time; an ISO time is taken as is."""
     from shared.services.operators import parse_day
 

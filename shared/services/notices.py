@@ -27,7 +27,7 @@ from shared.services.subscriptions import describe, select
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.notices")
 POST_ACTION = {"suspension_done", "reactivated", "team_action_failed"}

@@ -37,7 +37,7 @@ from shared.services.state import ApprovalRequest, CollectionsState, Stores
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.operators")
 

@@ -28,7 +28,7 @@ from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.payments")
 FEED = "payment-events"
@@ -92,7 +92,7 @@ def _record_event(stores: Stores, event: PaymentEvent,
     return True, ledger, restated
 
 
-def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
+def ingest(ctx: Ports, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
            correlation_id: str | None = None, source: str = "") -> tuple[bool, Dispatched | None]:
     """Record the event, then re-evaluate the customer and publish notices and reactivations. ``source`` is
     the system that sent it (the envelope's ``source``), named in the audit of profile changes.
@@ -135,7 +135,7 @@ def ingest(ctx: AppContext, stores: Stores, event: PaymentEvent, *, now: datetim
                              correlation_id=correlation_id)
 
 
-def _audit_profile_change(ctx: AppContext, event: CustomerUpdated, before: CustomerLedger | None,
+def _audit_profile_change(ctx: Ports, event: CustomerUpdated, before: CustomerLedger | None,
                           after: CustomerLedger, source: str, now: datetime, correlation_id: str | None) -> None:
     """Who changed a customer's profile (the sending system), what it asked for and what actually changed
     (an older event loses to a newer one per field). A segment change can lower a customer's protection."""
@@ -181,7 +181,7 @@ def payment_conflicts(stores: Stores, events: list[PaymentEvent]) -> dict[int, s
     return out
 
 
-def enqueue_events(ctx: AppContext, events: list[PaymentEvent], source: str,
+def enqueue_events(ctx: Ports, events: list[PaymentEvent], source: str,
                    correlation_id: str | None = None) -> list[str]:
     """Put validated events on the payment-events queue (the HTTP ingress and the AR import use this)."""
     for event in events:

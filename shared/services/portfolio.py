@@ -14,7 +14,7 @@ from shared.collections import Decision
 from shared.collections.ledger import CustomerLedger
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 NO_STAGE = "none"
@@ -67,7 +67,7 @@ def customer_rows(decisions: Sequence[Decision], names: dict[str, str | None]) -
     return sorted(rows, key=lambda r: (-(r["days_past_due"] or 0), r["customer_id"]))
 
 
-def portfolio(ctx: AppContext, now: datetime, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+def portfolio(ctx: Ports, now: datetime, page: int = 1, page_size: int = 50) -> dict[str, Any]:
     from shared.services.operators import portfolio_preview
     from shared.services.policies import policy_set
 

@@ -15,7 +15,7 @@ from shared.storage.audit import AuditEntry
 from shared.storage.idempotency import RecordStatus
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
     from shared.services.enforcement import Outcome
     from shared.services.messages import EnforcementRequest
     from shared.services.state import Stores, SuspensionRecord
@@ -27,7 +27,7 @@ def plan_of(records: list[SuspensionRecord]) -> dict[str, Any]:
     return {"recorded": [r.subscription_id for r in records if r.entitlement_id is None]}
 
 
-async def finish_takeover(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome,
+async def finish_takeover(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome,
                           claim: Claim) -> Outcome:
     """After taking over a dead attempt's claim: count what that attempt already changed (verified by reading
     Partner Center now), and drop records of subscriptions it recorded but never changed."""
@@ -59,7 +59,7 @@ async def finish_takeover(ctx: AppContext, stores: Stores, req: EnforcementReque
                                             f"{len(changed) - len(out.changed)} change(s) it made, verified)"})
 
 
-async def late_suspension_audits(ctx: AppContext, req: EnforcementRequest,
+async def late_suspension_audits(ctx: Ports, req: EnforcementRequest,
                                  records: list[SuspensionRecord]) -> list[AuditEntry]:
     """Audit entries owed for suspensions this reactivation may lift whose own request never completed (it died
     after Partner Center suspended them): only those Partner Center shows suspended now."""

@@ -25,7 +25,7 @@ from shared.storage.audit import AuditEntry
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.sweep")
 ACTOR = "csp-guard:sweep"

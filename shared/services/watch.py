@@ -12,7 +12,7 @@ from shared.services.payments import FEED
 from shared.services.policies import calendar, policy_set
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports
     from shared.services.state import Stores
     from shared.settings import Settings
 
@@ -55,7 +55,7 @@ def problems(calendar_: dict[str, Any], feed: dict[str, Any]) -> list[str]:
     return out
 
 
-def raise_alerts(ctx: AppContext, now: datetime) -> list[AlertKind]:
+def raise_alerts(ctx: Ports, now: datetime) -> list[AlertKind]:
     """Send the team alert of each condition in force (once per year / per silence episode)."""
     sent = []
     cal = calendar_status(ctx.settings, now)

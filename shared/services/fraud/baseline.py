@@ -14,7 +14,7 @@ from shared.domain import CustomerUpdated
 from shared.services.errors import ConflictError
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 BASELINE_FIELDS = ("expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on")
 

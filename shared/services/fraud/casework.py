@@ -38,7 +38,7 @@ from shared.services.messages import EnforcementRequest
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.fraud.cases")
 SYSTEM_ACTOR = "csp-guard:fraud"

@@ -27,7 +27,7 @@ from shared.services.subscriptions import kind_of
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
     from shared.services.enforcement import Outcome
 
 log = logging.getLogger("cspguard.fraud.containment")

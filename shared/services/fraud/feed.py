@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from shared.storage.documents import DocumentStore
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
     from shared.settings import Settings
     from shared.storage.ports import Tables
 

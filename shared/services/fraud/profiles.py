@@ -14,7 +14,7 @@ from shared.services.fraud.store import FraudStores, StoredHistory
 
 if TYPE_CHECKING:
     from shared.collections.ledger import CustomerLedger
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.fraud.profiles")
 YOUNG_HISTORY_DAYS = 28

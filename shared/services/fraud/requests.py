@@ -36,7 +36,7 @@ from shared.services.fraud.tickets import change_request, find_case
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.fraud.requests")
 AUTO_NOTE = "raised on containment"  # what shared.services.fraud.casework.contain() records as the note

@@ -38,7 +38,7 @@ from shared.services.fraud.store import AssessmentRecord, FraudScanRun, FraudSto
 from shared.services.state import UnbilledExposure
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 log = logging.getLogger("cspguard.fraud.scan")
 __all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "start_scan", "stream", "to_line"]

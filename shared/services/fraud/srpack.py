@@ -21,7 +21,7 @@ from shared.services.fraud.casework import signal_rows
 from shared.services.fraud.store import CaseRecord
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
     from shared.settings import Settings
 
 log = logging.getLogger("cspguard.fraud.srpack")

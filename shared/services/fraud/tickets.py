@@ -17,7 +17,7 @@ from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, Reques
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.context import AppContext
+    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
 
 TICKET_STATUSES = ("open", "attention_needed", "closed")
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
