@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
     from shared.messaging.producer import AzurePoisonQueues, QueueProducer
+    from shared.notify.notifier import SettingsNotifier
     from shared.partner_center import PartnerCenterClient
     from shared.services.fraud.store import FraudStores
     from shared.services.state import Stores
@@ -50,6 +51,12 @@ class AppContext:
         from shared.messaging.producer import QueueProducer
 
         return QueueProducer(self.queues)
+
+    @cached_property
+    def notifier(self) -> SettingsNotifier:
+        from shared.notify.notifier import SettingsNotifier
+
+        return SettingsNotifier(self.settings)
 
     @cached_property
     def poison(self) -> AzurePoisonQueues:

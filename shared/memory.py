@@ -15,6 +15,7 @@ from shared.messaging.memory import MemoryQueues
 from shared.storage.memory import MemoryTables
 
 if TYPE_CHECKING:
+    from shared.notify.notifier import MemoryNotifier
     from shared.ports import PartnerCenter
     from shared.services.fraud.store import FraudStores
     from shared.services.state import Stores
@@ -41,6 +42,12 @@ class MemoryContext:
     @property
     def poison(self) -> MemoryQueues:
         return self.queues
+
+    @cached_property
+    def notifier(self) -> MemoryNotifier:
+        from shared.notify.notifier import MemoryNotifier
+
+        return MemoryNotifier(self.settings)
 
     @cached_property
     def stores(self) -> Stores:

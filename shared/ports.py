@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from shared.messaging.ports import PoisonQueues, Publisher
+    from shared.notify.notifier import Notifier
     from shared.partner_center import (
         AddOn,
         AzureEntitlement,
@@ -109,6 +110,9 @@ class Ports(Protocol):
 
     @property
     def poison(self) -> PoisonQueues: ...
+
+    @property
+    def notifier(self) -> Notifier: ...
 
     def partner_center(self) -> PartnerCenter: ...
 

@@ -124,7 +124,7 @@ def _context(ctx: Ports, d: Deadline) -> dict[str, Any]:
 
 
 async def _alert(ctx: Ports, d: Deadline, now: datetime) -> int:
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId
 
     settings = ctx.settings
     hook = settings.team_webhook_url
@@ -133,7 +133,7 @@ async def _alert(ctx: Ports, d: Deadline, now: datetime) -> int:
                         template_id=TemplateId.TEAM_SUSPENSION_DEADLINE, context=_context(ctx, d))
     try:
         ran, _ = await ctx.idempotency.run_once_async("deadline-alert", d.key, lambda: asyncio.to_thread(
-            lambda: send_notification(note, settings, now=now).model_dump(mode="json")))
+            lambda: ctx.notifier.send(note, now=now).model_dump(mode="json")))
     except DeliveryError as exc:  # not recorded as sent: the next run tries again
         log.warning("deadline alert %s not delivered: %s", d.key, exc)
         outcome, ran = "failed", False

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
 from shared.messaging import Envelope
-from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
+from shared.notify import Channel, Notification, TemplateId, format_amount
 from shared.services.collections import decide
 from shared.services.deadlines import consequences_context, planned_item, suspended_item
 from shared.services.messages import CollectionsNotice
@@ -208,7 +208,7 @@ async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime |
                                 template_id=TemplateId(template), language=ledger.profile.language, context=context)
 
     def send() -> dict[str, Any]:
-        return send_notification(notification, ctx.settings).model_dump(mode="json")
+        return ctx.notifier.send(notification).model_dump(mode="json")
 
     ran, result = await ctx.idempotency.run_once_async("notice", notice.key, lambda: asyncio.to_thread(send))
     if not ran:  # sent before; make sure the delivery was recorded (the first attempt may have died after sending)

@@ -199,8 +199,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
 async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
                 now: datetime) -> tuple[bool, dict[str, Any]]:
     from shared.fraud import evidence_pack
-    from shared.notify import Channel, NotConfigured, Notification, TemplateId, send_notification
-    from shared.notify.webhook import WebhookSender
+    from shared.notify import Channel, NotConfigured, Notification, TemplateId
 
     settings = ctx.settings
     hook = settings.service_request_webhook_url if settings.service_request_route == "webhook" else None
@@ -215,10 +214,7 @@ async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, li
                         template_id=TemplateId.SERVICE_REQUEST, context=context)
 
     def send() -> dict[str, Any]:
-        if hook:
-            with WebhookSender(hook) as sender:
-                return send_notification(note, settings, webhook=sender, now=now).model_dump(mode="json")
-        return send_notification(note, settings, now=now).model_dump(mode="json")
+        return ctx.notifier.send(note, webhook_url=hook, now=now).model_dump(mode="json")
 
     return await ctx.idempotency.run_once_async("service-request", msg.case_id, lambda: asyncio.to_thread(send))
 
