@@ -84,7 +84,7 @@ def guarded(job: Callable[[], T]) -> T:
         raise fail(str(exc)) from None
     except NotFoundError as exc:
         raise fail(str(exc.args[0])) from None
-    except (StorageError, AzureError) as exc:  # tables raise StorageError; the queue producer still AzureError
+    except (StorageError, AzureError) as exc:  # the adapters raise StorageError; AzureError for the health probe
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise fail(f"storage: {first} (is Azurite / the storage account reachable? check AzureWebJobsStorage)") \
             from None

@@ -52,15 +52,17 @@ class QueueProducer:
 
     def send(self, queue: str, envelope: Envelope, *, delay_seconds: int | None = None) -> str:
         """Enqueue one envelope; returns the queue message id."""
+        from shared.storage.azure import translated
+        from shared.storage.errors import EntityExists
+
         body = encode_body(envelope, self._encoding)
         client = self._service.get_queue_client(str(queue))
         if queue not in self._known:
-            from azure.core.exceptions import ResourceExistsError
-
-            with contextlib.suppress(ResourceExistsError):  # another sender created it first
+            with contextlib.suppress(EntityExists), translated(f"queue {queue}"):  # another sender created it first
                 client.create_queue()
             self._known.add(str(queue))
-        sent = client.send_message(body, visibility_timeout=delay_seconds)
+        with translated(f"queue {queue}"):  # StorageUnavailable when the account cannot be reached
+            sent = client.send_message(body, visibility_timeout=delay_seconds)
         return str(sent.id)
 
 
@@ -71,16 +73,21 @@ class AzurePoisonQueues:
         self._service = service
 
     def receive(self, poison_queue: str, limit: int) -> list[PoisonMessage]:
-        from azure.core.exceptions import ResourceNotFoundError
-
         from shared.messaging.ports import PoisonMessage
+        from shared.storage.azure import translated
+        from shared.storage.errors import EntityNotFound
 
         client = self._service.get_queue_client(poison_queue)
         try:
-            messages = list(client.receive_messages(messages_per_page=32, max_messages=limit, visibility_timeout=60))
-        except ResourceNotFoundError:  # nothing ever failed on this queue
+            with translated(poison_queue):
+                messages = list(client.receive_messages(messages_per_page=32, max_messages=limit,
+                                                        visibility_timeout=60))
+        except EntityNotFound:  # nothing ever failed on this queue
             return []
         return [PoisonMessage(str(m.id), str(m.content or ""), str(m.pop_receipt)) for m in messages]
 
     def delete(self, poison_queue: str, message: PoisonMessage) -> None:
-        self._service.get_queue_client(poison_queue).delete_message(message.id, message.receipt)
+        from shared.storage.azure import translated
+
+        with translated(poison_queue):
+            self._service.get_queue_client(poison_queue).delete_message(message.id, message.receipt)
