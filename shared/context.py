@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from shared.composition import Repositories
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -18,20 +19,22 @@ if TYPE_CHECKING:
     from shared.messaging.producer import AzurePoisonQueues, QueueProducer
     from shared.notify.notifier import SettingsNotifier
     from shared.partner_center import PartnerCenterClient
-    from shared.services.fraud.store import FraudStores
-    from shared.services.state import Stores
-    from shared.storage.audit import AuditLog
     from shared.storage.azure import AzureTables
-    from shared.storage.deadletters import DeadLetterStore
-    from shared.storage.idempotency import IdempotencyStore
 
 
-class AppContext:
+class AppContext(Repositories):
     """The ports on Azure, each created on first use."""
 
     def __init__(self, settings: Settings) -> None:
+        from shared.composition import PerLoop
+
         self.settings = settings
-        self._pc_clients: dict[int, PartnerCenterClient] = {}
+        self._pc: PerLoop[PartnerCenterClient] = PerLoop(self._new_partner_center)
+
+    def _new_partner_center(self) -> PartnerCenterClient:
+        from shared.partner_center import PartnerCenterClient
+
+        return PartnerCenterClient.from_settings(self.settings)
 
     @cached_property
     def queues(self) -> QueueServiceClient:
@@ -64,49 +67,9 @@ class AppContext:
 
         return AzurePoisonQueues(self.queues)
 
-    @cached_property
-    def deadletters(self) -> DeadLetterStore:
-        from shared.services.deadletters import on_kept
-        from shared.storage.deadletters import DeadLetterStore
-
-        return DeadLetterStore(self.tables, on_kept=lambda letter: on_kept(self, letter))
-
-    @cached_property
-    def idempotency(self) -> IdempotencyStore:
-        from shared.storage.idempotency import IdempotencyStore
-
-        return IdempotencyStore(self.tables)
-
-    @cached_property
-    def stores(self) -> Stores:
-        from shared.services.state import Stores
-
-        return Stores(self.tables)
-
-    @cached_property
-    def fraud(self) -> FraudStores:
-        from shared.services.fraud.store import FraudStores
-
-        return FraudStores(self.tables)
-
     def partner_center(self) -> PartnerCenterClient:
-        """One client per event loop (httpx async clients are bound to the loop that made them)."""
-        import asyncio
-
-        from shared.partner_center import PartnerCenterClient
-
-        loop = asyncio.get_running_loop()
-        client = self._pc_clients.get(id(loop))
-        if client is None:
-            client = PartnerCenterClient.from_settings(self.settings)
-            self._pc_clients[id(loop)] = client
-        return client
-
-    @cached_property
-    def audit(self) -> AuditLog:
-        from shared.storage.audit import AuditLog
-
-        return AuditLog(self.tables)
+        """One client per event loop, from the settings."""
+        return self._pc.get()
 
 
 _context: AppContext | None = None

@@ -11,29 +11,28 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from shared.composition import PerLoop, Repositories
 from shared.messaging.memory import MemoryQueues
 from shared.storage.memory import MemoryTables
 
 if TYPE_CHECKING:
     from shared.notify.notifier import MemoryNotifier
     from shared.ports import PartnerCenter
-    from shared.services.fraud.store import FraudStores
-    from shared.services.state import Stores
     from shared.settings import Settings
-    from shared.storage.audit import AuditLog
-    from shared.storage.deadletters import DeadLetterStore
-    from shared.storage.idempotency import IdempotencyStore
 
 
-class MemoryContext:
+class MemoryContext(Repositories):
     """``Ports`` over memory. ``partner_center`` builds the client (called once per event loop, like the Azure root)."""
 
     def __init__(self, settings: Settings, partner_center: Callable[[], PartnerCenter] | None = None) -> None:
         self.settings = settings
-        self.tables = MemoryTables()
+        self._tables = MemoryTables()
         self.queues = MemoryQueues()
-        self._make_pc = partner_center
-        self._pc: dict[int, PartnerCenter] = {}
+        self._pc = PerLoop(partner_center) if partner_center is not None else None
+
+    @property
+    def tables(self) -> MemoryTables:
+        return self._tables
 
     @property
     def producer(self) -> MemoryQueues:
@@ -49,46 +48,10 @@ class MemoryContext:
 
         return MemoryNotifier(self.settings)
 
-    @cached_property
-    def stores(self) -> Stores:
-        from shared.services.state import Stores
-
-        return Stores(self.tables)
-
-    @cached_property
-    def fraud(self) -> FraudStores:
-        from shared.services.fraud.store import FraudStores
-
-        return FraudStores(self.tables)
-
-    @cached_property
-    def audit(self) -> AuditLog:
-        from shared.storage.audit import AuditLog
-
-        return AuditLog(self.tables)
-
-    @cached_property
-    def idempotency(self) -> IdempotencyStore:
-        from shared.storage.idempotency import IdempotencyStore
-
-        return IdempotencyStore(self.tables)
-
-    @cached_property
-    def deadletters(self) -> DeadLetterStore:
-        from shared.services.deadletters import on_kept
-        from shared.storage.deadletters import DeadLetterStore
-
-        return DeadLetterStore(self.tables, on_kept=lambda letter: on_kept(self, letter))
-
     def partner_center(self) -> PartnerCenter:
-        import asyncio
-
-        if self._make_pc is None:
+        if self._pc is None:
             raise RuntimeError("this MemoryContext has no Partner Center (pass partner_center=...)")
-        loop = id(asyncio.get_running_loop())
-        if loop not in self._pc:
-            self._pc[loop] = self._make_pc()
-        return self._pc[loop]
+        return self._pc.get()
 
 
 __all__ = ["MemoryContext"]
