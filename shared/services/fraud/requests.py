@@ -22,7 +22,7 @@ from shared.clock import utcnow
 from shared.fraud import record_action
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import SERVICE_REQUEST
-from shared.services.fraud.casework import CaseConflict, CaseNotFound
+from shared.services.fraud.cases import CaseConflict, CaseNotFound, sync_suspensions
 from shared.services.fraud.srpack import (
     EvidenceDocument,
     LiveDetails,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.requests")
-AUTO_NOTE = "raised on containment"  # what shared.services.fraud.casework.contain() records as the note
+AUTO_NOTE = "raised on containment"  # the note containment once raised requests with (kept out of the pack)
 FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
 class ServiceRequestMessage(BaseModel):
     """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
@@ -133,8 +133,6 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     ``CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS``); after ``CSPGUARD_SERVICE_REQUEST_MAX_WAIT_MINUTES`` the pack goes out
     anyway and says explicitly that the outcome is not yet known.
     """
-    from shared.services.fraud.casework import sync_suspensions
-
     now = now or utcnow()
     fs = ctx.fraud
     if find_case(fs, msg.customer_id, msg.case_id) is None:

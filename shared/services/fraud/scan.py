@@ -31,8 +31,8 @@ from shared.fraud import FraudEvent, History, PeerBaseline, Rules, UsageLine, ag
 from shared.fraud.peers import baselines, index, peer_figure
 from shared.messaging import Envelope, Queue
 from shared.messaging.kinds import FRAUD_SCAN
-from shared.services.fraud.casework import apply_assessment
 from shared.services.fraud.feed import alarm_if_stalled, record_feed
+from shared.services.fraud.intake import apply_assessment
 from shared.services.fraud.profiles import profile_for, with_creation_dates
 from shared.services.fraud.store import AssessmentRecord, FraudScanRun, FraudStores, StoredHistory, trim
 from shared.services.state import UnbilledExposure

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.fraud import ContainmentFacts, EvidencePack, evidence_pack
 from shared.fraud.cases import Case, Containment, ContainmentStatus, TimelineEntry
-from shared.services.fraud.casework import signal_rows
 from shared.services.fraud.store import CaseRecord
 
 if TYPE_CHECKING:
@@ -33,6 +32,25 @@ PORTAL_STEPS = (
     "Submit, then record 21Vianet's ticket number on the case: "
     "POST /api/fraud/cases/{customer_id}/service-request/ticket or `cspguard fraud ticket {case} NUMBER`.",
 )
+
+
+def _figures(figures: dict[str, Any]) -> tuple[str, str]:
+    limits = {k: v for k, v in figures.items() if any(t in k for t in ("threshold", "min_", "max_", "limit"))}
+    seen = {k: v for k, v in figures.items() if k not in limits}
+    return (", ".join(f"{k}={v}" for k, v in seen.items()) or "-",
+            ", ".join(f"{k}={v}" for k, v in limits.items()) or "-")
+
+
+def signal_rows(case: Case, with_time: bool = True) -> list[dict[str, Any]]:
+    """Signals of a case as the notification templates expect them."""
+    rows = []
+    for h in case.hits:
+        figure, threshold = _figures(dict(h.signal.figures))
+        row = {"rule_id": h.rule_id, "description": h.signal.why, "figure": figure, "threshold": threshold}
+        if with_time:
+            row["observed_at"] = case.first_signal_at.isoformat()
+        rows.append(row)
+    return rows
 
 
 class LiveDetails(BaseModel):

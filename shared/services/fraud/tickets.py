@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.fraud import record_action
-from shared.services.fraud.casework import CaseConflict, CaseNotFound
+from shared.services.fraud.cases import CaseConflict, CaseNotFound
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.storage.audit import AuditEntry
 

@@ -18,7 +18,7 @@ from shared.fraud.containment import (
 )
 from shared.fraud.rules import ContainmentScope, Outcome
 from shared.fraud.signals import Detector, Signal
-from shared.services.fraud.containment import split_labels
+from shared.services.fraud.targets import split_labels
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -101,12 +101,12 @@ def test_labels_split_into_subscriptions_and_azure_subscriptions() -> None:
 
 def test_a_request_without_an_outcome_is_planned_again_only_once_stale() -> None:
     from shared.fraud import record_action
-    from shared.services.fraud.casework import REQUEST_STALE_AFTER, _exclude, _replan_due
+    from shared.services.fraud.containment import REQUEST_STALE_AFTER, exclude, replan_due
     from shared.services.fraud.store import CaseRecord
 
     sent = mark_containment_requested(record_action(_case(_hit()), "containment requested: plan/e1", NOW),
                                       ["plan/e1"], NOW)
     rec = CaseRecord(case=sent, containment_keys=["k|plan/e1"])
-    assert not _replan_due(rec, NOW + timedelta(minutes=5)) and _exclude(rec, NOW) == ["plan/e1"]
+    assert not replan_due(rec, NOW + timedelta(minutes=5)) and exclude(rec, NOW) == ["plan/e1"]
     later = NOW + REQUEST_STALE_AFTER + timedelta(minutes=1)
-    assert _replan_due(rec, later) and _exclude(rec, later) == []
+    assert replan_due(rec, later) and exclude(rec, later) == []
