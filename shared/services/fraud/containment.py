@@ -24,7 +24,7 @@ from shared.services.errors import ForbiddenError
 from shared.services.fraud.alerting import escalate
 from shared.services.fraud.cases import CaseConflict, CaseNotFound, audit_case
 from shared.services.fraud.requests import raise_service_request
-from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, PendingContainment
+from shared.services.fraud.store import CURRENT, CaseRecord, ContainmentKey, FraudStores, PendingContainment
 from shared.services.fraud.targets import resolve_targets, split_labels
 from shared.services.messages import EnforcementRequest
 from shared.services.state import target_label
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from shared.services.enforcement import Outcome
 
 log = logging.getLogger("cspguard.fraud.containment")
-
-
-def _requested(rec: CaseRecord) -> list[str]:
-    return [s for k in rec.containment_keys for s in k.split("|", 1)[1].split(",") if "|" in k]
 
 
 REQUEST_STALE_AFTER = timedelta(hours=1)
@@ -60,7 +56,7 @@ def exclude(rec: CaseRecord, now: datetime | None = None) -> list[str]:
     c = rec.case.containment
     stale = now is not None and c.status is ContainmentStatus.REQUESTED and replan_due(rec, now)
     retry = set(c.failed) | (set(c.targets) - set(c.contained) if stale else set())
-    return sorted((set(_requested(rec)) | set(c.contained) | set(rec.case.suspended)) - retry)
+    return sorted((set(rec.requested_targets) | set(c.contained) | set(rec.case.suspended)) - retry)
 
 
 def scan_requester(fs: FraudStores, run_id: str) -> str | None:
@@ -118,14 +114,15 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
                                  entitlements=entitlements, requested_at=now)
 
     def change(cur: CaseRecord | None) -> CaseRecord | None:
-        if cur is None or cur.case.case_id != case_id or any(k.startswith(key + "|") for k in cur.containment_keys):
+        if cur is None or cur.case.case_id != case_id or any(k.key == key for k in cur.containment_keys):
             return None
         text = f"containment requested: {', '.join(targets)}" + (f" ({note})" if note else "")
         pending = cur.pending.model_copy(update={"status": "approved", "decided_by": actor, "decided_at": now}) \
             if cur.pending is not None and cur.pending.status == "pending" else cur.pending
         case = mark_containment_requested(record_action(cur.case, text, now, by=actor), targets, now)
         return cur.model_copy(update={"case": case, "pending": pending,
-                                      "containment_keys": [*cur.containment_keys, f"{key}|{','.join(targets)}"]})
+                                      "containment_keys": [*cur.containment_keys,
+                                                           ContainmentKey(key=key, targets=tuple(targets))]})
 
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope())  # sent before it is recorded as requested, so a
     updated = fs.cases.update(customer_id, CURRENT, change) or rec  # failed send is planned again next scan

@@ -167,9 +167,8 @@ def _known_case(rec: CaseRecord) -> Case:
     ``requested`` (cases whose containment state predates ``Case.containment`` carry only the enforcement keys)."""
     case = rec.case
     if case.containment.status is ContainmentStatus.NONE and rec.containment_keys and not case.suspended:
-        targets = tuple(t for k in rec.containment_keys if "|" in k for t in k.split("|", 1)[1].split(",") if t)
         return case.model_copy(update={"containment": Containment(status=ContainmentStatus.REQUESTED,
-                                                                   targets=targets)})
+                                                                   targets=rec.requested_targets)})
     return case
 
 
