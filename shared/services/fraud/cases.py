@@ -128,3 +128,16 @@ def audit_case(ctx: AppContext, customer_id: str, action: str, actor: str, reaso
                evidence: dict[str, Any], outcome: str = "ok") -> None:
     ctx.audit.record(AuditEntry(customer_id=customer_id, action=action, actor=actor, reason=reason,
                                 outcome=outcome, evidence={"case_id": case_id, **evidence}))
+
+
+def list_cases(ctx: AppContext, status: str | None = None) -> list[CaseRecord]:
+    """Every customer's current case, newest change first: the open ones (open or investigating) by default,
+    ``all``, ``resolved`` (either label) or those in one ``CaseStatus``."""
+    records = ctx.fraud.all_current()
+    if status is None:
+        records = [r for r in records if r.case.is_open]
+    elif status == "resolved":
+        records = [r for r in records if not r.case.is_open]
+    elif status != "all":
+        records = [r for r in records if r.case.status.value == status]
+    return sorted(records, key=lambda r: r.case.updated_at, reverse=True)

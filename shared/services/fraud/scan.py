@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.scan")
-__all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "start_scan", "stream", "to_line"]
+__all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "scan_run", "start_scan", "stream", "to_line",
+           "work"]
 
 
 class FraudScanItem(BaseModel):
@@ -92,6 +93,16 @@ def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: date
     ctx.fraud.runs.put(run.run_id, "fraudscan", run)
     ctx.producer.send(Queue.FRAUD_SCAN, FraudScanItem(run_id=run.run_id, as_of=now).envelope())
     return run
+
+
+def scan_run(ctx: AppContext, run_id: str) -> FraudScanRun | None:
+    """A fraud scan run as it stands (``GET fraud/scans/{run_id}``)."""
+    return ctx.fraud.runs.get(run_id, "fraudscan")
+
+
+async def work(ctx: AppContext, item: FraudScanItem) -> FraudScanRun:
+    """One ``fraud.scan`` message: stream the usage, or assess its shard of customers."""
+    return await (stream(ctx, item) if item.stage == "stream" else assess_shard(ctx, item))
 
 
 def _store_page(fs: FraudStores, lines: list[UsageLine], now: datetime) -> dict[str, StoredHistory]:

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.clock import utcnow
 from shared.fraud import ContainmentFacts, EvidencePack, evidence_pack
 from shared.fraud.cases import Case, Containment, ContainmentStatus, TimelineEntry
+from shared.services.fraud.cases import CaseNotFound
 from shared.services.fraud.store import CaseRecord
+from shared.services.fraud.tickets import find_case
 
 if TYPE_CHECKING:
     from shared.context import AppContext
@@ -199,3 +202,12 @@ async def evidence_document(ctx: AppContext, rec: CaseRecord, now: datetime, not
     live = await live_details(ctx, rec.case.customer_id)
     exposure = ctx.stores.unbilled(rec.case.customer_id)
     return render_document(ctx.settings, rec, live, now, note, exposure.currency if exposure else "CNY")
+
+
+async def case_evidence(ctx: AppContext, customer_id: str, case_id: str | None = None,
+                        now: datetime | None = None) -> EvidenceDocument:
+    """The pack of the customer's current case (or of ``case_id``, current or earlier) as it stands now."""
+    rec = find_case(ctx.fraud, customer_id, case_id)
+    if rec is None:
+        raise CaseNotFound(f"no fraud case for customer {customer_id}")
+    return await evidence_document(ctx, rec, now or utcnow())
