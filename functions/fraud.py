@@ -37,7 +37,8 @@ async def fraud_scan_work(msg: func.QueueMessage) -> None:
     from shared.context import get_context
     from shared.messaging.kinds import FRAUD_SCAN
     from shared.observability import correlation_scope
-    from shared.services.fraud.scan import FraudScanItem, work
+    from shared.services.fraud.scan import work
+    from shared.services.messages import FraudScanItem
 
     parsed = receive(Queue.FRAUD_SCAN, msg, {FRAUD_SCAN: FraudScanItem})
     if parsed is None:
@@ -53,7 +54,8 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
     from shared.context import get_context
     from shared.messaging.kinds import SERVICE_REQUEST
     from shared.observability import correlation_scope
-    from shared.services.fraud import ServiceRequestMessage, deliver_service_request
+    from shared.services.fraud import deliver_service_request
+    from shared.services.messages import ServiceRequestMessage
 
     parsed = receive(Queue.SERVICE_REQUESTS, msg, {SERVICE_REQUEST: ServiceRequestMessage})
     if parsed is None:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
-from shared.messaging import Envelope
 from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
 from shared.services.collections import decide
 from shared.services.deadlines import consequences_context, planned_item, suspended_item
@@ -249,7 +248,3 @@ def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, tem
                                 evidence={"key": notice.key, "message_id": result.get("message_id"),
                                           "stage_id": notice.stage_id, "subject": result.get("subject"),
                                           "text": result.get("text", "")}))
-
-
-def notice_from(envelope: Envelope) -> CollectionsNotice:
-    return CollectionsNotice.model_validate(envelope.payload)

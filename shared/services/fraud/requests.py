@@ -16,12 +16,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.clock import utcnow
 from shared.fraud import record_action
-from shared.messaging import Envelope, Queue
-from shared.messaging.kinds import SERVICE_REQUEST
+from shared.messaging import Queue
 from shared.services.fraud.cases import CaseConflict, CaseNotFound, sync_suspensions
 from shared.services.fraud.srpack import (
     EvidenceDocument,
@@ -33,6 +30,7 @@ from shared.services.fraud.srpack import (
 )
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.services.fraud.tickets import change_request, find_case
+from shared.services.messages import ServiceRequestMessage
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
@@ -41,25 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cspguard.fraud.requests")
 AUTO_NOTE = "raised on containment"  # the note containment once raised requests with (kept out of the pack)
 FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
-class ServiceRequestMessage(BaseModel):
-    """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    customer_id: str = Field(min_length=1)
-    case_id: str = Field(min_length=1)
-    requested_by: str = Field(min_length=1)
-    note: str = ""
-    requested_at: datetime
-    waits: int = Field(default=0, ge=0)  # times the worker put it back to wait for the containment outcome
-
-    @property
-    def key(self) -> str:
-        return f"fraud:{self.case_id}:service-request"
-
-    def envelope(self) -> Envelope:
-        key = f"{self.key}:wait{self.waits}" if self.waits else self.key
-        return Envelope(kind=SERVICE_REQUEST, idempotency_key=key, payload=self.model_dump(mode="json"))
 
 
 def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by: str, note: str = "",

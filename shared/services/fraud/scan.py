@@ -21,46 +21,27 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from shared.clock import utcnow
 from shared.domain import Money
-from shared.fraud import FraudEvent, History, PeerBaseline, Rules, UsageLine, aggregate, assess_customer, parse_rules
+from shared.fraud import FraudEvent, History, Rules, UsageLine, aggregate, assess_customer, parse_rules
 from shared.fraud.peers import baselines, index, peer_figure
-from shared.messaging import Envelope, Queue
-from shared.messaging.kinds import FRAUD_SCAN
+from shared.messaging import Queue
 from shared.services.fraud.feed import alarm_if_stalled, record_feed
 from shared.services.fraud.intake import apply_assessment
 from shared.services.fraud.profiles import profile_for, with_creation_dates
 from shared.services.fraud.store import AssessmentRecord, FraudScanRun, FraudStores, StoredHistory, trim
+from shared.services.messages import FraudScanItem
 from shared.services.state import UnbilledExposure
 
 if TYPE_CHECKING:
     from shared.context import AppContext
 
 log = logging.getLogger("cspguard.fraud.scan")
-__all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "scan_run", "start_scan", "stream", "to_line",
-           "work"]
-
-
-class FraudScanItem(BaseModel):
-    """Payload of a ``fraud.scan`` message: stream the usage, or assess one shard of customers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    run_id: str
-    stage: Literal["stream", "assess"] = "stream"
-    as_of: datetime
-    shard: int = 0
-    customer_ids: tuple[str, ...] = ()
-    peers: tuple[PeerBaseline, ...] = ()
-    events: tuple[FraudEvent, ...] = ()
-
-    def envelope(self) -> Envelope:
-        return Envelope(kind=FRAUD_SCAN, idempotency_key=f"{self.run_id}:{self.stage}:{self.shard}",
-                        correlation_id=self.run_id, payload=self.model_dump(mode="json"))
+__all__ = ["assess_shard", "load_rules", "profile_for", "scan_run", "start_scan", "stream", "to_line", "work"]
 
 
 @lru_cache(maxsize=4)
