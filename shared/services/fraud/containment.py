@@ -60,12 +60,14 @@ def exclude(rec: CaseRecord, now: datetime | None = None) -> list[str]:
 
 
 def scan_requester(fs: FraudStores, run_id: str) -> str | None:
+    """Who started the scan run (four eyes: they may not approve the containment it asks for)."""
     run = fs.runs.get(run_id, "fraudscan") if run_id else None
     return run.requested_by if run is not None else None
 
 
 def ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: bool, reasons: tuple[str, ...],
-                  now: datetime, requested_by: str | None = None) -> bool:
+                 now: datetime, requested_by: str | None = None) -> bool:
+    """Put the containment on the case as pending a person's approval; True when that is new."""
     def change(rec: CaseRecord | None) -> CaseRecord | None:
         if rec is None or (rec.pending is not None and rec.pending.status == "pending"
                            and set(targets) <= set(rec.pending.subscription_ids)):
@@ -127,7 +129,7 @@ async def contain(ctx: AppContext, fs: FraudStores, customer_id: str, actor: str
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope())  # sent before it is recorded as requested, so a
     updated = fs.cases.update(customer_id, CURRENT, change) or rec  # failed send is planned again next scan
     audit_case(ctx, customer_id, "fraud.contain", actor, detail[:300], case_id, {"key": key, "targets": targets})
-    # the service request is raised once the worker's verified outcome is known (containment.record_outcome)
+    # the service request is raised once the worker's verified outcome is known (record_outcome, below)
     return fs.current(customer_id) or updated
 
 
