@@ -116,6 +116,9 @@ def test_the_case_list_shows_open_cases_newest_change_first_and_filters_by_statu
         "c3", OTHER, CID]
     assert [i["case"]["status"] for i in _call(fraud_cases, params={"status": "resolved_fraud"})[1]["items"]] == [
         "resolved_fraud"]
+    from shared.services.fraud.cases import list_cases
+
+    assert [r.case.customer_id for r in list_cases(ctx, "resolved")] == ["c3"]  # the CLI's --status resolved
     assert _call(fraud_cases, params={"status": "closed"}) == (400, {
         "error": "status must be one of open, investigating, resolved_legitimate, resolved_fraud, all"})
 
