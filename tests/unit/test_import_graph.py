@@ -135,3 +135,17 @@ def test_the_check_sees_a_circle(tmp_path: Path) -> None:
     assert cycles(import_graph(tmp_path, in_functions=True)) == [["shared.pkg.a", "shared.pkg.b"]]
     (pkg / "b.py").write_text("try:\n    import shared.pkg.c\nexcept ImportError:\n    pass\n")
     assert cycles(import_graph(tmp_path)) == [["shared.pkg.a", "shared.pkg.b", "shared.pkg.c"]]
+
+
+def test_the_fraud_blueprints_load_no_service_clock_or_pydantic_at_cold_start() -> None:
+    """Each fraud function imports its use case in its body, so ``import function_app`` pays only for names."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, azure.functions; before = set(sys.modules); "
+             "import functions.fraud, functions.fraud_requests; "
+             "print(sorted(m for m in set(sys.modules) - before if m.startswith(('shared', 'pydantic'))))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = out.stdout.strip()
+    assert "shared.permissions" in loaded  # the probe saw the blueprints' own imports
+    assert "pydantic" not in loaded and "shared.services" not in loaded and "shared.clock" not in loaded, loaded
