@@ -105,15 +105,13 @@ def cases(
 ) -> None:
     """Fraud cases, newest change first."""
     from shared.context import AppContext
+    from shared.services.fraud.cases import list_cases
 
     if status not in ("open", "resolved", "all"):
         print_error("--status must be open, resolved or all")
         raise typer.Exit(2)
     ctx = AppContext(_settings(settings_file, env_file))
-    records = guarded(ctx.fraud.all_current)
-    if status != "all":
-        records = [r for r in records if r.case.is_open == (status == "open")]
-    records.sort(key=lambda r: r.case.updated_at, reverse=True)
+    records = guarded(lambda: list_cases(ctx, None if status == "open" else status))
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in records]))
         return

@@ -1,26 +1,19 @@
-"""Fraud flow: the usage-scan timer and worker, the service-request worker, and the operators' case API."""
+"""Fraud flow: the usage-scan timer and worker, the service-request worker, and the operators' case API.
+
+Each function parses its trigger and calls one use case of ``shared.services.fraud`` (imported in the body:
+cold start imports only the blueprints).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.functions as func
 
-from functions._http import (
-    authorize,
-    error,
-    handle_errors,
-    json_body,
-    json_response,
-    no_body,
-    only_fields,
-    route_customer,
-)
+from functions._fraud import operator_request
+from functions._http import authorize, error, handle_errors, json_response, no_body, route_customer
 from functions._queue import receive, send_or_park
-from shared.clock import utcnow
 from shared.messaging import Queue
-from shared.messaging.kinds import FRAUD_SCAN, SERVICE_REQUEST
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -42,15 +35,16 @@ def fraud_scan_timer(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.FRAUD_SCAN.value, connection="AzureWebJobsStorage")
 async def fraud_scan_work(msg: func.QueueMessage) -> None:
     from shared.context import get_context
+    from shared.messaging.kinds import FRAUD_SCAN
     from shared.observability import correlation_scope
-    from shared.services.fraud import FraudScanItem, assess_shard, stream
+    from shared.services.fraud.scan import work
+    from shared.services.messages import FraudScanItem
 
     parsed = receive(Queue.FRAUD_SCAN, msg, {FRAUD_SCAN: FraudScanItem})
     if parsed is None:
         return
     envelope, item = parsed
     with correlation_scope(envelope.correlation_id):
-        work = stream if item.stage == "stream" else assess_shard  # type: ignore[attr-defined]
         run = await work(get_context(), item)  # type: ignore[arg-type]
         log.info("fraud scan %s: %s", run.run_id, run.status)
 
@@ -58,8 +52,10 @@ async def fraud_scan_work(msg: func.QueueMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.SERVICE_REQUESTS.value, connection="AzureWebJobsStorage")
 async def fraud_service_request(msg: func.QueueMessage) -> None:
     from shared.context import get_context
+    from shared.messaging.kinds import SERVICE_REQUEST
     from shared.observability import correlation_scope
-    from shared.services.fraud import ServiceRequestMessage, deliver_service_request
+    from shared.services.fraud import deliver_service_request
+    from shared.services.messages import ServiceRequestMessage
 
     parsed = receive(Queue.SERVICE_REQUESTS, msg, {SERVICE_REQUEST: ServiceRequestMessage})
     if parsed is None:
@@ -69,38 +65,6 @@ async def fraud_service_request(msg: func.QueueMessage) -> None:
         result = await send_or_park(Queue.SERVICE_REQUESTS, msg, envelope, deliver_service_request(
             get_context(), request, correlation_id=cid))  # type: ignore[arg-type]
         log.info("service request %s: %s", request.case_id, result or "parked")  # type: ignore[attr-defined]
-
-
-def _operator(req: func.HttpRequest, fields: set[str], permission: Permission = Permission.ACT
-              ) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
-    """(normalised route customer id, actor, JSON object body with only ``fields``, error response): the caller
-    must hold ``permission``."""
-    found, refused = authorize(req, permission)  # sign-in first: a stranger learns nothing about ids
-    if found is None:
-        return "", "", {}, refused
-    cid, bad_id = route_customer(req)
-    if bad_id:
-        return "", "", {}, bad_id
-    who = found.actor
-    if not req.get_body():
-        return cid, who, {}, None
-    data, bad = json_body(req)
-    if bad:
-        return cid, who, {}, bad
-    bad = only_fields(data, fields)
-    if bad:
-        return cid, who, {}, bad
-    return cid, who, data, None
-
-
-def _view(rec: Any) -> dict[str, Any]:
-
-    case = rec.case
-    out: dict[str, Any] = rec.model_dump(mode="json")
-    rt = case.response_time
-    out["response_time_minutes"] = None if rt is None else round(rt.total_seconds() / 60, 1)
-    out["within_guidance"] = case.within_guidance(utcnow())
-    return out
 
 
 @bp.route(route="fraud/scan", methods=["POST"])
@@ -125,8 +89,9 @@ def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
+    from shared.services.fraud.scan import scan_run
 
-    run = get_context().fraud.runs.get(req.route_params["run_id"], "fraudscan")
+    run = scan_run(get_context(), req.route_params["run_id"])
     return json_response(run.model_dump(mode="json")) if run else error(404, "no such fraud scan run")
 
 
@@ -137,17 +102,12 @@ def fraud_cases(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
+    from shared.services.fraud.views import case_list
 
     status = req.params.get("status")
     if status is not None and status not in STATUSES:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
-    records = get_context().fraud.all_current()
-    if status is None:
-        records = [r for r in records if r.case.is_open]
-    elif status != "all":
-        records = [r for r in records if r.case.status.value == status]
-    records.sort(key=lambda r: r.case.updated_at, reverse=True)
-    return json_response({"items": [_view(r) for r in records]})
+    return handle_errors(lambda: json_response(case_list(get_context(), status)))
 
 
 @bp.route(route="fraud/cases/{customer_id}", methods=["GET"])
@@ -157,17 +117,12 @@ def fraud_case(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.fraud import sync_suspensions
+    from shared.services.fraud.views import case_detail
 
     cid, bad = route_customer(req)
     if bad:
         return bad
-    ctx = get_context()
-    rec = sync_suspensions(ctx, ctx.fraud, cid)
-    if rec is None:
-        return error(404, f"no fraud case for customer {cid}")
-    earlier = [r.case.case_id for r in ctx.fraud.case_history(cid) if r.case.case_id != rec.case.case_id]
-    return json_response({**_view(rec), "earlier_cases": earlier})
+    return handle_errors(lambda: json_response(case_detail(get_context(), cid)))
 
 
 @bp.route(route="fraud/cases/{customer_id}/resolve", methods=["POST"])
@@ -175,9 +130,9 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"label": "legitimate" | "fraud", "note": "...", "suppress_days": 30}; legitimate reactivates what
     the case suspended and suppresses the same signal kinds for ``suppress_days`` (default 30, 0: none)."""
     from shared.context import get_context
-    from shared.services.fraud import resolve_case
+    from shared.services.fraud.views import resolve
 
-    cid, who, data, bad = _operator(req, {"label", "note", "suppress_days"}, Permission.DECIDE)
+    cid, who, data, bad = operator_request(req, {"label", "note", "suppress_days"}, Permission.DECIDE)
     if bad:
         return bad
     label = data.get("label")
@@ -186,32 +141,23 @@ def fraud_resolve(req: func.HttpRequest) -> func.HttpResponse:
     days = data.get("suppress_days", 30)
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
         return error(400, "suppress_days must be a whole number of days from 0 to 365")
-    ctx = get_context()
-
-    def run() -> func.HttpResponse:
-        rec, request = resolve_case(ctx, ctx.fraud, cid, label, who,
-                                    str(data.get("note", "")), suppress_days=days)
-        return json_response({**_view(rec), "reactivation": request.model_dump(mode="json") if request else None})
-
-    return handle_errors(run)
+    return handle_errors(lambda: json_response(resolve(get_context(), cid, label, who, str(data.get("note", "")),
+                                                       suppress_days=days)))
 
 
 @bp.route(route="fraud/cases/{customer_id}/notes", methods=["POST"])
 def fraud_note(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"text": "..."}."""
     from shared.context import get_context
-    from shared.services.fraud import add_note
+    from shared.services.fraud.views import note
 
-    cid, who, data, bad = _operator(req, {"text"})
+    cid, who, data, bad = operator_request(req, {"text"})
     if bad:
         return bad
     text = str(data.get("text", "")).strip()
     if not text:
         return error(400, 'expected {"text": "..."}')
-    ctx = get_context()
-    stores = ctx.fraud
-    return handle_errors(lambda: json_response(
-        _view(add_note(ctx, stores, cid, text, who)), 201))
+    return handle_errors(lambda: json_response(note(get_context(), cid, text, who), 201))
 
 
 @bp.route(route="fraud/cases/{customer_id}/service-request", methods=["POST"])
@@ -219,22 +165,21 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
     """Body (optional): {"note": "..."} raises the case's request (once per case; repeats add the note);
     {"status": "open" | "attention_needed" | "closed", "note": "..."} records the 21Vianet ticket's status."""
     from shared.context import get_context
-    from shared.services.fraud import raise_service_request, track_update
+    from shared.services.fraud import track_update
+    from shared.services.fraud.views import service_request
 
-    cid, who, data, bad = _operator(req, {"note", "status"})
+    cid, who, data, bad = operator_request(req, {"note", "status"})
     if bad:
         return bad
     ctx = get_context()
-    fs = ctx.fraud
     note = str(data.get("note", ""))
     if "status" in data:
-        return handle_errors(lambda: json_response(track_update(ctx, fs, cid, str(data["status"]), note, who)
+        return handle_errors(lambda: json_response(track_update(ctx, ctx.fraud, cid, str(data["status"]), note, who)
                                                    .model_dump(mode="json")))
 
     def run() -> func.HttpResponse:
-        record, queued = raise_service_request(ctx, fs, cid, who, note)
-        return json_response({"queued": queued, "service_request": record.model_dump(mode="json")},
-                             202 if queued else 200)
+        out = service_request(ctx, cid, who, note)
+        return json_response(out, 202 if out["queued"] else 200)
 
     return handle_errors(run)
 
@@ -245,16 +190,14 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.partner_center import NotFound, PartnerCenterError
     from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
-    from shared.services.fraud import contain
+    from shared.services.fraud.views import approve_containment
     from shared.storage.documents import ConcurrencyConflict
 
-    cid, who, data, bad = _operator(req, {"note"}, Permission.DECIDE)
+    cid, who, data, bad = operator_request(req, {"note"}, Permission.DECIDE)
     if bad:
         return bad
-    ctx = get_context()
     try:
-        rec = await contain(ctx, ctx.fraud, cid, who,
-                            note=str(data.get("note", "")))
+        view = await approve_containment(get_context(), cid, who, note=str(data.get("note", "")))
     except NotFoundError as exc:
         return error(404, str(exc.args[0]))
     except ForbiddenError as exc:
@@ -265,7 +208,7 @@ async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
         return error(404, f"Partner Center does not know this customer: {exc.description}")
     except PartnerCenterError as exc:
         return error(502, f"Partner Center refused or failed ({exc.code}): {exc.description}; try again")
-    return json_response(_view(rec), 202)
+    return json_response(view, 202)
 
 
 @bp.route(route="fraud/customers/{customer_id}/baseline", methods=["POST"])
@@ -276,7 +219,8 @@ def fraud_baseline(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
 
-    cid, who, data, bad = _operator(req, {"expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on"})
+    cid, who, data, bad = operator_request(req, {"expected_monthly_spend", "prepayment", "planned_changes",
+                                                 "onboarded_on"})
     if bad:
         return bad
     try:

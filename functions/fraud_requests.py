@@ -1,12 +1,13 @@
 """The 21Vianet service request for operators: the evidence pack to file in the Partner Center portal, and the
-ticket 21Vianet opened (number and status). Raising the request stays in functions/fraud.py."""
+ticket 21Vianet opened (number and status). Raising the request stays in functions/fraud.py. Each function parses
+its request and calls one use case (imported in the body)."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from functions._fraud import operator_request
 from functions._http import authorize, error, handle_errors, json_response, route_customer
-from functions.fraud import _operator
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -20,7 +21,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.fraud import record_ticket
     from shared.services.fraud.tickets import valid_ticket_number
 
-    cid, who, data, bad = _operator(req, {"number", "note", "case_id"})
+    cid, who, data, bad = operator_request(req, {"number", "note", "case_id"})
     if bad:
         return bad
     number = str(data.get("number", "")).strip()
@@ -40,7 +41,7 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud import track_update
 
-    cid, who, data, bad = _operator(req, {"status", "note", "case_id"})
+    cid, who, data, bad = operator_request(req, {"status", "note", "case_id"})
     if bad:
         return bad
     if "status" not in data:
@@ -62,22 +63,19 @@ async def fraud_evidence(req: func.HttpRequest) -> func.HttpResponse:
     cid, bad_id = route_customer(req)
     if bad_id:
         return bad_id
-    from shared.clock import utcnow
-    from shared.services.fraud import find_case
-    from shared.services.fraud.srpack import LANGUAGES, evidence_document
+    from shared.context import get_context
+    from shared.services.errors import NotFoundError
+    from shared.services.fraud.srpack import LANGUAGES, case_evidence
 
     fmt, lang = req.params.get("format", "txt"), req.params.get("lang", "both")
     if fmt not in ("txt", "json"):
         return error(400, "format must be txt or json")
     if lang not in ("both", *LANGUAGES):
         return error(400, "lang must be both, zh-CN or en")
-    from shared.context import get_context
-
-    ctx = get_context()
-    rec = find_case(ctx.fraud, cid, req.params.get("case"))
-    if rec is None:
-        return error(404, f"no fraud case for customer {cid}")
-    doc = await evidence_document(ctx, rec, utcnow())
+    try:
+        doc = await case_evidence(get_context(), cid, req.params.get("case"))
+    except NotFoundError as exc:
+        return error(404, str(exc))
     headers = {"Content-Disposition": f'attachment; filename="{doc.filename(fmt)}"',
                "X-CSPGuard-Containment": doc.containment_status}
     if fmt == "json":

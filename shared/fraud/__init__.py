@@ -7,20 +7,9 @@ Imports only the standard library, pydantic and yaml; no I/O, no environment, no
 from shared.fraud.aggregate import aggregate, with_fraud_events
 from shared.fraud.assess import Assessment, RuleHit, assess, assess_customer
 from shared.fraud.backtest import BacktestReport, RuleFigures, backtest
-from shared.fraud.cases import (
-    Case,
-    CaseChange,
-    CaseError,
-    CaseStatus,
-    ContainmentPlan,
-    ReactivationPlan,
-    add_note,
-    containment_plan,
-    open_or_update,
-    record_action,
-    record_containment,
-    resolve,
-)
+from shared.fraud.case_actions import add_note, record_action, record_containment, resolve
+from shared.fraud.cases import Case, CaseChange, CaseError, CaseStatus, ReactivationPlan, open_or_update
+from shared.fraud.containment import ContainmentPlan, containment_plan
 from shared.fraud.evidence import (
     ContainmentFacts,
     EvidencePack,

@@ -1,4 +1,5 @@
-"""Fraud cases: one per customer per incident, with a timeline, containment and resolution. Pure."""
+"""Fraud cases: one per customer per incident, with a timeline, containment and resolution; opened or grown from
+assessments here (``open_or_update``), changed by ``case_actions``, contained per ``containment``. Pure."""
 
 from __future__ import annotations
 
@@ -139,27 +140,6 @@ class CaseChange(BaseModel):
     detail: str
 
 
-class SuspendOrder(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    subscription_id: str
-    reason: Literal["fraud investigation"] = FRAUD_SUSPENSION_REASON
-    lifted_by_payment: Literal[False] = False
-
-
-class ContainmentPlan(BaseModel):
-    """What to suspend for a case; payments never lift these suspensions, only resolving the case does."""
-
-    model_config = ConfigDict(frozen=True)
-
-    case_id: str
-    customer_id: str
-    orders: tuple[SuspendOrder, ...]
-    customer_wide: bool
-    requires_approval: bool
-    reasons: tuple[str, ...]
-
-
 class ReactivationPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -247,107 +227,3 @@ def open_or_update(
         suppressions=tuple(x for x in (existing.suppressions if existing else ()) if x.until >= now.date()),
     )
     return case, [CaseChange(kind="opened", detail=f"{assessment.outcome.value}: {len(new_hits)} signal(s)")]
-
-
-def containment_plan(case: Case, active_subscriptions: Sequence[str]) -> ContainmentPlan:
-    """Subscriptions to suspend: those named by containing signals, else all active ones of the customer."""
-    if not case.is_open:
-        raise CaseError(f"case {case.case_id} is {case.status.value}: nothing to contain")
-    contain = [h for h in case.hits if h.outcome is Outcome.CONTAIN]
-    named = {s for h in contain for s in h.signal.subscription_ids}
-    wide = not contain or any(not h.signal.subscription_ids for h in contain)
-    targets = sorted(
-        (set(active_subscriptions) if wide else named & set(active_subscriptions)) - set(case.suspended)
-    )
-    reasons = tuple(f"{h.rule_id}: {h.signal.why}" for h in (contain or case.hits))
-    return ContainmentPlan(
-        case_id=case.case_id,
-        customer_id=case.customer_id,
-        orders=tuple(SuspendOrder(subscription_id=s) for s in targets),
-        customer_wide=wide,
-        requires_approval=case.requires_approval or not contain,
-        reasons=reasons,
-    )
-
-
-def _act(case: Case, now: datetime, entry: TimelineEntry, **update: object) -> Case:
-    if not case.is_open:
-        raise CaseError(f"case {case.case_id} is {case.status.value}")
-    status = CaseStatus.INVESTIGATING if entry.kind is EntryKind.ACTION else case.status
-    return case.model_copy(
-        update={
-            "timeline": (*case.timeline, entry),
-            "updated_at": now,
-            "status": status,
-            "first_action_at": case.first_action_at or (now if entry.kind is EntryKind.ACTION else None),
-            **update,
-        }
-    )
-
-
-def record_containment(
-    case: Case, subscription_ids: Sequence[str], now: datetime, by: str = "csp-guard"
-) -> Case:
-    """Record suspensions actually carried out (read back from Partner Center) for this case."""
-    subs = tuple(sorted(set(case.suspended) | set(subscription_ids)))
-    azure = sum(1 for s in subscription_ids if "/" in s)
-    what = (f"suspended {len(subscription_ids) - azure} subscription(s)" if azure < len(subscription_ids) else "")
-    what += (" and " if what and azure else "") + (f"disabled {azure} Azure subscription(s)" if azure else "")
-    entry = TimelineEntry(
-        at=now,
-        kind=EntryKind.ACTION,
-        by=by,
-        subscription_ids=tuple(sorted(subscription_ids)),
-        text=f"{what} (verified in Partner Center): {FRAUD_SUSPENSION_REASON}",
-    )
-    return _act(case, now, entry, suspended=subs, contained_at=case.contained_at or now)
-
-
-def record_action(case: Case, text: str, now: datetime, by: str = "csp-guard") -> Case:
-    """Any other response (credentials reset requested, service request raised, customer contacted)."""
-    return _act(case, now, TimelineEntry(at=now, kind=EntryKind.ACTION, text=text, by=by))
-
-
-def add_note(case: Case, text: str, now: datetime, by: str) -> Case:
-    return _act(case, now, TimelineEntry(at=now, kind=EntryKind.NOTE, text=text, by=by))
-
-
-def resolve(
-    case: Case, label: Literal["legitimate", "fraud"], now: datetime, by: str, note: str = "",
-    suppress_days: int = 0,
-) -> tuple[Case, ReactivationPlan]:
-    """Close the case with its label: legitimate reactivates what this case suspended, fraud keeps it.
-
-    Legitimate with ``suppress_days`` also suppresses the case's signal kinds for that many days, and the
-    resolution entry says which and until when.
-    """
-    if not case.is_open:
-        raise CaseError(f"case {case.case_id} is already {case.status.value}")
-    status = CaseStatus.RESOLVED_LEGITIMATE if label == "legitimate" else CaseStatus.RESOLVED_FRAUD
-    reactivate = case.suspended if label == "legitimate" else ()
-    text = f"resolved as {label}" + (f": {note}" if note else "")
-    suppressions = case.suppressions
-    if label == "legitimate" and suppress_days > 0:
-        until = now.date() + timedelta(days=suppress_days)
-        kinds = sorted({h.signal.detector for h in case.hits})
-        suppressions += tuple(Suppression(detector=k, until=until, case_id=case.case_id, by=by) for k in kinds)
-        if kinds:
-            text += f"; {', '.join(k.value for k in kinds)} signals suppressed until {until.isoformat()}"
-    entry = TimelineEntry(at=now, kind=EntryKind.OUTCOME, text=text, by=by, subscription_ids=reactivate)
-    closed = case.model_copy(
-        update={
-            "status": status,
-            "label": label,
-            "resolved_at": now,
-            "updated_at": now,
-            "timeline": (*case.timeline, entry),
-            "suppressions": suppressions,
-        }
-    )
-    plan = ReactivationPlan(
-        case_id=case.case_id,
-        customer_id=case.customer_id,
-        subscription_ids=reactivate,
-        reason=f"fraud case {case.case_id} resolved as {label}",
-    )
-    return closed, plan

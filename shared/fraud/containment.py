@@ -8,22 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.fraud.cases import (
-    Case,
-    CaseError,
-    Containment,
-    ContainmentStatus,
-    record_action,
-    record_containment,
-)
+from shared.fraud.case_actions import record_action, record_containment
+from shared.fraud.cases import FRAUD_SUSPENSION_REASON, Case, CaseError, Containment, ContainmentStatus
 from shared.fraud.rules import ContainmentScope, Outcome
 
 _WIDTH: dict[ContainmentScope, int] = {"affected": 0, "azure_usage": 1, "customer": 2}
 MAX_CONTAINMENT_ATTEMPTS = 3
 """Automatic attempts (one per scan) before a refused containment waits for an operator's retry."""
+
+
+class SuspendOrder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subscription_id: str
+    reason: Literal["fraud investigation"] = FRAUD_SUSPENSION_REASON
+    lifted_by_payment: Literal[False] = False
+
+
+class ContainmentPlan(BaseModel):
+    """What to suspend for a case; payments never lift these suspensions, only resolving the case does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    customer_id: str
+    orders: tuple[SuspendOrder, ...]
+    customer_wide: bool
+    requires_approval: bool
+    reasons: tuple[str, ...]
 
 
 class ContainmentTargets(BaseModel):
@@ -113,3 +129,24 @@ def containment_retry_due(case: Case) -> bool:
     """Whether the next scan re-sends a containment Partner Center refused (bounded; operators can always retry)."""
     c = case.containment
     return c.status in (ContainmentStatus.FAILED, ContainmentStatus.PARTIAL) and c.attempts < MAX_CONTAINMENT_ATTEMPTS
+
+
+def containment_plan(case: Case, active_subscriptions: Sequence[str]) -> ContainmentPlan:
+    """Subscriptions to suspend: those named by containing signals, else all active ones of the customer."""
+    if not case.is_open:
+        raise CaseError(f"case {case.case_id} is {case.status.value}: nothing to contain")
+    contain = [h for h in case.hits if h.outcome is Outcome.CONTAIN]
+    named = {s for h in contain for s in h.signal.subscription_ids}
+    wide = not contain or any(not h.signal.subscription_ids for h in contain)
+    targets = sorted(
+        (set(active_subscriptions) if wide else named & set(active_subscriptions)) - set(case.suspended)
+    )
+    reasons = tuple(f"{h.rule_id}: {h.signal.why}" for h in (contain or case.hits))
+    return ContainmentPlan(
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        orders=tuple(SuspendOrder(subscription_id=s) for s in targets),
+        customer_wide=wide,
+        requires_approval=case.requires_approval or not contain,
+        reasons=reasons,
+    )

@@ -80,12 +80,6 @@ class Notification(BaseModel):
             raise ValueError(f"webhook notifications go to recipient {TEAM_RECIPIENT!r} with no cc")
         return self
 
-    def to_envelope(self, *, correlation_id: str | None = None, source: str = "csp-guard") -> Envelope:
-        """Wrap for the notifications queue, carrying the same idempotency key."""
-        extra: dict[str, Any] = {"correlation_id": correlation_id} if correlation_id else {}
-        return Envelope(kind=NOTIFICATION_KIND, idempotency_key=self.idempotency_key, source=source,
-                        payload=self.model_dump(mode="json"), **extra)
-
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> Notification:
         if envelope.kind != NOTIFICATION_KIND:

@@ -22,7 +22,7 @@ from shared.services.state import ApprovalRequest, CustomerInputs, Stores, Suspe
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
     from shared.settings import Settings
 
 log = logging.getLogger("cspguard.collections")
@@ -95,7 +95,7 @@ def _reactivation_needed(suspensions: list[SuspensionRecord], decision: Decision
     return open_case is None or (open_case.suspended_by_stage is None and decision.severity == 0)
 
 
-def reactivate_if_paid(ctx: AppContext, stores: Stores, customer_id: str, now: datetime, *, actor: str,
+def reactivate_if_paid(ctx: Ports, stores: Stores, customer_id: str, now: datetime, *, actor: str,
                        correlation_id: str | None = None) -> EnforcementRequest | None:
     """When the customer cannot be evaluated (EvaluationError) but owes nothing any more, still lift what
     csp-guard suspended for non-payment: reactivating our own suspension of a customer with no open
@@ -124,7 +124,7 @@ def _default_template(kind: str) -> str:
     return "team_stage_entered" if kind == "notify_team" else ""
 
 
-def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime, *,
+def dispatch(ctx: Ports, stores: Stores, decision: Decision, now: datetime, *,
              allow_suspend: bool, actor: str, run_id: str | None = None,
              correlation_id: str | None = None, inputs: CustomerInputs | None = None) -> Dispatched:
     """Publish a decision's actions: notices, reactivations, approvals; suspensions if allowed."""

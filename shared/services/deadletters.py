@@ -43,8 +43,13 @@ class ReplayRefused(ValueError):
 def payload_models(queue: str) -> Mapping[str, type[BaseModel]]:
     """kind -> payload model for each queue: the same mapping the queue's handler validates with."""
     from shared.messaging import kinds
-    from shared.services.fraud import FraudScanItem, ServiceRequestMessage
-    from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
+    from shared.services.messages import (
+        CollectionsNotice,
+        EnforcementRequest,
+        FraudScanItem,
+        ServiceRequestMessage,
+        SweepShard,
+    )
     from shared.services.payments import EVENT_MODELS
 
     contract: dict[str, Mapping[str, type[BaseModel]]] = {

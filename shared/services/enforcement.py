@@ -37,7 +37,7 @@ from shared.storage.audit import AuditEntry
 from shared.storage.idempotency import Claim
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.enforcement")
 __all__ = ["TRANSIENT", "Outcome", "execute", "precheck"]
@@ -59,7 +59,7 @@ def _base_key(key: str) -> str:
     return key.rsplit(":g", 1)[0]
 
 
-def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
+def precheck(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
     """Reasons not to act now, or None. Non-payment suspensions need fresh data and a still-due decision."""
     settings = ctx.settings
     if req.action == "suspend" and req.reason == "nonpayment":
@@ -104,7 +104,7 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
     return None
 
 
-async def _suspend(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
+async def _suspend(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
     pc = ctx.partner_center()
     subs = await pc.list_subscriptions(req.customer_id)
     held = {r.label for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id)}
@@ -177,7 +177,7 @@ def _reactivation_order(r: SuspensionRecord) -> tuple[bool, bool]:
     return r.is_addon, r.entitlement_id is not None
 
 
-async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) -> Outcome:
+async def _reactivate(ctx: Ports, stores: Stores, req: EnforcementRequest) -> Outcome:
     pc = ctx.partner_center()
     wanted = set(req.subscription_ids) | {target_label(t.plan_subscription_id, t.entitlement_id)
                                           for t in req.entitlements}
@@ -205,7 +205,7 @@ async def _reactivate(ctx: AppContext, stores: Stores, req: EnforcementRequest) 
     return out
 
 
-async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | None = None,
+async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None = None,
                   correlation_id: str = "") -> Outcome:
     """Run one enforcement request at most once; transient Partner Center errors propagate (retry).
 
@@ -266,7 +266,7 @@ async def execute(ctx: AppContext, req: EnforcementRequest, *, now: datetime | N
     return outcome
 
 
-def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
+def _after(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
            correlation_id: str) -> None:
     _audit(ctx, req, out, now, correlation_id)
     if req.reason == "fraud":  # the case's containment state and its escalation come from this verified outcome
@@ -315,13 +315,13 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
             ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
 
 
-def _fraud_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime) -> None:
+def _fraud_outcome(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime) -> None:
     from shared.services.fraud.containment import record_outcome
 
     record_outcome(ctx, req, out, now)
 
 
-def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
+def _audit(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
     from shared.observability import metrics
 
     metrics().action(req.action, out.status)
@@ -336,7 +336,7 @@ def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime
                   "scope": req.scope.model_dump() if req.scope else None}))
 
 
-def _alert_team(ctx: AppContext, req: EnforcementRequest, out: Outcome) -> None:
+def _alert_team(ctx: Ports, req: EnforcementRequest, out: Outcome) -> None:
     """Tell the team what did not reach the intended state, naming each target and what Partner Center shows."""
     targets = tuple(NoticeTarget(id=t.target, name=t.name, status=t.status, error=t.error or out.failed[t.target])
                     for t in out.targets if t.target in out.failed)

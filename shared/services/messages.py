@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.collections.policy import SuspendScope
+from shared.fraud.models import FraudEvent, PeerBaseline
 from shared.messaging import Envelope, kinds
 from shared.messaging.envelope import current_correlation_id
 from shared.services.state import SuspensionReason
@@ -15,7 +16,6 @@ from shared.services.state import SuspensionReason
 ENFORCEMENT_KIND = kinds.ENFORCEMENT
 SWEEP_SHARD_KIND = kinds.SWEEP_SHARD
 NOTICE_KIND = kinds.NOTICE
-EVALUATE_KIND = "collections.evaluate"
 
 
 class _Payload(BaseModel):
@@ -106,12 +106,36 @@ class SweepShard(_Payload):
                         correlation_id=self.run_id, payload=self.model_dump(mode="json"))
 
 
-class EvaluateCustomer(_Payload):
-    """Re-evaluate one customer now (after a payment event or an operator change)."""
+class FraudScanItem(_Payload):
+    """Payload of a ``fraud.scan`` message: stream the usage, or assess one shard of customers."""
 
-    customer_id: str
-    cause: str
+    run_id: str
+    stage: Literal["stream", "assess"] = "stream"
+    as_of: datetime
+    shard: int = 0
+    customer_ids: tuple[str, ...] = ()
+    peers: tuple[PeerBaseline, ...] = ()
+    events: tuple[FraudEvent, ...] = ()
 
-    def envelope(self, key: str, correlation_id: str | None = None) -> Envelope:
-        return Envelope(kind=EVALUATE_KIND, idempotency_key=key, payload=self.model_dump(mode="json"),
-                        correlation_id=correlation_id or current_correlation_id())
+    def envelope(self) -> Envelope:
+        return Envelope(kind=kinds.FRAUD_SCAN, idempotency_key=f"{self.run_id}:{self.stage}:{self.shard}",
+                        correlation_id=self.run_id, payload=self.model_dump(mode="json"))
+
+
+class ServiceRequestMessage(_Payload):
+    """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
+
+    customer_id: str = Field(min_length=1)
+    case_id: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1)
+    note: str = ""
+    requested_at: datetime
+    waits: int = Field(default=0, ge=0)  # times the worker put it back to wait for the containment outcome
+
+    @property
+    def key(self) -> str:
+        return f"fraud:{self.case_id}:service-request"
+
+    def envelope(self) -> Envelope:
+        key = f"{self.key}:wait{self.waits}" if self.waits else self.key
+        return Envelope(kind=kinds.SERVICE_REQUEST, idempotency_key=key, payload=self.model_dump(mode="json"))

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
-from shared.messaging import Envelope
 from shared.notify import Channel, Notification, TemplateId, format_amount
 from shared.services.collections import decide
 from shared.services.deadlines import consequences_context, planned_item, suspended_item
@@ -27,7 +26,7 @@ from shared.services.subscriptions import describe, select
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.notices")
 POST_ACTION = {"suspension_done", "reactivated", "team_action_failed"}
@@ -52,7 +51,7 @@ def _suspension_plan(policy: Policy, notice_stage: str, anchor: Any, now: dateti
     return None
 
 
-async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNotice, ledger: CustomerLedger,
+async def build_context(ctx: Ports, stores: Stores, notice: CollectionsNotice, ledger: CustomerLedger,
                         now: datetime) -> dict[str, Any]:
     settings = ctx.settings
     lang = ledger.profile.language
@@ -138,7 +137,7 @@ async def build_context(ctx: AppContext, stores: Stores, notice: CollectionsNoti
     return base
 
 
-async def _suspended_consequences(ctx: AppContext, policy: Policy, customer_id: str, records: list[Any],
+async def _suspended_consequences(ctx: Ports, policy: Policy, customer_id: str, records: list[Any],
                                   now: datetime) -> dict[str, Any]:
     """What the suspension does to each suspended subscription (its type and term end read from Partner Center;
     if Partner Center cannot be read the notice still states the data-deletion period)."""
@@ -153,7 +152,7 @@ async def _suspended_consequences(ctx: AppContext, policy: Policy, customer_id: 
                                 now)
 
 
-def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, now: datetime) -> str | None:
+def _still_relevant(stores: Stores, ctx: Ports, notice: CollectionsNotice, now: datetime) -> str | None:
     """Why a reminder should no longer go out (the customer paid meanwhile), or None."""
     if notice.template in POST_ACTION or notice.audience == "team":
         return None
@@ -167,7 +166,7 @@ def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, 
     return None
 
 
-async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime | None = None,
+async def deliver(ctx: Ports, notice: CollectionsNotice, *, now: datetime | None = None,
                   correlation_id: str = "") -> str:
     """Send one collections notice at most once; returns what happened (for logs and tests)."""
     now = now or utcnow()
@@ -236,7 +235,7 @@ def _record_delivery(stores: Stores, notice: CollectionsNotice, team: bool, now:
     stores.cases.update(notice.customer_id, "collections", add)
 
 
-def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, template: str, team: bool,
+def _record_sent(ctx: Ports, stores: Stores, notice: CollectionsNotice, template: str, team: bool,
                  now: datetime, correlation_id: str, result: dict[str, Any]) -> None:
     """The delivery is a fact the engine's notice gate relies on: record it on the case and in the audit log."""
     _record_delivery(stores, notice, team, now)
@@ -249,7 +248,3 @@ def _record_sent(ctx: AppContext, stores: Stores, notice: CollectionsNotice, tem
                                 evidence={"key": notice.key, "message_id": result.get("message_id"),
                                           "stage_id": notice.stage_id, "subject": result.get("subject"),
                                           "text": result.get("text", "")}))
-
-
-def notice_from(envelope: Envelope) -> CollectionsNotice:
-    return CollectionsNotice.model_validate(envelope.payload)

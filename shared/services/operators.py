@@ -37,7 +37,7 @@ from shared.services.state import ApprovalRequest, CollectionsState, Stores
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.operators")
 
@@ -65,7 +65,7 @@ class ManualAction(BaseModel):
         return self
 
 
-async def known_subscriptions(ctx: AppContext, customer_id: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+async def known_subscriptions(ctx: Ports, customer_id: str, ids: tuple[str, ...]) -> tuple[str, ...]:
     """``ids`` as Partner Center spells them; InvalidRequest naming every id the customer does not have.
     (Partner Center errors propagate: NotFound when it does not know the customer.)"""
     subs = await ctx.partner_center().list_subscriptions(customer_id)
@@ -86,7 +86,7 @@ def _require_ledger(stores: Stores, customer_id: str) -> None:
         raise NotFoundError(f"customer {customer_id} has no ledger (no payment events received)")
 
 
-def reevaluate(ctx: AppContext, customer_id: str, actor: str, now: datetime | None = None) -> Dispatched | None:
+def reevaluate(ctx: Ports, customer_id: str, actor: str, now: datetime | None = None) -> Dispatched | None:
     """Apply an operator's change at once; a customer whose data cannot be evaluated keeps the change (its
     status says why no decision is made)."""
     now = _now(now)
@@ -100,7 +100,7 @@ def reevaluate(ctx: AppContext, customer_id: str, actor: str, now: datetime | No
     return dispatch(ctx, ctx.stores, decision, now, allow_suspend=False, actor=actor)
 
 
-def customer_status(ctx: AppContext, customer_id: str, now: datetime | None = None,
+def customer_status(ctx: Ports, customer_id: str, now: datetime | None = None,
                     history: int = 50) -> dict[str, Any]:
     """Everything an operator needs about one customer, including what a sweep would do right now."""
     now = _now(now)
@@ -131,7 +131,7 @@ def customer_status(ctx: AppContext, customer_id: str, now: datetime | None = No
 OverrideKind = Literal["exemption", "promise", "hold"]
 
 
-def set_override(ctx: AppContext, customer_id: str, kind: OverrideKind, data: dict[str, Any], actor: str,
+def set_override(ctx: Ports, customer_id: str, kind: OverrideKind, data: dict[str, Any], actor: str,
                  now: datetime | None = None) -> CustomerOverrides:
     """Add an exemption, promise to pay or manual hold (validated; raises pydantic.ValidationError)."""
     now = _now(now)
@@ -174,7 +174,7 @@ def _promised_amount(value: Any) -> None:
     TypeAdapter(PositiveAmount).validate_python(amount)
 
 
-def lift_override(ctx: AppContext, customer_id: str, kind: OverrideKind, actor: str, reason: str,
+def lift_override(ctx: Ports, customer_id: str, kind: OverrideKind, actor: str, reason: str,
                   now: datetime | None = None) -> CustomerOverrides:
     """Remove every override of ``kind`` (exemptions end today; the history stays in the audit log)."""
     now = _now(now)
@@ -193,7 +193,7 @@ def lift_override(ctx: AppContext, customer_id: str, kind: OverrideKind, actor: 
     return result
 
 
-def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspend", "reactivate"],
+def manual_enforcement(ctx: Ports, customer_id: str, action: Literal["suspend", "reactivate"],
                        body: ManualAction, actor: str, now: datetime | None = None) -> EnforcementRequest:
     """Queue a manual suspend/reactivate (``body.subscription_ids`` already checked by ``known_subscriptions``;
     ``all_subscriptions`` means every active one, or for a reactivation all that csp-guard suspended for
@@ -216,7 +216,7 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
     return request
 
 
-def migrate_case(ctx: AppContext, customer_id: str, actor: str, reason: str,
+def migrate_case(ctx: Ports, customer_id: str, actor: str, reason: str,
                  now: datetime | None = None) -> CollectionsState:
     """Move the customer's open case to the current policy version (cases otherwise keep the version they
     started under). Its notices and approvals carry over; the customer is re-evaluated at once."""
@@ -243,11 +243,11 @@ def migrate_case(ctx: AppContext, customer_id: str, actor: str, reason: str,
     return migrated
 
 
-def list_approvals(ctx: AppContext, status: Literal["pending", "decided"] = "pending") -> list[ApprovalRequest]:
+def list_approvals(ctx: Ports, status: Literal["pending", "decided"] = "pending") -> list[ApprovalRequest]:
     return sorted(ctx.stores.approvals.partition(status), key=lambda a: a.requested_at)
 
 
-def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: str = "",
+def decide_approval(ctx: Ports, key: str, approve: bool, actor: str, note: str = "",
                     now: datetime | None = None) -> ApprovalRequest:
     """Approve or reject a pending action. Approval records the approver on the case and re-evaluates, so
     the action runs through the normal checks exactly once (its key is unchanged)."""
@@ -301,7 +301,7 @@ def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
         raise ForbiddenError(f"{actor} asked for {request.key}: a second person must approve it (four eyes)")
 
 
-def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Policy | None = None,
+def portfolio_preview(ctx: Ports, now: datetime | None = None, policy: Policy | None = None,
                       errors: dict[str, str] | None = None,
                       ledgers: list[CustomerLedger] | None = None) -> list[Decision]:
     """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
@@ -316,7 +316,7 @@ def portfolio_preview(ctx: AppContext, now: datetime | None = None, policy: Poli
                    cases=i.cases, unbilled=i.unbilled, errors=errors)
 
 
-def policy_diff(ctx: AppContext, old: Policy, new: Policy, now: datetime | None = None,
+def policy_diff(ctx: Ports, old: Policy, new: Policy, now: datetime | None = None,
                 errors: dict[str, str] | None = None) -> list[DecisionChange]:
     """Decision changes from ``old`` to ``new``; with ``errors``, customers that cannot be evaluated under
     either are reported there and left out of the diff."""

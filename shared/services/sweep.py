@@ -25,13 +25,13 @@ from shared.storage.audit import AuditEntry
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.sweep")
 ACTOR = "csp-guard:sweep"
 
 
-def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None = None,
+def start_sweep(ctx: Ports, now: datetime | None = None, run_id: str | None = None,
                 requested_by: str = "csp-guard:timer") -> SweepRun:
     now = now or utcnow()
     stores = ctx.stores
@@ -56,7 +56,7 @@ def start_sweep(ctx: AppContext, now: datetime | None = None, run_id: str | None
     return run
 
 
-def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = None) -> ShardResult:
+def process_shard(ctx: Ports, shard: SweepShard, now: datetime | None = None) -> ShardResult:
     """Evaluate one shard; a redelivered shard that already reported is not evaluated again."""
     now = now or utcnow()
     stores = ctx.stores
@@ -91,7 +91,7 @@ def process_shard(ctx: AppContext, shard: SweepShard, now: datetime | None = Non
     return result
 
 
-def _finalize_if_complete(ctx: AppContext, run_id: str, now: datetime) -> None:
+def _finalize_if_complete(ctx: Ports, run_id: str, now: datetime) -> None:
     """Count the shard results (no shared counter to contend on); the run is final once all are in."""
     stores = ctx.stores
     done = sum(1 for _ in stores.shard_results(run_id))
@@ -117,7 +117,7 @@ def _totals(stores: Stores, run_id: str) -> dict[str, int]:
             "approvals": sum(r.approvals for r in rows)}
 
 
-def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> SweepRun:
+def finalize(ctx: Ports, run_id: str, now: datetime | None = None) -> SweepRun:
     """Blast-radius check, then release or halt. Only the first caller to move the run on acts."""
     now = now or utcnow()
     stores = ctx.stores
@@ -165,7 +165,7 @@ def finalize(ctx: AppContext, run_id: str, now: datetime | None = None) -> Sweep
     return new
 
 
-def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note: str = "",
+def decide_run(ctx: Ports, run_id: str, approver: str, approve: bool, note: str = "",
                now: datetime | None = None) -> SweepRun:
     """A person approves (release every planned suspension, each re-checked by the worker) or rejects."""
     now = now or utcnow()
@@ -193,10 +193,10 @@ def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note:
     return new
 
 
-def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datetime) -> None:
+def _alert_halted(ctx: Ports, run: SweepRun, targets: list[str], now: datetime) -> None:
     """Tell the team the run stopped and waits for a person (``team_run_halted``: nothing failed, nothing was
     suspended). Sent directly, once per run: it concerns no one customer, so no customer ledger is needed."""
-    from shared.notify import DeliveryError, TemplateId, send_notification, team_notification
+    from shared.notify import DeliveryError, TemplateId, team_notification
 
     settings = ctx.settings
     key = f"run:{run.run_id}:halted"
@@ -206,13 +206,13 @@ def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datet
                "approval_key": key.removesuffix(":halted")}
     note = team_notification(settings, key, TemplateId.TEAM_RUN_HALTED, context)
     try:
-        ctx.idempotency.run_once("notice", key, lambda: send_notification(note, settings).model_dump(mode="json"))
+        ctx.idempotency.run_once("notice", key, lambda: ctx.notifier.send(note).model_dump(mode="json"))
     except DeliveryError as exc:  # the halt and its approval stand; the audit says the alert did not go out
         log.warning("halt alert for %s not delivered: %s", run.run_id, exc)
         ctx.audit.record(AuditEntry(customer_id="*", action="notice.failed", actor=ACTOR, at=now, outcome="failed",
                                     reason=f"team_run_halted: {exc}", correlation_id=run.run_id))
 
 
-def _named(ctx: AppContext, customer_id: str) -> dict[str, str]:
+def _named(ctx: Ports, customer_id: str) -> dict[str, str]:
     ledger = ctx.stores.ledger(customer_id)
     return {"id": customer_id, "name": (ledger.profile.name if ledger else "") or customer_id}

@@ -20,7 +20,7 @@ from shared.fraud.cases import Case
 from shared.fraud.rules import ContainmentScope, Outcome
 from shared.fraud.signals import Detector, Signal
 from shared.services.enforcement import execute
-from shared.services.fraud.containment import resolve_targets
+from shared.services.fraud.targets import resolve_targets
 from shared.services.messages import AzureTarget, EnforcementRequest
 from shared.settings import load_settings
 from tests.e2e_collections.conftest import CollectionsStack, add_customer, entitlement_status, stack_settings

@@ -320,7 +320,7 @@ async def test_a_dry_run_containment_is_not_a_failure_nor_escalated_nor_reported
 
     from shared.fraud.cases import Case, CaseStatus, Containment, ContainmentStatus
     from shared.services.enforcement import Outcome
-    from shared.services.fraud import containment, requests
+    from shared.services.fraud import containment
     from shared.services.fraud.store import CaseRecord
 
     case = Case.model_construct(case_id="case", customer_id="c1", status=CaseStatus.OPEN,
@@ -335,7 +335,7 @@ async def test_a_dry_run_containment_is_not_a_failure_nor_escalated_nor_reported
 
     calls: list[str] = []
     monkeypatch.setattr(containment, "escalate", lambda *a: calls.append("escalate"))
-    monkeypatch.setattr(requests, "raise_service_request", lambda *a: calls.append("service request"))
+    monkeypatch.setattr(containment, "raise_service_request", lambda *a: calls.append("service request"))
     ctx = SimpleNamespace(fraud=SimpleNamespace(cases=Cases()), audit=Recorder(), settings=SETTINGS)
     req = REQ.model_copy(update={"reason": "fraud", "case_id": "case", "subscription_ids": ("x",)})
     out = Outcome(key="k", status="dry_run", detail="would suspend; CSPGUARD_ENFORCEMENT_ENABLED is false")

@@ -1,19 +1,13 @@
 """Fraud services: the usage scan, cases and containment, service requests to 21Vianet (I/O around shared.fraud)."""
 
-from shared.services.fraud.casework import (
-    CaseConflict,
-    CaseEffects,
-    CaseNotFound,
-    add_note,
-    apply_assessment,
-    contain,
-    resolve_case,
-    sync_suspensions,
-)
-from shared.services.fraud.requests import ServiceRequestMessage, deliver_service_request, raise_service_request
-from shared.services.fraud.scan import FraudScanItem, assess_shard, load_rules, start_scan, stream
+from shared.services.fraud.cases import CaseConflict, CaseNotFound, add_note, resolve_case, sync_suspensions
+from shared.services.fraud.containment import contain
+from shared.services.fraud.intake import CaseEffects, apply_assessment
+from shared.services.fraud.requests import deliver_service_request, raise_service_request
+from shared.services.fraud.scan import assess_shard, load_rules, start_scan, stream
 from shared.services.fraud.store import CaseRecord, FraudScanRun, FraudStores
 from shared.services.fraud.tickets import case_ref, find_case, record_ticket, track_update
+from shared.services.messages import FraudScanItem, ServiceRequestMessage  # the payloads, by their old names here
 
 __all__ = [
     "CaseConflict",

@@ -14,7 +14,7 @@ from shared.domain import CustomerUpdated
 from shared.services.errors import ConflictError
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 BASELINE_FIELDS = ("expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on")
 
@@ -36,7 +36,7 @@ def baseline_event(customer_id: str, fields: dict[str, Any]) -> CustomerUpdated:
                                         for e in exc.errors())) from exc
 
 
-def declare_baseline(ctx: AppContext, customer_id: str, fields: dict[str, Any], actor: str) -> CustomerUpdated:
+def declare_baseline(ctx: Ports, customer_id: str, fields: dict[str, Any], actor: str) -> CustomerUpdated:
     """Validate and queue the declaration; the next scan after the ledger applied it uses it."""
     from shared.services.payments import enqueue_events
 

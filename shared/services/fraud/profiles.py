@@ -14,7 +14,7 @@ from shared.services.fraud.store import FraudStores, StoredHistory
 
 if TYPE_CHECKING:
     from shared.collections.ledger import CustomerLedger
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.fraud.profiles")
 YOUNG_HISTORY_DAYS = 28
@@ -28,7 +28,7 @@ def _unpaid(ledger: CustomerLedger, currency: str) -> Decimal:
                start=Decimal(0))
 
 
-def profile_for(ctx: AppContext, customer_id: str, rules: Rules,
+def profile_for(ctx: Ports, customer_id: str, rules: Rules,
                 created: Mapping[str, date] | None = None) -> CustomerProfile | None:
     """The engine's profile from the ledger and the stored creation dates (None when neither is known).
 
@@ -58,7 +58,7 @@ def profile_for(ctx: AppContext, customer_id: str, rules: Rules,
         outstanding_balance=_unpaid(ledger, currency), currency=currency, notices=notices)
 
 
-async def with_creation_dates(ctx: AppContext, fs: FraudStores, doc: StoredHistory,
+async def with_creation_dates(ctx: Ports, fs: FraudStores, doc: StoredHistory,
                               now: datetime) -> StoredHistory:
     """Partner Center's ``creationDate`` of the customer's subscriptions, read once per new subscription.
 

@@ -16,13 +16,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.clock import utcnow
 from shared.fraud import record_action
-from shared.messaging import Envelope, Queue
-from shared.messaging.kinds import SERVICE_REQUEST
-from shared.services.fraud.casework import CaseConflict, CaseNotFound
+from shared.messaging import Queue
+from shared.services.fraud.cases import CaseConflict, CaseNotFound, sync_suspensions
 from shared.services.fraud.srpack import (
     EvidenceDocument,
     LiveDetails,
@@ -33,36 +30,18 @@ from shared.services.fraud.srpack import (
 )
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.services.fraud.tickets import change_request, find_case
+from shared.services.messages import ServiceRequestMessage
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.fraud.requests")
-AUTO_NOTE = "raised on containment"  # what shared.services.fraud.casework.contain() records as the note
+AUTO_NOTE = "raised on containment"  # the note containment once raised requests with (kept out of the pack)
 FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
-class ServiceRequestMessage(BaseModel):
-    """Payload of a ``fraud.service_request`` message on Queue.SERVICE_REQUESTS."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    customer_id: str = Field(min_length=1)
-    case_id: str = Field(min_length=1)
-    requested_by: str = Field(min_length=1)
-    note: str = ""
-    requested_at: datetime
-    waits: int = Field(default=0, ge=0)  # times the worker put it back to wait for the containment outcome
-
-    @property
-    def key(self) -> str:
-        return f"fraud:{self.case_id}:service-request"
-
-    def envelope(self) -> Envelope:
-        key = f"{self.key}:wait{self.waits}" if self.waits else self.key
-        return Envelope(kind=SERVICE_REQUEST, idempotency_key=key, payload=self.model_dump(mode="json"))
 
 
-def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by: str, note: str = "",
+def raise_service_request(ctx: Ports, fs: FraudStores, customer_id: str, by: str, note: str = "",
                           now: datetime | None = None) -> tuple[ServiceRequestRecord, bool]:
     """Queue the case's service request unless it already has one; returns (record, queued_now).
 
@@ -99,7 +78,7 @@ def raise_service_request(ctx: AppContext, fs: FraudStores, customer_id: str, by
     return updated.service_request, queued["now"]
 
 
-def _wait(ctx: AppContext, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:
+def _wait(ctx: Ports, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:
     """Put the request back to wait for the containment outcome; False once the wait is over."""
     settings = ctx.settings
     if now - msg.requested_at >= timedelta(minutes=settings.service_request_max_wait_minutes):
@@ -116,7 +95,7 @@ def _pack_note(msg: ServiceRequestMessage) -> str:
     return "" if msg.note == AUTO_NOTE else msg.note
 
 
-def _follow_up(ctx: AppContext, msg: ServiceRequestMessage, now: datetime) -> None:
+def _follow_up(ctx: Ports, msg: ServiceRequestMessage, now: datetime) -> None:
     """Look again later (for up to FOLLOW_UP after the request) whether the containment outcome became known."""
     if now - msg.requested_at >= FOLLOW_UP:
         return
@@ -125,7 +104,7 @@ def _follow_up(ctx: AppContext, msg: ServiceRequestMessage, now: datetime) -> No
                       delay_seconds=delay)
 
 
-async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *, now: datetime | None = None,
+async def deliver_service_request(ctx: Ports, msg: ServiceRequestMessage, *, now: datetime | None = None,
                                   correlation_id: str = "") -> str:
     """Prepare (portal) or send (e-mail/webhook) one case's service request once its containment outcome is known.
 
@@ -133,8 +112,6 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     ``CSPGUARD_SERVICE_REQUEST_RETRY_SECONDS``); after ``CSPGUARD_SERVICE_REQUEST_MAX_WAIT_MINUTES`` the pack goes out
     anyway and says explicitly that the outcome is not yet known.
     """
-    from shared.services.fraud.casework import sync_suspensions
-
     now = now or utcnow()
     fs = ctx.fraud
     if find_case(fs, msg.customer_id, msg.case_id) is None:
@@ -196,7 +173,7 @@ async def deliver_service_request(ctx: AppContext, msg: ServiceRequestMessage, *
     return status if ran else "duplicate"
 
 
-async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
+async def _send(ctx: Ports, msg: ServiceRequestMessage, rec: CaseRecord, live: LiveDetails, currency: str,
                 now: datetime) -> tuple[bool, dict[str, Any]]:
     from shared.fraud import evidence_pack
     from shared.notify import Channel, NotConfigured, Notification, TemplateId
@@ -219,9 +196,9 @@ async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, li
     return await ctx.idempotency.run_once_async("service-request", msg.case_id, lambda: asyncio.to_thread(send))
 
 
-async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) -> None:
+async def _tell_team(ctx: Ports, rec: CaseRecord, doc: EvidenceDocument) -> None:
     """Portal channel: send the team the paste-ready pack and the portal steps (once per case)."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId
 
     settings = ctx.settings
     case = rec.case
@@ -237,7 +214,7 @@ async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) ->
                         template_id=TemplateId.SERVICE_REQUEST_READY, context=context)
     try:
         await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
-            lambda: send_notification(note, settings).model_dump(mode="json")))
+            lambda: ctx.notifier.send(note).model_dump(mode="json")))
     except DeliveryError as exc:  # the pack is ready on the case either way; the alert failure is audited
         log.warning("service request ready alert %s not delivered: %s", key, exc)
         ctx.audit.record(AuditEntry(customer_id=case.customer_id, action="fraud.alert", actor="csp-guard:fraud",

@@ -21,45 +21,27 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from shared.clock import utcnow
 from shared.domain import Money
-from shared.fraud import FraudEvent, History, PeerBaseline, Rules, UsageLine, aggregate, assess_customer, parse_rules
+from shared.fraud import FraudEvent, History, Rules, UsageLine, aggregate, assess_customer, parse_rules
 from shared.fraud.peers import baselines, index, peer_figure
-from shared.messaging import Envelope, Queue
-from shared.messaging.kinds import FRAUD_SCAN
-from shared.services.fraud.casework import apply_assessment
+from shared.messaging import Queue
 from shared.services.fraud.feed import alarm_if_stalled, record_feed
+from shared.services.fraud.intake import apply_assessment
 from shared.services.fraud.profiles import profile_for, with_creation_dates
 from shared.services.fraud.store import AssessmentRecord, FraudScanRun, FraudStores, StoredHistory, trim
+from shared.services.messages import FraudScanItem
 from shared.services.state import UnbilledExposure
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 log = logging.getLogger("cspguard.fraud.scan")
-__all__ = ["FraudScanItem", "assess_shard", "load_rules", "profile_for", "start_scan", "stream", "to_line"]
-
-
-class FraudScanItem(BaseModel):
-    """Payload of a ``fraud.scan`` message: stream the usage, or assess one shard of customers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    run_id: str
-    stage: Literal["stream", "assess"] = "stream"
-    as_of: datetime
-    shard: int = 0
-    customer_ids: tuple[str, ...] = ()
-    peers: tuple[PeerBaseline, ...] = ()
-    events: tuple[FraudEvent, ...] = ()
-
-    def envelope(self) -> Envelope:
-        return Envelope(kind=FRAUD_SCAN, idempotency_key=f"{self.run_id}:{self.stage}:{self.shard}",
-                        correlation_id=self.run_id, payload=self.model_dump(mode="json"))
+__all__ = ["assess_shard", "load_rules", "profile_for", "scan_run", "start_scan", "stream", "to_line", "work"]
 
 
 @lru_cache(maxsize=4)
@@ -84,7 +66,7 @@ def to_line(item: BaseModel) -> UsageLine | None:
     return UsageLine.model_validate(data)
 
 
-def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: datetime | None = None) -> FraudScanRun:
+def start_scan(ctx: Ports, requested_by: str = "csp-guard:timer", now: datetime | None = None) -> FraudScanRun:
     """Record a run and queue its stream item (the timer and POST /api/fraud/scan)."""
     now = now or utcnow()
     run = FraudScanRun(run_id=f"fraud-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", started_at=now,
@@ -92,6 +74,16 @@ def start_scan(ctx: AppContext, requested_by: str = "csp-guard:timer", now: date
     ctx.fraud.runs.put(run.run_id, "fraudscan", run)
     ctx.producer.send(Queue.FRAUD_SCAN, FraudScanItem(run_id=run.run_id, as_of=now).envelope())
     return run
+
+
+def scan_run(ctx: Ports, run_id: str) -> FraudScanRun | None:
+    """A fraud scan run as it stands (``GET fraud/scans/{run_id}``)."""
+    return ctx.fraud.runs.get(run_id, "fraudscan")
+
+
+async def work(ctx: Ports, item: FraudScanItem) -> FraudScanRun:
+    """One ``fraud.scan`` message: stream the usage, or assess its shard of customers."""
+    return await (stream(ctx, item) if item.stage == "stream" else assess_shard(ctx, item))
 
 
 def _store_page(fs: FraudStores, lines: list[UsageLine], now: datetime) -> dict[str, StoredHistory]:
@@ -121,7 +113,7 @@ def periods_to_read(now: datetime, previous_days: int) -> list[str]:
     return ["previous", "current"] if now.day <= previous_days else ["current"]
 
 
-def _write_exposure(ctx: AppContext, unbilled: dict[str, dict[str, Decimal]], newest: date | None,
+def _write_exposure(ctx: Ports, unbilled: dict[str, dict[str, Decimal]], newest: date | None,
                     now: datetime) -> None:
     """Unbilled usage per customer, as of the newest usage day read; a customer with stored exposure but no
     usage in this scan (invoiced, or gone) is set to zero rather than keeping a figure that never ages."""
@@ -139,7 +131,7 @@ def _write_exposure(ctx: AppContext, unbilled: dict[str, dict[str, Decimal]], ne
                     observed_at=now))
 
 
-async def _fraud_events(ctx: AppContext) -> list[FraudEvent]:
+async def _fraud_events(ctx: Ports) -> list[FraudEvent]:
     from shared.partner_center import CapabilityNotAvailable
     from shared.settings import Cloud
 
@@ -161,7 +153,7 @@ async def _fraud_events(ctx: AppContext) -> list[FraudEvent]:
     return out
 
 
-async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) -> FraudScanRun:
+async def stream(ctx: Ports, item: FraudScanItem, page_size: int = 2000) -> FraudScanRun:
     """Stream the usage, store history and exposure, then assess inline or fan out."""
     fs = ctx.fraud
     now = item.as_of
@@ -211,7 +203,7 @@ async def stream(ctx: AppContext, item: FraudScanItem, page_size: int = 2000) ->
     return run
 
 
-async def assess_shard(ctx: AppContext, item: FraudScanItem) -> FraudScanRun:
+async def assess_shard(ctx: Ports, item: FraudScanItem) -> FraudScanRun:
     """Assess one shard of customers from their stored history and act on the outcomes."""
     fs = ctx.fraud
     rules = load_rules(ctx.settings.fraud_rules_file)

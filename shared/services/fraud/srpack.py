@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.clock import utcnow
 from shared.fraud import ContainmentFacts, EvidencePack, evidence_pack
 from shared.fraud.cases import Case, Containment, ContainmentStatus, TimelineEntry
-from shared.services.fraud.casework import signal_rows
+from shared.services.fraud.cases import CaseNotFound
 from shared.services.fraud.store import CaseRecord
+from shared.services.fraud.tickets import find_case
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
     from shared.settings import Settings
 
 log = logging.getLogger("cspguard.fraud.srpack")
@@ -35,6 +37,25 @@ PORTAL_STEPS = (
 )
 
 
+def _figures(figures: dict[str, Any]) -> tuple[str, str]:
+    limits = {k: v for k, v in figures.items() if any(t in k for t in ("threshold", "min_", "max_", "limit"))}
+    seen = {k: v for k, v in figures.items() if k not in limits}
+    return (", ".join(f"{k}={v}" for k, v in seen.items()) or "-",
+            ", ".join(f"{k}={v}" for k, v in limits.items()) or "-")
+
+
+def signal_rows(case: Case, with_time: bool = True) -> list[dict[str, Any]]:
+    """Signals of a case as the notification templates expect them."""
+    rows = []
+    for h in case.hits:
+        figure, threshold = _figures(dict(h.signal.figures))
+        row = {"rule_id": h.rule_id, "description": h.signal.why, "figure": figure, "threshold": threshold}
+        if with_time:
+            row["observed_at"] = case.first_signal_at.isoformat()
+        rows.append(row)
+    return rows
+
+
 class LiveDetails(BaseModel):
     """What Partner Center said about the customer when the pack was generated."""
 
@@ -45,7 +66,7 @@ class LiveDetails(BaseModel):
     problem: str = ""  # why Partner Center could not be read (the pack then shows "unknown")
 
 
-async def live_details(ctx: AppContext, customer_id: str) -> LiveDetails:
+async def live_details(ctx: Ports, customer_id: str) -> LiveDetails:
     from shared.partner_center import PartnerCenterError
 
     try:
@@ -149,9 +170,8 @@ def _known_case(rec: CaseRecord) -> Case:
     ``requested`` (cases whose containment state predates ``Case.containment`` carry only the enforcement keys)."""
     case = rec.case
     if case.containment.status is ContainmentStatus.NONE and rec.containment_keys and not case.suspended:
-        targets = tuple(t for k in rec.containment_keys if "|" in k for t in k.split("|", 1)[1].split(",") if t)
         return case.model_copy(update={"containment": Containment(status=ContainmentStatus.REQUESTED,
-                                                                   targets=targets)})
+                                                                   targets=rec.requested_targets)})
     return case
 
 
@@ -177,8 +197,17 @@ def render_document(settings: Settings, rec: CaseRecord, live: LiveDetails, now:
                             partner_center_problem=live.problem)
 
 
-async def evidence_document(ctx: AppContext, rec: CaseRecord, now: datetime, note: str = "") -> EvidenceDocument:
+async def evidence_document(ctx: Ports, rec: CaseRecord, now: datetime, note: str = "") -> EvidenceDocument:
     """Read the customer's live details from Partner Center and render the pack."""
     live = await live_details(ctx, rec.case.customer_id)
     exposure = ctx.stores.unbilled(rec.case.customer_id)
     return render_document(ctx.settings, rec, live, now, note, exposure.currency if exposure else "CNY")
+
+
+async def case_evidence(ctx: Ports, customer_id: str, case_id: str | None = None,
+                        now: datetime | None = None) -> EvidenceDocument:
+    """The pack of the customer's current case (or of ``case_id``, current or earlier) as it stands now."""
+    rec = find_case(ctx.fraud, customer_id, case_id)
+    if rec is None:
+        raise CaseNotFound(f"no fraud case for customer {customer_id}")
+    return await evidence_document(ctx, rec, now or utcnow())

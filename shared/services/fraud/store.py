@@ -15,9 +15,9 @@ every change to it is an ETag-checked read-modify-write.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.fraud import Assessment, Case
 from shared.fraud.models import CustomerSeries
@@ -101,16 +101,46 @@ class ServiceRequestRecord(BaseModel):
     updates: list[RequestUpdate] = Field(default_factory=list)
 
 
+class ContainmentKey(BaseModel):
+    """One containment sent to enforcement for a case: the request's idempotency key and the targets it named
+    (labels: subscription ids, "plan-id/entitlement-id" for Azure subscriptions)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(min_length=1)
+    targets: tuple[str, ...] = ()
+
+
 class CaseRecord(BaseModel):
     """The engine's ``Case`` plus what the services track around it."""
 
     case: Case
     customer_name: str = ""
     pending: PendingContainment | None = None
-    containment_keys: list[str] = Field(default_factory=list)  # enforcement keys sent for this case
+    containment_keys: list[ContainmentKey] = Field(default_factory=list)  # containments sent for this case
     service_request: ServiceRequestRecord | None = None
     alerts: list[str] = Field(default_factory=list)  # idempotency keys of team alerts sent
     reactivation_key: str | None = None
+
+    @field_validator("containment_keys", mode="before")
+    @classmethod
+    def _stored_strings(cls, value: Any) -> Any:
+        """Records written before ``ContainmentKey`` hold "key|label,label" strings: read them as the typed value
+        (the one place that form is parsed)."""
+        if not isinstance(value, list | tuple):
+            return value
+        typed: list[Any] = []
+        for item in value:
+            if isinstance(item, str):
+                key, _, targets = item.partition("|")
+                item = {"key": key, "targets": tuple(t for t in targets.split(",") if t)}
+            typed.append(item)
+        return typed
+
+    @property
+    def requested_targets(self) -> tuple[str, ...]:
+        """Every target a containment was sent to enforcement for (whether or not its outcome is known)."""
+        return tuple(t for k in self.containment_keys for t in k.targets)
 
 
 class AssessmentRecord(BaseModel):

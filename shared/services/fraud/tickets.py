@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.fraud import record_action
-from shared.services.fraud.casework import CaseConflict, CaseNotFound
+from shared.services.fraud.cases import CaseConflict, CaseNotFound
 from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
-    from shared.ports import Ports as AppContext  # renamed to Ports at the merge
+    from shared.ports import Ports
 
 TICKET_STATUSES = ("open", "attention_needed", "closed")
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]{0,63}$")
@@ -43,7 +43,7 @@ def change_request(fs: FraudStores, customer_id: str, case_id: str | None,
     return fs.cases.update(customer_id, row, change)
 
 
-def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
+def record_ticket(ctx: Ports, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
                   now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
     """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited); on the
     customer's current case, or on ``case_id``."""
@@ -82,7 +82,7 @@ def record_ticket(ctx: AppContext, fs: FraudStores, customer_id: str, number: st
     return again.service_request if again is not None and again.service_request else updated.service_request
 
 
-def track_update(ctx: AppContext, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
+def track_update(ctx: Ports, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
                  now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
     """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited); on
     the customer's current case, or on ``case_id``."""

@@ -18,7 +18,7 @@ from shared.fraud.containment import (
 )
 from shared.fraud.rules import ContainmentScope, Outcome
 from shared.fraud.signals import Detector, Signal
-from shared.services.fraud.containment import split_labels
+from shared.services.fraud.targets import split_labels
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -101,12 +101,28 @@ def test_labels_split_into_subscriptions_and_azure_subscriptions() -> None:
 
 def test_a_request_without_an_outcome_is_planned_again_only_once_stale() -> None:
     from shared.fraud import record_action
-    from shared.services.fraud.casework import REQUEST_STALE_AFTER, _exclude, _replan_due
+    from shared.services.fraud.containment import REQUEST_STALE_AFTER, exclude, replan_due
     from shared.services.fraud.store import CaseRecord
 
     sent = mark_containment_requested(record_action(_case(_hit()), "containment requested: plan/e1", NOW),
                                       ["plan/e1"], NOW)
     rec = CaseRecord(case=sent, containment_keys=["k|plan/e1"])
-    assert not _replan_due(rec, NOW + timedelta(minutes=5)) and _exclude(rec, NOW) == ["plan/e1"]
+    assert not replan_due(rec, NOW + timedelta(minutes=5)) and exclude(rec, NOW) == ["plan/e1"]
     later = NOW + REQUEST_STALE_AFTER + timedelta(minutes=1)
-    assert _replan_due(rec, later) and _exclude(rec, later) == []
+    assert replan_due(rec, later) and exclude(rec, later) == []
+
+
+def test_containment_keys_are_typed_and_records_stored_as_key_strings_still_read() -> None:
+    from shared.services.fraud.store import CaseRecord, ContainmentKey
+
+    stored = {"case": _case(_hit()).model_dump(mode="json"),
+              "containment_keys": ["fraud-c1:contain:0|plan/e1,licence", "fraud-c1:contain:1|", "bare",
+                                   {"key": "fraud-c1:contain:2", "targets": ["plan/e2"]}]}
+    rec = CaseRecord.model_validate(stored)
+    assert rec.containment_keys == [ContainmentKey(key="fraud-c1:contain:0", targets=("plan/e1", "licence")),
+                                    ContainmentKey(key="fraud-c1:contain:1"), ContainmentKey(key="bare"),
+                                    ContainmentKey(key="fraud-c1:contain:2", targets=("plan/e2",))]
+    assert rec.requested_targets == ("plan/e1", "licence", "plan/e2")
+    written = rec.model_dump(mode="json")["containment_keys"]
+    assert written[0] == {"key": "fraud-c1:contain:0", "targets": ["plan/e1", "licence"]}  # no key string any more
+    assert CaseRecord.model_validate_json(rec.model_dump_json()) == rec
