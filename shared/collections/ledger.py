@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.collections._fast import build, replace
 from shared.collections.balances import InvoiceBalance, InvoiceFacts, LedgerSummary, derive_summary
 from shared.collections.balances import event_order as _order
+from shared.collections.errors import LedgerError
 from shared.domain import (
     CustomerUpdated,
     DisputeResolved,
@@ -93,10 +94,6 @@ class CustomerLedger(BaseModel):
     @classmethod
     def empty(cls, customer_id: str) -> CustomerLedger:
         return cls(customer_id=customer_id)
-
-
-class LedgerError(ValueError):
-    """An event that cannot belong to this ledger."""
 
 
 def same_payment(a: PaymentReceived, b: PaymentReceived) -> bool:

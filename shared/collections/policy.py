@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from shared.collections.errors import PolicyError
 from shared.collections.stages import (
     AZURE_USAGE_KINDS,
     ApprovalRule,
@@ -55,10 +56,6 @@ __all__ = [
     "Trigger",
     "parse_policy",
 ]
-
-
-class PolicyError(ValueError):
-    """The policy document is unusable; the message lists every problem as ``source: path: problem``."""
 
 
 class CalendarRules(BaseModel):

@@ -23,6 +23,9 @@ from shared.domain.dates import Day, check_day
 from shared.domain.events import Email, Language
 from shared.domain.ids import CustomerId, InvoiceId
 from shared.domain.money import Currency, check_minor_units
+from shared.services.errors import ArImportError
+
+__all__ = ["COLUMNS", "OPTIONAL", "PROFILE_COLUMNS", "REQUIRED", "ArImportError", "ArRow", "Status", "parse_rows"]
 
 REQUIRED = ("customer_id", "invoice_id", "issue_date", "due_date", "amount", "currency")
 OPTIONAL = ("paid_amount", "disputed_amount", "status", "customer_name", "contact_email", "language", "updated_at")
@@ -30,14 +33,6 @@ COLUMNS = REQUIRED + OPTIONAL
 Status = Literal["open", "partially_paid", "paid", "disputed", "written_off", "void"]
 PROFILE_COLUMNS = {"customer_name": "name", "contact_email": "contact_email", "language": "language"}
 _ZERO = Decimal(0)
-
-
-class ArImportError(ValueError):
-    """The file cannot be imported; ``problems`` lists every ``file:line: column: problem``."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _decimal(value: Any) -> Decimal:
