@@ -16,7 +16,6 @@ from functions._http import (
     only_fields,
     route_customer,
 )
-from shared.clock import utcnow
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -139,6 +138,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
     import uuid
 
+    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
 
@@ -169,6 +169,7 @@ def preview(req: func.HttpRequest) -> func.HttpResponse:
     _, refused = authorize(req, Permission.READ)
     if refused:
         return refused
+    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.forecast import preview_guards, preview_moment
     from shared.services.operators import decision_row, portfolio_preview
