@@ -1,10 +1,11 @@
-"""Helpers shared by the HTTP adapters: JSON responses and readable 4xx errors."""
+"""Helpers shared by the HTTP adapters: JSON responses, readable 4xx errors and the one error -> answer mapping."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
@@ -92,41 +93,73 @@ def route_customer(req: func.HttpRequest) -> tuple[str, func.HttpResponse | None
         return "", error(400, str(exc))
 
 
-def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
-    """Run an operator action, mapping use-case errors to readable 4xx answers."""
+@lru_cache(maxsize=1)
+def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable[[Any], str]], ...]:
+    """(error types, status, message) in the order they are tried: THE place an error becomes an HTTP answer.
+
+    Built on first use so a cold start imports none of these modules."""
     from pydantic import ValidationError
 
-    from shared.collections import PolicyError
+    from shared.clock import ClockError, NotMovable
+    from shared.collections.errors import PolicyError
     from shared.messaging.handling import validation_reason
-    from shared.services.errors import ConflictError, EvaluationError, ForbiddenError, InvalidRequest, NotFoundError
+    from shared.services.deadletters import ReplayRefused
+    from shared.services.errors import (
+        ConflictError,
+        EvaluationError,
+        ForbiddenError,
+        InvalidRequest,
+        NotFoundError,
+        UpstreamError,
+    )
+    from shared.storage.deadletters import LetterNotWaiting
     from shared.storage.documents import ConcurrencyConflict
 
+    return (
+        ((ValidationError,), 400, lambda e: f"invalid request: {validation_reason(e)}"),
+        ((ReplayRefused,), 400, lambda e: f"{e.operation} refused: {e}"),
+        ((InvalidRequest,), 400, str),
+        ((EvaluationError,), 422, str),  # the customer's stored data, not this request: say so
+        ((NotFoundError,), 404, lambda e: str(e.args[0]) if e.args else "not found"),
+        ((ForbiddenError,), 403, str),
+        ((NotMovable,), 409, str),  # checked before ClockError, its base
+        ((ClockError,), 400, str),
+        ((ConflictError, ConcurrencyConflict, LetterNotWaiting), 409, str),
+        # StorageError (shared/storage, the lead's) goes here, above the catch-all: storage down is a 503
+        ((UpstreamError,), 502, str),
+        ((PolicyError,), 500, lambda e: f"policy problem: {e}"),
+        ((RecursionError,), 400, lambda e: "request nests too deeply"),
+    )
+
+
+def error_response(exc: BaseException) -> func.HttpResponse:
+    """The HTTP answer to an error a route did not expect to handle itself; never an empty 500."""
+    for types, status, message in _error_table():
+        if isinstance(exc, types):
+            return error(status, message(exc))
+    import logging
+
+    from shared.observability import get_correlation_id
+
+    logging.getLogger("cspguard.http").error("unhandled error in an HTTP function", exc_info=exc)
+    return error(500, f"internal error ({type(exc).__name__}): see the logs for this correlation id",
+                 correlation_id=get_correlation_id())
+
+
+def handle_errors(run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run an operator action, answering its errors through ``error_response``."""
     try:
         return run()
-    except ValidationError as exc:
-        return error(400, f"invalid request: {validation_reason(exc)}")
-    except InvalidRequest as exc:
-        return error(400, str(exc))
-    except EvaluationError as exc:  # the customer's stored data, not this request: say so
-        return error(422, str(exc))
-    except NotFoundError as exc:
-        return error(404, str(exc.args[0]) if exc.args else "not found")
-    except ForbiddenError as exc:
-        return error(403, str(exc))
-    except (ConflictError, ConcurrencyConflict) as exc:
-        return error(409, str(exc))
-    except PolicyError as exc:
-        return error(500, f"policy problem: {exc}")
-    except RecursionError:
-        return error(400, "request nests too deeply")
-    except Exception as exc:  # never an empty 500: say what failed and where to look
-        import logging
+    except Exception as exc:
+        return error_response(exc)
 
-        from shared.observability import get_correlation_id
 
-        logging.getLogger("cspguard.http").exception("unhandled error in an HTTP function")
-        return error(500, f"internal error ({type(exc).__name__}): see the logs for this correlation id",
-                     correlation_id=get_correlation_id())
+async def handle_errors_async(run: Callable[[], Awaitable[func.HttpResponse]]) -> func.HttpResponse:
+    """``handle_errors`` for an action that awaits (Partner Center calls)."""
+    try:
+        return await run()
+    except Exception as exc:
+        return error_response(exc)
 
 
 def principal(req: func.HttpRequest) -> Principal | None:

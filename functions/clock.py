@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, error, json_body, json_response
+from functions._http import authorize, error, handle_errors, json_body, json_response
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -28,10 +28,5 @@ def clock(req: func.HttpRequest) -> func.HttpResponse:
         return bad
     if not isinstance(data, dict) or set(data) - {"set", "advance"}:
         return error(400, 'expected {"set": "2026-12-20T09:00+08:00"} or {"advance": "8d"}')
-    try:
-        moved = app_clock.move(settings.local_clock_file, to=data.get("set"), by=data.get("advance"))
-    except app_clock.NotMovable as exc:
-        return error(409, str(exc))
-    except app_clock.ClockError as exc:
-        return error(400, str(exc))
-    return json_response(moved)
+    return handle_errors(lambda: json_response(  # NotMovable: 409 (real time), ClockError: 400
+        app_clock.move(settings.local_clock_file, to=data.get("set"), by=data.get("advance"))))

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions._http import authorize, error, json_body, json_response
+from functions._http import authorize, error, handle_errors, json_body, json_response
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -61,8 +61,8 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     """``replay``: {} or {"body": "<corrected envelope JSON>"}; ``discard``: {"reason": "..."}. Each once, audited,
     naming the signed-in actor."""
     from shared.context import get_context
-    from shared.services.deadletters import ReplayRefused, discard, replay
-    from shared.storage.deadletters import LetterNotWaiting
+    from shared.services.deadletters import discard, replay
+    from shared.services.errors import NotFoundError
 
     operation = req.route_params["operation"]
     if operation not in ("replay", "discard"):
@@ -88,16 +88,16 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
                      if operation == "replay" else "reason must be a string")
     queue, letter_id = req.route_params["queue"], req.route_params["letter_id"]
     ctx = get_context()
-    try:
-        letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
-                  else discard(ctx, queue, letter_id, who, value or ""))
-    except KeyError as exc:
-        return error(404, str(exc.args[0]))
-    except LetterNotWaiting as exc:
-        return error(409, str(exc))
-    except ReplayRefused as exc:
-        return error(400, f"{operation} refused: {exc}")
-    return json_response(_view(letter))
+
+    def run() -> func.HttpResponse:
+        try:
+            letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
+                      else discard(ctx, queue, letter_id, who, value or ""))
+        except KeyError as exc:  # the letter store's "no such letter" (until shared/storage raises StorageError)
+            raise NotFoundError(str(exc.args[0])) from exc
+        return json_response(_view(letter))
+
+    return handle_errors(run)
 
 
 def _view(letter: Any) -> dict[str, Any]:

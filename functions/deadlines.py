@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, handle_errors, json_response, no_body
+from functions._http import authorize, handle_errors_async, json_response, no_body
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -23,13 +23,9 @@ async def suspension_deadlines(req: func.HttpRequest) -> func.HttpResponse:
     bad = no_body(req)
     if bad:
         return bad
-    try:
+
+    async def run() -> func.HttpResponse:  # storage or Partner Center down: the one error mapper answers
         report = await check_suspension_deadlines(get_context(), send=req.method == "POST")
-    except Exception as exc:  # storage or Partner Center down: the one error mapper answers, never an empty 500
-        failure = exc
-        return handle_errors(lambda: _raise(failure))
-    return json_response(report.model_dump(mode="json"))
+        return json_response(report.model_dump(mode="json"))
 
-
-def _raise(exc: Exception) -> func.HttpResponse:
-    raise exc
+    return await handle_errors_async(run)

@@ -9,13 +9,13 @@ from functions._http import (
     authorize,
     error,
     handle_errors,
+    handle_errors_async,
     json_body,
     json_response,
     no_body,
     only_fields,
     route_customer,
 )
-from shared.clock import utcnow
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -48,12 +48,9 @@ OVERRIDE_FIELDS = {"exemption": frozenset({"reason", "approver", "starts_on", "e
 async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"reason": "...", "subscription_ids": [...] | "all_subscriptions": true, "request_id": "..."}
     (request_id makes retries safe). Subscription ids are checked against Partner Center first."""
-    from pydantic import ValidationError
-
     from shared.context import get_context
-    from shared.messaging.handling import validation_reason
     from shared.partner_center import NotFound, PartnerCenterError
-    from shared.services.errors import InvalidRequest
+    from shared.services.errors import NotFoundError, UpstreamError
     from shared.services.operators import ManualAction, known_subscriptions, manual_enforcement
 
     if req.route_params["action"] not in ("suspend", "reactivate"):
@@ -66,28 +63,23 @@ async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     unknown = only_fields(data, MANUAL_FIELDS)
     if unknown:
         return unknown
-    try:
-        body = ManualAction.model_validate(data)
-    except ValidationError as exc:
-        return error(400, f"invalid request: {validation_reason(exc)}")
-    ctx = get_context()
-    if body.subscription_ids:
-        try:
-            body = body.model_copy(update={"subscription_ids": await known_subscriptions(
-                ctx, cid, body.subscription_ids)})
-        except InvalidRequest as exc:
-            return error(400, str(exc))
-        except NotFound as exc:
-            return error(404, f"Partner Center does not know customer {cid}: {exc.description}")
-        except PartnerCenterError as exc:
-            return error(502, f"could not check the subscriptions with Partner Center ({exc.code}): "
-                              f"{exc.description}; nothing was queued, try again")
 
-    def run() -> func.HttpResponse:
+    async def run() -> func.HttpResponse:
+        body = ManualAction.model_validate(data)
+        ctx = get_context()
+        if body.subscription_ids:
+            try:
+                known = await known_subscriptions(ctx, cid, body.subscription_ids)
+            except NotFound as exc:  # Partner Center's answer, said in this request's terms
+                raise NotFoundError(f"Partner Center does not know customer {cid}: {exc.description}") from exc
+            except PartnerCenterError as exc:
+                raise UpstreamError(f"could not check the subscriptions with Partner Center ({exc.code}): "
+                                    f"{exc.description}; nothing was queued, try again") from exc
+            body = body.model_copy(update={"subscription_ids": known})
         request = manual_enforcement(ctx, cid, req.route_params["action"], body, who or "")
         return json_response({"queued": request.model_dump(mode="json")}, 202)
 
-    return handle_errors(run)
+    return await handle_errors_async(run)
 
 
 @bp.route(route="customers/{customer_id}/overrides/{kind}", methods=["POST", "DELETE"])
@@ -146,6 +138,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
     import uuid
 
+    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
 
@@ -176,6 +169,7 @@ def preview(req: func.HttpRequest) -> func.HttpResponse:
     _, refused = authorize(req, Permission.READ)
     if refused:
         return refused
+    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.forecast import preview_guards, preview_moment
     from shared.services.operators import decision_row, portfolio_preview

@@ -14,6 +14,7 @@ from shared.collections.decision import (
     SentNotice,
     Snapshot,
 )
+from shared.collections.errors import CollectionsError
 from shared.collections.evaluate import evaluate
 from shared.collections.ledger import CustomerLedger, LedgerError, apply_event, apply_events
 from shared.collections.overrides import CustomerOverrides, Exemption, ManualHold, PromiseToPay
@@ -28,6 +29,7 @@ __all__ = [
     "CalendarError",
     "CalendarOverrides",
     "CollectionsCase",
+    "CollectionsError",
     "CustomerLedger",
     "CustomerOverrides",
     "Decision",

@@ -21,11 +21,9 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from shared.collections.errors import CalendarError
+
 _Frozen = ConfigDict(frozen=True, extra="forbid")
-
-
-class CalendarError(ValueError):
-    """An override file that cannot be used (names the source and the problem)."""
 
 
 class CalendarOverrides(BaseModel):

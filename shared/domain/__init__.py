@@ -1,5 +1,6 @@
 """Domain value objects shared by every area: money, identifiers, payment events. No I/O."""
 
+from shared.domain.errors import DomainError
 from shared.domain.events import (
     CreditLimit,
     CustomerUpdated,
@@ -24,6 +25,7 @@ __all__ = [
     "CustomerId",
     "CustomerUpdated",
     "DisputeResolved",
+    "DomainError",
     "EventId",
     "InvalidCustomerId",
     "InvoiceAdjusted",

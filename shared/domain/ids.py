@@ -16,12 +16,13 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, StringConstraints, ValidationInfo
 
+from shared.domain.errors import DomainError
 from shared.domain.ingress import from_storage
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 
 
-class InvalidCustomerId(ValueError):
+class InvalidCustomerId(DomainError, ValueError):
     """Not a Partner Center tenant id; the message says why."""
 
 

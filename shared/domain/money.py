@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, ValidationInfo, field_validator
 
+from shared.domain.errors import DomainError
 from shared.domain.ingress import from_storage
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -20,7 +21,7 @@ DecimalStr = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=st
 """A Decimal that is written to JSON as a string."""
 
 
-class CurrencyMismatch(ValueError):
+class CurrencyMismatch(DomainError, ValueError):
     """Raised when two amounts in different currencies are combined."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from shared.messaging.errors import MessagingError
 from shared.messaging.queues import Queue
 
 if TYPE_CHECKING:
@@ -32,5 +33,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'shared.messaging' has no attribute {name!r}")
 
 
-__all__ = ["MAX_ENCODED_BYTES", "Envelope", "EnvelopeError", "MessageTooLarge", "Queue", "QueueProducer",
-           "decode_envelope", "encode_body"]
+__all__ = ["MAX_ENCODED_BYTES", "Envelope", "EnvelopeError", "MessageTooLarge", "MessagingError", "Queue",
+           "QueueProducer", "decode_envelope", "encode_body"]

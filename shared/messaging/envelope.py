@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.clock import utcnow
+from shared.messaging.errors import MessagingError
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -45,7 +46,7 @@ class Envelope(BaseModel):
     attempt: int = Field(default=0, ge=0, le=10_000)
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(MessagingError, ValueError):
     """A message body that is not a valid envelope; ``reason`` is what an operator reads."""
 
     def __init__(self, reason: str) -> None:

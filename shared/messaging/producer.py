@@ -12,6 +12,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from shared.messaging.envelope import Envelope
+from shared.messaging.errors import MessagingError
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 MAX_ENCODED_BYTES = 64 * 1024
 
 
-class MessageTooLarge(ValueError):
+class MessageTooLarge(MessagingError, ValueError):
     """The encoded message exceeds the queue service's 64 KiB limit."""
 
 

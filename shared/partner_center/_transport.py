@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception
@@ -29,45 +26,14 @@ from tenacity import AsyncRetrying, retry_if_exception
 from shared.observability import get_correlation_id
 
 from ._auth import TokenProvider
+from ._calls import Call, build_call, log, log_exchange, response_body, ssl_context
 from ._errors import AuthError, PartnerCenterError, Throttled, TransportError, error_from_response
 from ._headers import CONTRACT_VERSION, ms_correlation_id
 from ._pacing import Pacer
 from ._paging import next_page
 from ._retry import RetryPolicy, is_retryable, reuses_request_id, stop_retrying, wait_backoff
 
-log = logging.getLogger("cspguard.partner_center")
-
-@dataclass(slots=True)
-class Call:
-    """One logical API call; ``template`` names it in logs, ``path`` is the concrete path."""
-
-    method: str
-    template: str
-    path: str
-    query: Mapping[str, Any] | None = None
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    customer_id: str | None = None
-    app_plus_user: bool = False  # documented for App+User (delegated) authentication only
-
-
-def build_call(method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Call:
-    """Fill ``{name}`` placeholders with URL-quoted params; the customer id selects the pacing scope."""
-    params = dict(params or {})
-    path = template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
-    return Call(method, template, path, customer_id=params.get("customer_id"), **kwargs)
-
-
-def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext | bool:
-    return ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
-
-
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"description": response.text[:500]} if response.text else None
-
+__all__ = ["Call", "Transport", "build_call", "ssl_context"]
 
 class Transport:
     """Sends ``Call``s to one Partner Center base URL."""
@@ -192,7 +158,7 @@ class Transport:
         finally:
             self._pacer.release()
         ok = response.is_success
-        self._log(
+        log_exchange(
             logging.INFO if ok else logging.WARNING,
             call,
             response.status_code,
@@ -204,7 +170,7 @@ class Transport:
             return response
         error = error_from_response(
             response.status_code,
-            _body(response),
+            response_body(response),
             retry_after_header=response.headers.get("Retry-After"),
             request_id=response.headers.get("MS-RequestId", request_id),
             correlation_id=response.headers.get("MS-CorrelationId", correlation_id),
@@ -238,7 +204,7 @@ class Transport:
             )
         except httpx.HTTPError as exc:
             elapsed = time.perf_counter() - started
-            self._log(logging.WARNING, call, None, elapsed, request_id, correlation_id)
+            log_exchange(logging.WARNING, call, None, elapsed, request_id, correlation_id)
             timed_out = isinstance(exc, httpx.TimeoutException)
             kind = "timeout" if timed_out else type(exc).__name__
             raise TransportError(
@@ -250,31 +216,6 @@ class Transport:
         finally:
             self._lanes.put_nowait(lane)
         return response, time.perf_counter() - started
-
-    @staticmethod
-    def _log(
-        level: int, call: Call, status: int | None, elapsed: float, request_id: str, correlation_id: str
-    ) -> None:
-        if not log.isEnabledFor(level):
-            return
-        log.log(
-            level,
-            "%s %s -> %s in %.0f ms request_id=%s ms_correlation_id=%s",
-            call.method,
-            call.template,
-            status if status is not None else "error",
-            elapsed * 1000,
-            request_id,
-            correlation_id,
-            extra={
-                "pc_method": call.method,
-                "pc_path": call.template,
-                "pc_status": status,
-                "pc_duration_ms": round(elapsed * 1000, 1),
-                "pc_request_id": request_id,
-                "pc_correlation_id": correlation_id,
-            },
-        )
 
     async def json(self, call: Call) -> Any:
         response = await self.send(call)

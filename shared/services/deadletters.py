@@ -23,6 +23,7 @@ from shared.messaging import Queue
 from shared.messaging.envelope import Envelope, EnvelopeError, decode_envelope
 from shared.messaging.handling import validation_reason
 from shared.messaging.inspect import decode_base64_text, names_in
+from shared.services.errors import InvalidRequest, NotFoundError
 from shared.storage.audit import AuditEntry
 from shared.storage.deadletters import DeadLetter, LetterStatus, Origin
 
@@ -36,8 +37,13 @@ NOT_REPLAYABLE = {Queue.ENFORCEMENT.value: "enforcement requests are never repla
                   "POST /api/customers/{id}/actions/suspend|reactivate, or let the next sweep or payment re-plan it"}
 
 
-class ReplayRefused(ValueError):
-    """The replay (or its corrected body) is not acceptable; the message says why."""
+class ReplayRefused(InvalidRequest):
+    """The replay (or its corrected body, or a discard without a reason) is not acceptable; the message says why
+    and ``operation`` which of the two was refused (HTTP 400 ``<operation> refused: <why>``)."""
+
+    def __init__(self, message: str, operation: str = "replay") -> None:
+        super().__init__(message)
+        self.operation = operation
 
 
 def payload_models(queue: str) -> Mapping[str, type[BaseModel]]:
@@ -169,7 +175,7 @@ def replay(ctx: Ports, queue: str, letter_id: str, actor: str, body: str | None 
     """Re-send a waiting letter (as kept, or corrected) to its own queue, once, audited."""
     letter = ctx.deadletters.get(queue, letter_id)
     if letter is None:
-        raise KeyError(f"no dead letter {letter_id} for queue {queue}")
+        raise NotFoundError(f"no dead letter {letter_id} for queue {queue}")
     if queue in NOT_REPLAYABLE:
         raise ReplayRefused(NOT_REPLAYABLE[queue])
     if not letter.waiting:
@@ -199,7 +205,7 @@ def replay(ctx: Ports, queue: str, letter_id: str, actor: str, body: str | None 
 def discard(ctx: Ports, queue: str, letter_id: str, actor: str, reason: str) -> DeadLetter:
     """Give a waiting letter up, once, audited; it no longer blocks its customer."""
     if not reason.strip():
-        raise ReplayRefused("say why the message is discarded: {\"reason\": \"...\"}")
+        raise ReplayRefused("say why the message is discarded: {\"reason\": \"...\"}", operation="discard")
     settled = ctx.deadletters.settle(queue, letter_id, {
         "status": LetterStatus.DISCARDED, "discarded_at": utcnow(), "discarded_by": actor,
         "discard_reason": reason.strip()[:1000]})

@@ -20,6 +20,7 @@ from shared.collections import CollectionsCase, CustomerLedger, CustomerOverride
 from shared.collections.forecast import ASSUMPTIONS, Day, Guards, at_sweep_time, forecast, sweep_moments
 from shared.domain import Money
 from shared.messaging import Queue
+from shared.services.errors import InvalidRequest
 from shared.services.payments import feed_age_hours
 from shared.services.policies import calendar, policy_set
 
@@ -105,7 +106,7 @@ def guards_report(guards: Guards) -> dict[str, Any]:
 def collections_forecast(ctx: Ports, days: int = 30, now: datetime | None = None) -> Forecast:
     """Per day for the next ``days`` sweeps: notices, suspensions, refusals and the amounts concerned."""
     if not 1 <= days <= MAX_DAYS:
-        raise ValueError(f"days must be between 1 and {MAX_DAYS}")
+        raise InvalidRequest(f"days must be between 1 and {MAX_DAYS}")
     now = now or utcnow()
     policy = policy_set(ctx.settings).for_version(None)
     inputs = portfolio_inputs(ctx.stores)

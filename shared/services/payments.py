@@ -23,7 +23,7 @@ from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import Dispatched, decide, dispatch, reactivate_if_paid
-from shared.services.errors import EvaluationError
+from shared.services.errors import EvaluationError, ServiceError
 from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
 
@@ -39,7 +39,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 EVENT_KINDS = tuple(EVENT_MODELS)
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(ServiceError, ValueError):
     """An event that can never be applied; the reason names the field or rule."""
 
 

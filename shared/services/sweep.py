@@ -19,6 +19,7 @@ from shared.clock import utcnow
 from shared.messaging import Queue
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import decide, dispatch
+from shared.services.errors import ConflictError, NotFoundError
 from shared.services.messages import EnforcementRequest, SweepShard
 from shared.services.state import ApprovalRequest, ShardResult, Stores, SweepRun
 from shared.storage.audit import AuditEntry
@@ -124,7 +125,7 @@ def finalize(ctx: Ports, run_id: str, now: datetime | None = None) -> SweepRun:
     settings = ctx.settings
     found = stores.runs.get_with_etag(run_id, "run")
     if found is None:
-        raise KeyError(f"no sweep run {run_id}")
+        raise NotFoundError(f"no sweep run {run_id}")
     run, etag = found
     if run.status != "running":
         return run
@@ -172,10 +173,10 @@ def decide_run(ctx: Ports, run_id: str, approver: str, approve: bool, note: str 
     stores = ctx.stores
     found = stores.runs.get_with_etag(run_id, "run")
     if found is None:
-        raise KeyError(f"no sweep run {run_id}")
+        raise NotFoundError(f"no sweep run {run_id}")
     run, etag = found
     if run.status != "halted":
-        raise ValueError(f"run {run_id} is {run.status}, not halted")
+        raise ConflictError(f"run {run_id} is {run.status}, not halted")
     new = run.model_copy(update={"status": "approved" if approve else "rejected",
                                  "detail": f"{run.detail}; {'approved' if approve else 'rejected'} by {approver}"})
     stores.runs.put(run_id, "run", new, etag)  # ConcurrencyConflict: someone else decided first
