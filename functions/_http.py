@@ -114,6 +114,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
     )
     from shared.storage.deadletters import LetterNotWaiting
     from shared.storage.documents import ConcurrencyConflict
+    from shared.storage.errors import EntityExists, EtagMismatch, StorageUnavailable
 
     return (
         ((ValidationError,), 400, lambda e: f"invalid request: {validation_reason(e)}"),
@@ -125,7 +126,8 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
         ((NotMovable,), 409, str),  # checked before ClockError, its base
         ((ClockError,), 400, str),
         ((ConflictError, ConcurrencyConflict, LetterNotWaiting), 409, str),
-        # StorageError (shared/storage, the lead's) goes here, above the catch-all: storage down is a 503
+        ((EtagMismatch, EntityExists), 409, str),  # a concurrent writer won: read again and retry
+        ((StorageUnavailable,), 503, lambda e: f"storage unavailable, try again later: {e}"),
         ((UpstreamError,), 502, str),
         ((PolicyError,), 500, lambda e: f"policy problem: {e}"),
         ((RecursionError,), 400, lambda e: "request nests too deeply"),

@@ -28,14 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 1.2
 RUNS = 5
 
-PENDING_FRAUD_SLICE = pytest.mark.xfail(
-    strict=True,
-    reason="functions/fraud.py imports shared.clock (pydantic) at top level and functions/fraud_requests.py imports "
-    "functions.fraud; the fraud slice of issue 13 makes them cheap. Lead: drop this marker where that branch makes "
-    "the test pass (strict: it then fails as XPASS)",
-)
-
-
 class Row(NamedTuple):
     self_us: int
     cumulative_us: int
@@ -67,7 +59,6 @@ def cold_start(pycache: Path) -> tuple[int, int, list[Row]]:
     return rows[base].cumulative_us, sum(r.self_us for r in app), app
 
 
-@PENDING_FRAUD_SLICE
 def test_import_function_app_within_budget_of_azure_functions(tmp_path: Path) -> None:
     _importtime("import function_app", tmp_path)  # compile once: later runs read bytecode, as a deployed app
     runs = [cold_start(tmp_path) for _ in range(RUNS)]
@@ -83,7 +74,8 @@ def test_import_function_app_within_budget_of_azure_functions(tmp_path: Path) ->
     )
 
 
-CHEAP = ("azure.functions", "functions._http", "functions._queue", "functions._routes", "shared.permissions",
+CHEAP = ("azure.functions", "functions._fraud", "functions._http", "functions._queue", "functions._routes",
+         "shared.permissions",
          "shared.messaging", "shared.messaging.kinds")
 """What a blueprint may import at top level besides the standard library (each is stdlib-only itself)."""
 
@@ -101,8 +93,7 @@ def _top_level_imports(path: Path) -> list[str]:
 def _blueprints() -> list[object]:
     out: list[object] = []
     for path in sorted((ROOT / "functions").glob("*.py")):
-        marks = [PENDING_FRAUD_SLICE] if path.name in ("fraud.py", "fraud_requests.py") else []
-        out.append(pytest.param(path.name, marks=marks, id=path.name))
+        out.append(pytest.param(path.name, id=path.name))
     return out
 
 
