@@ -196,7 +196,7 @@ def decide_run(ctx: AppContext, run_id: str, approver: str, approve: bool, note:
 def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datetime) -> None:
     """Tell the team the run stopped and waits for a person (``team_run_halted``: nothing failed, nothing was
     suspended). Sent directly, once per run: it concerns no one customer, so no customer ledger is needed."""
-    from shared.notify import DeliveryError, TemplateId, send_notification, team_notification
+    from shared.notify import DeliveryError, TemplateId, team_notification
 
     settings = ctx.settings
     key = f"run:{run.run_id}:halted"
@@ -206,7 +206,7 @@ def _alert_halted(ctx: AppContext, run: SweepRun, targets: list[str], now: datet
                "approval_key": key.removesuffix(":halted")}
     note = team_notification(settings, key, TemplateId.TEAM_RUN_HALTED, context)
     try:
-        ctx.idempotency.run_once("notice", key, lambda: send_notification(note, settings).model_dump(mode="json"))
+        ctx.idempotency.run_once("notice", key, lambda: ctx.notifier.send(note).model_dump(mode="json"))
     except DeliveryError as exc:  # the halt and its approval stand; the audit says the alert did not go out
         log.warning("halt alert for %s not delivered: %s", run.run_id, exc)
         ctx.audit.record(AuditEntry(customer_id="*", action="notice.failed", actor=ACTOR, at=now, outcome="failed",

@@ -330,7 +330,6 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
     from shared.notify import (
         DeliveryError,
         TemplateId,
-        send_notification,
         team_notification,
     )
 
@@ -352,7 +351,7 @@ async def send_alert(ctx: AppContext, fs: FraudStores, rec: CaseRecord, key: str
     note = team_notification(settings, key, TemplateId.TEAM_FRAUD_ALERT, context)
     try:
         ran, _ = await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
-            lambda: send_notification(note, settings).model_dump(mode="json")))
+            lambda: ctx.notifier.send(note).model_dump(mode="json")))
     except DeliveryError as exc:  # the case stands; the alert is audited as failed and retried on the next change
         log.warning("fraud alert %s not delivered: %s", key, exc)
         _audit(ctx, case.customer_id, "fraud.alert", SYSTEM_ACTOR, f"not delivered: {exc}", case.case_id,

@@ -147,7 +147,7 @@ def record_outcome(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: 
 
 def escalate(ctx: AppContext, rec: CaseRecord, action: str, out: Outcome, now: datetime) -> bool:
     """Tell the team which targets need a person (team_action_failed), once per case, action and attempt."""
-    from shared.notify import DeliveryError, TemplateId, send_notification, team_notification
+    from shared.notify import DeliveryError, TemplateId, team_notification
 
     settings = ctx.settings
     case = rec.case
@@ -164,7 +164,7 @@ def escalate(ctx: AppContext, rec: CaseRecord, action: str, out: Outcome, now: d
     note = team_notification(settings, key, TemplateId.TEAM_ACTION_FAILED, context)
     try:
         ran, _ = ctx.idempotency.run_once("fraud-escalation", key,
-                                          lambda: send_notification(note, settings).model_dump(mode="json"))
+                                          lambda: ctx.notifier.send(note).model_dump(mode="json"))
     except DeliveryError as exc:
         log.warning("fraud escalation %s not delivered: %s", key, exc)
         ctx.audit.record(AuditEntry(customer_id=case.customer_id, action="fraud.escalation", actor="csp-guard",

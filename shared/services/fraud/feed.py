@@ -76,7 +76,7 @@ def feed_report(settings: Settings, tables: Tables, now: datetime) -> tuple[dict
 
 async def alarm_if_stalled(ctx: AppContext, status: UsageFeedStatus, now: datetime) -> bool:
     """Tell the team once per stalled day (webhook if configured, else the collections contact)."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId
 
     settings = ctx.settings
     if not status.stalled(now, settings.fraud_usage_max_silence_hours) or status.newest_usage_day is None:
@@ -94,7 +94,7 @@ async def alarm_if_stalled(ctx: AppContext, status: UsageFeedStatus, now: dateti
                                  "max_silence_hours": settings.fraud_usage_max_silence_hours})
     try:
         await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
-            lambda: send_notification(note, settings).model_dump(mode="json")))
+            lambda: ctx.notifier.send(note).model_dump(mode="json")))
     except DeliveryError as exc:
         log.warning("usage-stalled alert not delivered: %s", exc)
         return False

@@ -221,7 +221,7 @@ async def _send(ctx: AppContext, msg: ServiceRequestMessage, rec: CaseRecord, li
 
 async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) -> None:
     """Portal channel: send the team the paste-ready pack and the portal steps (once per case)."""
-    from shared.notify import Channel, DeliveryError, Notification, TemplateId, send_notification
+    from shared.notify import Channel, DeliveryError, Notification, TemplateId
 
     settings = ctx.settings
     case = rec.case
@@ -237,7 +237,7 @@ async def _tell_team(ctx: AppContext, rec: CaseRecord, doc: EvidenceDocument) ->
                         template_id=TemplateId.SERVICE_REQUEST_READY, context=context)
     try:
         await ctx.idempotency.run_once_async("fraud-alert", key, lambda: asyncio.to_thread(
-            lambda: send_notification(note, settings).model_dump(mode="json")))
+            lambda: ctx.notifier.send(note).model_dump(mode="json")))
     except DeliveryError as exc:  # the pack is ready on the case either way; the alert failure is audited
         log.warning("service request ready alert %s not delivered: %s", key, exc)
         ctx.audit.record(AuditEntry(customer_id=case.customer_id, action="fraud.alert", actor="csp-guard:fraud",
