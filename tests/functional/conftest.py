@@ -86,6 +86,7 @@ def functional_settings(tmp: Path, **extra: str) -> Settings:
         "CSPGUARD_SERVICE_REQUEST_CHANNEL": "email",
         "CSPGUARD_PC_ENTITLEMENT_POLL_SECONDS": "0.01",
         "CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS": "2",
+        "CSPGUARD_SWEEP_SHARD_SIZE": "2",  # a few customers make several shards
         **extra,
     }
     return load_settings(**values)
@@ -205,6 +206,45 @@ class World:
         payload = {"event_id": f"{kind}-{uuid.uuid4().hex[:10]}", "customer_id": customer_id,
                    "occurred_at": self.clock.now().isoformat(), **fields}
         return event_envelope(parse_payment_event(kind, payload), "billing-system")
+
+    async def overdue_customer(self, name: str, *subscriptions: dict[str, Any], days: int = 32,
+                               amount: str = "5000.00") -> tuple[str, list[str]]:
+        """A customer ``days`` past due on one invoice whose final notice has been delivered (its notice period
+        starts now); by default an Azure plan with two active Azure subscriptions and a disabled one, and a
+        licence (out of the "suspend usage" stage's scope)."""
+        subs = subscriptions or ({"kind": "azure_plan", "friendly_name": "Azure plan",
+                                  "entitlements": ["active", "active", "disabled"]},
+                                 {"kind": "license", "friendly_name": "Office 365 E3"})
+        cid, ids = self.customer(name, *subs)
+        today = self.today()
+        for envelope in (
+            self.event("customer.updated", cid, name=name, contact_email=f"ap@{cid[:8]}.example", language="en"),
+            self.event("invoice.issued", cid, invoice_id=f"INV-{cid[:6]}", amount=amount, currency="CNY",
+                       issue_date=(today - timedelta(days=days + 30)).isoformat(),
+                       due_date=(today - timedelta(days=days)).isoformat()),
+        ):
+            await self.host.deliver(Queue.PAYMENT_EVENTS, envelope)
+        await self.host.run(Queue.NOTIFICATIONS)
+        assert self.ctx.stores.collections_state(cid).notices, "the final notice was not recorded"
+        return cid, ids
+
+    async def pass_days(self, days: float) -> None:
+        """Time passes; then the billing system's daily export arrives (the payment feed is fresh again)."""
+        self.clock.advance(days)
+        await self.host.deliver(Queue.PAYMENT_EVENTS, self.event(
+            "customer.updated", "00000000-0000-4000-8000-00000000feed", name="Daily export marker"))
+
+    async def sweep(self) -> Any:
+        """The sweep timer (functions/collections.py collections_sweep -> start_sweep), then its shards; returns
+        the finished run."""
+        from shared.services.sweep import start_sweep
+
+        run = start_sweep(self.ctx)
+        await self.host.run(Queue.SWEEP_SHARDS)
+        return self.ctx.stores.runs.get(run.run_id, "run")
+
+    def mail_for(self, customer_id: str) -> list[Any]:
+        return self.mail_to(f"ap@{customer_id[:8]}.example")
 
     def today(self) -> date:
         return self.clock.now().date()
