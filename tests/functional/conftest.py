@@ -9,7 +9,7 @@ case the function in ``functions/*.py`` calls. ``World.clock`` moves the app's (
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -175,10 +175,17 @@ class World:
     store: Store
     ctx: MemoryContext
     clock: MovableClock
+    tmp: Path
+    make_partner_center: Callable[[], PartnerCenterClient]
     host: Host = field(init=False)
 
     def __post_init__(self) -> None:
         self.host = Host(self)
+
+    def reconfigure(self, **values: str) -> None:
+        """Other settings (by alias) on fresh in-memory ports; call before anything is stored."""
+        self.settings = functional_settings(self.tmp, **values)
+        self.ctx = MemoryContext(self.settings, partner_center=self.make_partner_center)
 
     # ---- the sandbox (Partner Center) ---------------------------------------------------------
     def customer(self, name: str, *subscriptions: dict[str, Any]) -> tuple[str, list[str]]:
@@ -272,6 +279,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 retry=RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitter=0.01))
 
         settings = functional_settings(tmp_path)
-        yield World(settings, store, MemoryContext(settings, partner_center=partner_center), moved)
+        yield World(settings, store, MemoryContext(settings, partner_center=partner_center), moved, tmp_path,
+                    partner_center)
     finally:
         clock.use(previous)
