@@ -70,7 +70,7 @@ def functional_settings(tmp: Path, **extra: str) -> Settings:
     calendar = tmp / "calendar-overrides.yaml"
     year = datetime.now().year
     calendar.write_text(f"confirmed_years: [{year}, {year + 1}, {year + 2}]\n", encoding="utf-8")
-    values = {
+    values: dict[str, Any] = {
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",  # never opened: MemoryContext has its own tables
         "CSPGUARD_PC_CLOUD": "china",
         "CSPGUARD_POLICY_FILE": str(POLICY),
@@ -120,13 +120,14 @@ class Host:
         from shared.services.sweep import process_shard
 
         ctx = self.world.ctx
-        models: dict[str, Any] = {
+        by_queue: dict[Queue, dict[str, Any]] = {
             Queue.PAYMENT_EVENTS: EVENT_MODELS, Queue.SWEEP_SHARDS: {kinds.SWEEP_SHARD: SweepShard},
             Queue.ENFORCEMENT: {kinds.ENFORCEMENT: EnforcementRequest},
             Queue.NOTIFICATIONS: {kinds.NOTICE: CollectionsNotice},
             Queue.FRAUD_SCAN: {kinds.FRAUD_SCAN: FraudScanItem},
             Queue.SERVICE_REQUESTS: {kinds.SERVICE_REQUEST: ServiceRequestMessage},
-        }[queue]
+        }
+        models = by_queue[queue]
         parsed = self._parse(queue, envelope, models)
         if parsed is None:
             result: Any = None

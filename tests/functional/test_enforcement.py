@@ -95,7 +95,8 @@ async def test_a_change_partner_center_refuses_is_reported_as_refused(world: Wor
     # the team hears what did not happen, naming the target and what Partner Center shows; no "suspended" notice
     await world.host.run(Queue.NOTIFICATIONS)
     [alert] = [m for m in world.mail_to(TEAM) if "Suspension FAILED for Refused Ltd" in str(m["Subject"])]
-    assert first in alert.get_body(("plain",)).get_content() and "Admin Agent" in alert.get_body(("plain",)).get_content()
+    text = alert.get_body(("plain",)).get_content()
+    assert first in text and "Admin Agent" in text
     assert not [m for m in world.mail_for(cid) if "suspended" in str(m["Subject"]).lower()]
 
     # not remembered as done: once Partner Center allows it, the redelivered request acts

@@ -41,7 +41,7 @@ def _gpu_spike(world: World, customer_id: str, plan: str, entitlement: str, amou
 
 async def test_misuse_opens_a_case_contains_exactly_that_azure_subscription_and_files_the_evidence(
         world: World) -> None:
-    calm, calm_plan, calm_ents = _customer_with_history(world, "Calm Compute Ltd")
+    calm, _, calm_ents = _customer_with_history(world, "Calm Compute Ltd")
     cid, plan, (running, idle) = _customer_with_history(world, "GPU Spike Ltd")
     _gpu_spike(world, cid, plan, running)
 

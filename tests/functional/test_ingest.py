@@ -23,7 +23,8 @@ async def _overdue(world: World, name: str, email: str, days: int = 20) -> str:
                                                               contact_email=email, language="en"))
     world.ctx.producer.send(Queue.PAYMENT_EVENTS, world.event(
         "invoice.issued", cid, invoice_id=f"INV-{cid[:6]}", amount="5000.00", currency="CNY",
-        issue_date=(today - timedelta(days=days + 30)).isoformat(), due_date=(today - timedelta(days=days)).isoformat()))
+        issue_date=(today - timedelta(days=days + 30)).isoformat(),
+        due_date=(today - timedelta(days=days)).isoformat()))
     await world.host.run(Queue.PAYMENT_EVENTS)
     return cid
 
@@ -91,3 +92,37 @@ async def test_bad_payload_is_kept_with_its_reason_and_replayed_once_corrected(w
     assert audit and audit[0].actor == "operator:ops@partner.example" and audit[0].evidence["letter_id"] == letter.id
     with pytest.raises(Exception, match="already replayed"):
         replay(world.ctx, Queue.PAYMENT_EVENTS, letter.id, "operator:ops@partner.example")
+
+
+async def test_poison_is_drained_into_the_dead_letters_and_blocks_suspension_until_settled(world: World) -> None:
+    from base64 import b64encode
+
+    from shared.services.deadletters import discard, drain_poison
+
+    cid, _ = await world.overdue_customer("Poisoned Ltd")
+    await world.pass_days(8)
+    await world.sweep()
+    [request] = world.ctx.queues.take(Queue.ENFORCEMENT)
+    # the host gave up on a payment event of this customer (every attempt failed) and moved it to poison
+    event = world.event("payment.received", cid, payment_id="PAY-X", amount="5000.00", currency="CNY",
+                        received_at=world.clock.now().isoformat())
+    world.ctx.queues.put_poison(Queue.PAYMENT_EVENTS.poison, b64encode(event.model_dump_json().encode()).decode())
+    world.ctx.queues.put_poison(Queue.ENFORCEMENT.poison, "%% not base64 %%")
+
+    drained = drain_poison(world.ctx)  # functions/deadletters.py drain_poison_queues (every minute)
+    assert drained.moved == 2 and drained.by_queue == {Queue.PAYMENT_EVENTS.value: 1, Queue.ENFORCEMENT.value: 1}
+    assert world.ctx.queues.receive(Queue.PAYMENT_EVENTS.poison, 10) == []
+    [kept] = world.ctx.deadletters.waiting_for(cid)
+    assert "exceeded maxDequeueCount" in kept.reason
+    [undecodable] = world.ctx.deadletters.list(Queue.ENFORCEMENT)
+    assert undecodable.reason.startswith("undecodable") and undecodable.customer_id is None
+
+    # never suspend while a message naming the customer waits (it might be the payment)
+    outcome = await world.host.deliver(Queue.ENFORCEMENT, request)
+    assert outcome.status == "blocked" and "dead-letter store" in outcome.detail
+    assert set(world.subscriptions(cid).values()) == {"active"}
+    discard(world.ctx, Queue.ENFORCEMENT, undecodable.id, "operator:ops@partner.example", "garbage from a test tool")
+    replay(world.ctx, Queue.PAYMENT_EVENTS, kept.id, "operator:ops@partner.example")
+    await world.host.run(Queue.PAYMENT_EVENTS)  # the payment applies: nothing is due any more
+    outcome = await world.host.deliver(Queue.ENFORCEMENT, request)
+    assert outcome.status == "skipped" and set(world.subscriptions(cid).values()) == {"active"}
