@@ -8,6 +8,7 @@ case the function in ``functions/*.py`` calls. ``World.clock`` moves the app's (
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -262,6 +263,17 @@ class World:
 
     def mail_to(self, address: str) -> list[Any]:
         return [m for m in self.ctx.notifier.emails if address in str(m["To"])]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tier opens no sockets: a use case that still reaches Azure, SMTP or a webhook directly fails here."""
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        raise AssertionError(f"functional tests open no connections (tried {address!r}): use a port of the context")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
 
 @pytest.fixture
