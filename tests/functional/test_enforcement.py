@@ -103,3 +103,34 @@ async def test_a_change_partner_center_refuses_is_reported_as_refused(world: Wor
     world.store.update_config({"entitlement_admin_agent": True})
     retried = await world.host.deliver(Queue.ENFORCEMENT, request)
     assert retried.status == "done" and world.subscriptions(cid)[plan] == "suspended"
+
+
+async def test_a_plan_patch_partner_center_refuses_is_reported_as_failed(world: World,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    cid, (plan, licence) = await world.overdue_customer("Race Ltd")
+    [request] = await _released(world)
+    patch = world.store.patch_subscription
+
+    def reactivated_meanwhile(customer_id: str, subscription_id: str, *args: Any) -> Any:
+        """Someone turns the plan's Azure subscriptions back on in the portal just before the plan's PATCH."""
+        if subscription_id == plan:  # (the plan's own etag is unchanged: only what is under it changed)
+            for ent in world.store.subscriptions[plan].entitlements:
+                ent.status, ent.pending = "active", None
+        return patch(customer_id, subscription_id, *args)
+
+    monkeypatch.setattr(world.store, "patch_subscription", reactivated_meanwhile)
+    outcome = await world.host.deliver(Queue.ENFORCEMENT, request)
+
+    assert outcome.status in ("failed", "partial") and "900115" in outcome.failed[plan]
+    assert world.subscriptions(cid) == {plan: "active", licence: "active"}  # the sandbox refused the PATCH
+    [entry] = world.audit(cid, "suspend")
+    assert entry.outcome == outcome.status
+    [shown] = [t for t in entry.evidence["targets"] if t["target"] == plan]
+    assert (shown["status"], shown["verified"]) == ("active", False)  # what Partner Center showed, read again
+    assert plan not in {r.subscription_id for r in world.ctx.stores.suspended_by_us(cid) if r.entitlement_id is None}
+    await world.host.run(Queue.NOTIFICATIONS)
+    assert [m for m in world.mail_to(TEAM) if "Suspension FAILED for Race Ltd" in str(m["Subject"])]
+    # the customer hears only of what was verified: the two Azure subscriptions disabled, never the plan
+    [done] = [m for m in world.mail_for(cid) if "suspended" in str(m["Subject"]).lower()]
+    text = done.get_body(("plain",)).get_content()
+    assert "the following 2 subscription(s)" in text and "Azure plan" not in text
