@@ -12,7 +12,7 @@ import pytest
 
 from shared.messaging import Queue
 from shared.services.errors import ForbiddenError
-from shared.services.fraud import contain, start_scan
+from shared.services.fraud import contain, resolve_case, start_scan
 from shared.services.fraud.srpack import evidence_document
 from tests.functional.conftest import HERE, SUPPORT, TEAM, World
 
@@ -42,13 +42,17 @@ def _gpu_spike(world: World, customer_id: str, plan: str, entitlement: str, amou
 async def test_misuse_opens_a_case_contains_exactly_that_azure_subscription_and_files_the_evidence(
         world: World) -> None:
     calm, _, calm_ents = _customer_with_history(world, "Calm Compute Ltd")
+    _customer_with_history(world, "Quiet Analytics Co")  # three customers: two assess shards of two
     cid, plan, (running, idle) = _customer_with_history(world, "GPU Spike Ltd")
     _gpu_spike(world, cid, plan, running)
 
     scan = start_scan(world.ctx, requested_by="operator:ops@partner.example")
     await world.host.run(Queue.FRAUD_SCAN)
+    stages = [r.status for q, _, r in world.host.delivered if q == Queue.FRAUD_SCAN]
+    assert len(stages) == 3  # the stream item, then each shard as its own message (fraud_scan_work)
     run = world.ctx.fraud.runs.get(scan.run_id, "fraudscan")
-    assert run is not None and run.status == "completed" and run.cases_opened == 1 and run.containments == 1
+    assert run is not None and run.status == "completed" and run.shards == 2 and run.customers == 3
+    assert run.cases_opened == 1 and run.containments == 1 and run.lines > 0
     rec = world.ctx.fraud.current(cid)
     assert rec is not None and "risky-meter.contain" in [h.rule_id for h in rec.case.hits]
     assert world.ctx.fraud.current(calm) is None
@@ -88,6 +92,24 @@ async def test_misuse_opens_a_case_contains_exactly_that_azure_subscription_and_
     second = world.ctx.fraud.runs.get(again.run_id, "fraudscan")
     assert second is not None and second.cases_opened == 0 and second.containments == 0
     assert len([m for m in world.mail_to(SUPPORT) if cid in str(m["Subject"])]) == 1
+
+    # a payment never lifts a fraud containment
+    await world.host.deliver(Queue.PAYMENT_EVENTS, world.event(
+        "payment.received", cid, payment_id="PAY-F1", amount="5000.00", currency="CNY",
+        received_at=world.clock.now().isoformat()))
+    await world.host.run()
+    assert world.azure(cid)[running] == "disabled"
+
+    # resolved as legitimate (functions/fraud.py fraud_resolve): exactly that Azure subscription comes back
+    closed, request = resolve_case(world.ctx, world.ctx.fraud, cid, "legitimate", "operator:lead@partner.example",
+                                   "customer confirmed the training run", suppress_days=30)
+    assert request is not None and [t.entitlement_id for t in request.entitlements] == [running]
+    assert not closed.case.is_open
+    await world.host.run(Queue.ENFORCEMENT)
+    assert world.azure(cid) == {running: "active", idle: "disabled"}
+    assert world.ctx.stores.suspended_by_us(cid) == []
+    [lifted] = [e for e in world.audit(cid, "reactivate") if e.outcome == "done"]
+    assert lifted.actor == "operator:lead@partner.example" and lifted.evidence["changed"] == [label]
 
 
 async def test_containment_that_requires_approval_waits_for_a_second_person(world: World) -> None:
