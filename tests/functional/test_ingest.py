@@ -126,3 +126,19 @@ async def test_poison_is_drained_into_the_dead_letters_and_blocks_suspension_unt
     await world.host.run(Queue.PAYMENT_EVENTS)  # the payment applies: nothing is due any more
     outcome = await world.host.deliver(Queue.ENFORCEMENT, request)
     assert outcome.status == "skipped" and set(world.subscriptions(cid).values()) == {"active"}
+
+
+async def test_enforcement_drains_poison_itself_before_suspending(world: World) -> None:
+    from base64 import b64encode
+
+    cid, _ = await world.overdue_customer("Fresh Poison Ltd")
+    await world.pass_days(8)
+    await world.sweep()
+    [request] = world.ctx.queues.take(Queue.ENFORCEMENT)
+    event = world.event("invoice.credited", cid, invoice_id=f"INV-{cid[:6]}", amount="5000.00")
+    world.ctx.queues.put_poison(Queue.PAYMENT_EVENTS.poison, b64encode(event.model_dump_json().encode()).decode())
+
+    outcome = await world.host.deliver(Queue.ENFORCEMENT, request)  # no drain timer ran in between
+    assert outcome.status == "blocked" and "dead-letter store" in outcome.detail
+    assert [d.origin.value for d in world.ctx.deadletters.waiting_for(cid)] == ["poison"]
+    assert set(world.subscriptions(cid).values()) == {"active"}
