@@ -90,3 +90,24 @@ async def test_blast_radius_halts_the_run_and_waits_for_a_person(world: World) -
     requests = _planned(world)
     assert sorted({r.customer_id for r in requests}) == sorted(targets)
     assert {r.actor for r in requests} == {"approver@partner.example"}  # who released them, in the audit later
+
+
+async def test_a_stage_that_needs_approval_waits_for_an_operator_then_suspends(world: World) -> None:
+    from shared.services.operators import decide_approval, list_approvals
+
+    cid, (plan, licence) = await world.overdue_customer("Strategic Account Ltd")
+    await world.host.deliver(Queue.PAYMENT_EVENTS, world.event("customer.updated", cid, segment="strategic"))
+    await world.pass_days(8)
+    run = await world.sweep()
+    assert run.status == "completed" and run.planned_suspensions == 0  # strategic: a person decides
+    assert not world.ctx.queues.kinds(Queue.ENFORCEMENT)
+    [pending] = [a for a in list_approvals(world.ctx) if a.customer_id == cid]
+    assert pending.action is not None and pending.action.kind == "suspend"
+
+    decided = decide_approval(world.ctx, pending.key, True, "operator:approver@partner.example", "spoke to the CFO")
+    assert decided.status == "approved" and decided.decided_by == "operator:approver@partner.example"
+    await world.host.run(Queue.ENFORCEMENT)
+    assert world.subscriptions(cid) == {plan: "suspended", licence: "active"}
+    [entry] = world.audit(cid, "suspend")
+    assert entry.outcome == "done" and entry.actor == "operator:approver@partner.example"
+    assert world.audit(cid, "approval.approved")[0].reason == "spoke to the CFO"
