@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -107,7 +107,7 @@ class Host:
     async def deliver(self, queue: Queue, envelope: Envelope | str) -> Any:
         """One message (an envelope a use case sent, or raw text as a producer wrote it) to its use case."""
         from shared.collections import PolicyError
-        from shared.services.enforcement import execute
+        from shared.services.enforcement import TRANSIENT, execute
         from shared.services.fraud import (
             FraudScanItem,
             ServiceRequestMessage,
@@ -146,17 +146,64 @@ class Host:
                                         f"recorded, but the customer cannot be evaluated: {exc}", 1)
             elif queue == Queue.SWEEP_SHARDS:  # functions/collections.py collections_sweep_shard
                 result = process_shard(ctx, payload)
-            elif queue == Queue.ENFORCEMENT:  # enforcement_action
-                result = await execute(ctx, payload, correlation_id=cid)
-            elif queue == Queue.NOTIFICATIONS:  # notification
-                result = await deliver(ctx, payload, correlation_id=cid)
+            elif queue == Queue.ENFORCEMENT:  # enforcement_action (run_or_defer)
+                result = await self._or_defer(queue, env, execute(ctx, payload, correlation_id=cid), TRANSIENT)
+            elif queue == Queue.NOTIFICATIONS:  # notification (send_or_park)
+                result = await self._or_park(queue, env, deliver(ctx, payload, correlation_id=cid))
             elif queue == Queue.FRAUD_SCAN:  # functions/fraud.py fraud_scan_work
                 result = await (stream if payload.stage == "stream" else assess_shard)(ctx, payload)
-            else:  # fraud_service_request
-                result = await deliver_service_request(ctx, payload, correlation_id=cid)
+            else:  # fraud_service_request (send_or_park)
+                result = await self._or_park(queue, env, deliver_service_request(ctx, payload, correlation_id=cid))
         kind = envelope.kind if isinstance(envelope, Envelope) else "raw"
         self.delivered.append((str(queue), kind, result))
         return result
+
+    def _defer(self, queue: Queue, env: Envelope, why: str, delay: float | None = None) -> None:
+        """functions/_queue.py defer_or_park: send again later with back-off; park after MAX_DEFERRALS."""
+        from shared.messaging.retry import MAX_DEFERRALS, backoff_seconds
+
+        ctx = self.world.ctx
+        if env.attempt >= MAX_DEFERRALS:
+            ctx.deadletters.put(queue, encode_body(env, "json"),
+                                f"still failing after {env.attempt} deferred attempts: {why}", 1)
+            return
+        wait = backoff_seconds(env.attempt) if delay is None else delay
+        ctx.producer.send(queue, env.model_copy(update={"attempt": env.attempt + 1}), delay_seconds=max(1, int(wait)))
+
+    async def _or_defer(self, queue: Queue, env: Envelope, work: Awaitable[Any],
+                        transient: tuple[type[BaseException], ...]) -> Any:
+        """functions/_queue.py run_or_defer: a live claim or a transient error waits and comes back."""
+        from shared.storage.errors import StorageUnavailable
+        from shared.storage.idempotency import AlreadyInProgress
+
+        try:
+            return await work
+        except AlreadyInProgress as exc:
+            self._defer(queue, env, str(exc), min(exc.retry_after.total_seconds() + 2, 30.0))
+        except (*transient, StorageUnavailable) as exc:
+            self._defer(queue, env, f"{type(exc).__name__}: {exc}")
+        return None
+
+    async def _or_park(self, queue: Queue, env: Envelope, send: Awaitable[Any]) -> Any:
+        """functions/_queue.py send_or_park: a relay outage waits; what can never be delivered is parked."""
+        from shared.notify import NotifyError
+        from shared.notify.errors import DeliveryError
+        from shared.storage.idempotency import AlreadyInProgress
+
+        try:
+            return await send
+        except AlreadyInProgress as exc:
+            self._defer(queue, env, str(exc), min(exc.retry_after.total_seconds() + 2, 30.0))
+            return None
+        except DeliveryError as exc:
+            if exc.retryable:
+                self._defer(queue, env, f"delivery failed: {exc}")
+                return None
+            reason = f"not deliverable: {exc}"
+        except NotifyError as exc:
+            reason = f"cannot render: {exc}"
+        self.world.ctx.deadletters.put(queue, encode_body(env, "json"), reason, 1)
+        return None
 
     async def run(self, *queues: Queue, rounds: int = 20) -> list[tuple[str, str, Any]]:
         """Deliver what is visible on ``queues`` (default: all), and what that sends, until they are quiet."""

@@ -59,3 +59,13 @@ async def test_a_stale_notice_is_skipped_and_audited(world: World) -> None:
     [entry] = world.audit(cid, "notice.skipped")
     assert entry.reason.startswith("final_notice: ") and entry.reason.removeprefix("final_notice: ") in result
     assert not world.ctx.stores.collections_state(cid).notices
+
+
+async def test_a_notice_the_relay_refuses_is_kept_with_its_reason(world: World) -> None:
+    cid, notices = await _noticed_customer(world, "Bounced Mail Ltd")
+    world.ctx.notifier.refuse.add("finance@notice.example")  # the relay refuses the recipient for good
+    assert await world.host.deliver(Queue.NOTIFICATIONS, _customer_notice(notices)) is None
+    [letter] = world.ctx.deadletters.list(Queue.NOTIFICATIONS)
+    assert letter.reason.startswith("not deliverable:") and "finance@notice.example" in letter.reason
+    assert letter.customer_id == cid and not world.ctx.stores.collections_state(cid).notices
+    assert not world.ctx.queues.kinds(Queue.NOTIFICATIONS)  # parked, not retried forever
