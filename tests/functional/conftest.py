@@ -176,11 +176,12 @@ class Host:
         from shared.storage.errors import StorageUnavailable
         from shared.storage.idempotency import AlreadyInProgress
 
+        waits: tuple[type[BaseException], ...] = (*transient, StorageUnavailable)
         try:
             return await work
         except AlreadyInProgress as exc:
             self._defer(queue, env, str(exc), min(exc.retry_after.total_seconds() + 2, 30.0))
-        except (*transient, StorageUnavailable) as exc:
+        except waits as exc:
             self._defer(queue, env, f"{type(exc).__name__}: {exc}")
         return None
 
