@@ -134,3 +134,24 @@ async def test_a_plan_patch_partner_center_refuses_is_reported_as_failed(world: 
     [done] = [m for m in world.mail_for(cid) if "suspended" in str(m["Subject"]).lower()]
     text = done.get_body(("plain",)).get_content()
     assert "the following 2 subscription(s)" in text and "Azure plan" not in text
+
+
+async def test_a_partner_center_outage_defers_the_request_and_it_completes_later(world: World) -> None:
+    from devtools.sandbox.config import FaultConfig
+
+    cid, (plan, licence) = await world.overdue_customer("Outage Ltd")
+    [request] = await _released(world)
+    world.store.set_faults(FaultConfig(seed=1, error_rate=1.0))  # every call answers 500 or 503
+
+    assert await world.host.deliver(Queue.ENFORCEMENT, request) is None  # deferred, not failed, not parked
+    assert world.ctx.deadletters.list(Queue.ENFORCEMENT) == []
+    assert world.ctx.queues.take(Queue.ENFORCEMENT) == []  # waiting out its back-off
+    assert world.subscriptions(cid) == {plan: "active", licence: "active"}
+
+    world.store.set_faults(FaultConfig())
+    world.clock.advance(minutes=10)
+    [later] = world.ctx.queues.take(Queue.ENFORCEMENT)
+    assert later.attempt == 1 and later.idempotency_key == request.idempotency_key
+    outcome = await world.host.deliver(Queue.ENFORCEMENT, later)
+    assert outcome.status == "done" and world.subscriptions(cid)[plan] == "suspended"
+    assert [e.outcome for e in world.audit(cid, "suspend")] == ["done"]  # the outage itself claimed nothing
