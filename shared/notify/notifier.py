@@ -10,6 +10,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.notify.errors import SmtpDeliveryError
 from shared.notify.models import Notification, SendResult
 from shared.notify.send import send_notification
 from shared.notify.webhook import WebhookDelivery
@@ -69,9 +70,13 @@ class _Recorder:
         self._box = box
 
     def send(self, message: EmailMessage) -> tuple[str, ...]:
+        recipients = [r for r in str(message["To"]).split(", ") if r]
+        refused = tuple(r for r in recipients if r in self._box.refuse)
+        if recipients and len(refused) == len(recipients):  # as SmtpSender: nobody got it is an error, not a result
+            raise SmtpDeliveryError(f"memory relay refused every recipient: {sorted(refused)}", retryable=False)
         with self._box._lock:
             self._box.emails.append(message)
-        return tuple(r for r in str(message["To"]).split(", ") if r in self._box.refuse)
+        return refused
 
     def post(self, payload: dict[str, Any], *, idempotency_key: str) -> WebhookDelivery:
         with self._box._lock:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -155,19 +156,18 @@ def drain_poison(ctx: Ports, queues: tuple[Queue, ...] = tuple(Queue), limit: in
     return Drained(moved, by_queue)
 
 
-_last_drain = 0.0
+_last_drain: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # per poison queues (context)
 FRESH_DRAIN_SECONDS = 5.0  # a sweep's suspensions share one drain instead of six queue reads each
 
 
 def blocking(ctx: Ports, customer_id: str) -> list[DeadLetter]:
     """Letters still waiting that name this customer: while any wait, no non-payment suspension runs. Poison
-    queues are drained first (at most every few seconds per process; the timer drains every minute)."""
+    queues are drained first (at most every few seconds per context; the timer drains every minute)."""
     import time
 
-    global _last_drain
-    if time.monotonic() - _last_drain > FRESH_DRAIN_SECONDS:
+    if time.monotonic() - _last_drain.get(ctx.poison, float("-inf")) > FRESH_DRAIN_SECONDS:
         drain_poison(ctx)
-        _last_drain = time.monotonic()
+        _last_drain[ctx.poison] = time.monotonic()
     return ctx.deadletters.waiting_for(customer_id)
 
 
