@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from shared.messaging import Envelope
-    from shared.storage.idempotency import AlreadyInProgress
+    from shared.services.delivery import Received
 
 T = TypeVar("T")
 log = logging.getLogger("cspguard.functions.queue")
@@ -28,68 +28,37 @@ def receive(queue: str, msg: func.QueueMessage,
     return parse_or_park(queue, msg.get_body(), models, get_context().deadletters, msg.dequeue_count or 1)
 
 
+def received(queue: str, msg: func.QueueMessage, envelope: Envelope) -> Received:
+    """The message as the delivery rules (``shared.services.delivery``) see it."""
+    from shared.services.delivery import Received
+
+    return Received(str(queue), msg.get_body().decode("utf-8", "replace"), msg.dequeue_count or 1, envelope)
+
+
 def defer_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, why: str,
                   delay_seconds: float | None = None) -> None:
-    """Send the message again with a delay (exponential back-off by its ``attempt``, or ``delay_seconds``); after
-    ``MAX_DEFERRALS`` park it with its reason. Raises if storage is down: the host then retries the original."""
+    """``shared.services.delivery.defer_or_park`` on the app's ports."""
     from shared.context import get_context
-    from shared.messaging.retry import MAX_DEFERRALS, backoff_seconds
+    from shared.services import delivery
 
-    ctx = get_context()
-    if envelope.attempt >= MAX_DEFERRALS:
-        ctx.deadletters.put(queue, msg.get_body().decode("utf-8", "replace"),
-                            f"still failing after {envelope.attempt} deferred attempts: {why}", msg.dequeue_count or 1)
-        return
-    delay = backoff_seconds(envelope.attempt) if delay_seconds is None else delay_seconds
-    log.info("deferring %s message %s by %.0f s (attempt %d): %s", queue, envelope.idempotency_key, delay,
-             envelope.attempt + 1, why)
-    ctx.producer.send(queue, envelope.model_copy(update={"attempt": envelope.attempt + 1}),
-                      delay_seconds=max(1, int(delay)))
-
-
-def _until_stale(exc: AlreadyInProgress) -> float:
-    """Look again when the claim would be stale, or in 30 s if sooner: a live attempt usually finishes first."""
-    return min(exc.retry_after.total_seconds() + 2, 30.0)
+    delivery.defer_or_park(get_context(), received(queue, msg, envelope), why, delay_seconds)
 
 
 async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, work: Awaitable[T],
                        transient: tuple[type[BaseException], ...] = ()) -> T | None:
-    """Run ``work``; a claim held by a live attempt waits until it would be stale, a transient error waits with
-    back-off. Returns None when deferred."""
+    """Run ``work``; a live claim or a transient error defers the message (``shared.services.delivery``)."""
     from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-    from shared.storage.errors import StorageUnavailable
-    from shared.storage.idempotency import AlreadyInProgress
+    from shared.context import get_context
+    from shared.services import delivery
 
-    try:
-        return await work
-    except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
-    except (*transient, StorageUnavailable, ServiceRequestError, ServiceResponseError) as exc:  # type: ignore[misc]  # storage down too
-        defer_or_park(queue, msg, envelope, f"{type(exc).__name__}: {exc}")
-    return None
+    return await delivery.run_or_defer(get_context(), received(queue, msg, envelope), work,
+                                       (*transient, ServiceRequestError, ServiceResponseError))
 
 
 async def send_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, send: Awaitable[str]) -> str | None:
-    """Run a notification/service-request send: a transient delivery failure (relay down, 4xx) waits and retries
-    with back-off until the relay is back; one that can never succeed (bad template data, refused recipient, not
-    configured) is parked with its reason."""
+    """Run a notification/service-request send: retried while the relay is down, parked when it never can be."""
     from shared.context import get_context
-    from shared.notify import NotifyError
-    from shared.notify.errors import DeliveryError
-    from shared.storage.idempotency import AlreadyInProgress
+    from shared.services import delivery
 
-    try:
-        return await send
-    except AlreadyInProgress as exc:
-        defer_or_park(queue, msg, envelope, str(exc), _until_stale(exc))
-        return None
-    except DeliveryError as exc:
-        if exc.retryable:
-            defer_or_park(queue, msg, envelope, f"delivery failed: {exc}")
-            return None
-        reason = f"not deliverable: {exc}"
-    except NotifyError as exc:
-        reason = f"cannot render: {exc}"
-    get_context().deadletters.put(queue, msg.get_body().decode("utf-8", "replace"), reason, msg.dequeue_count or 1)
-    return None
+    return await delivery.send_or_park(get_context(), received(queue, msg, envelope), send)

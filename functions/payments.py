@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import error, ingress_principal, json_body, json_response
-from functions._queue import receive
+from functions._queue import receive, received
 from shared.messaging import Queue
 
 bp = func.Blueprint()
@@ -13,26 +13,17 @@ bp = func.Blueprint()
 
 @bp.queue_trigger(arg_name="msg", queue_name=Queue.PAYMENT_EVENTS.value, connection="AzureWebJobsStorage")
 def payment_event(msg: func.QueueMessage) -> None:
-    from shared.collections import PolicyError
     from shared.context import get_context
     from shared.observability import correlation_scope
-    from shared.services.payments import EVENT_MODELS, LedgerError, ingest
+    from shared.services.payments import EVENT_MODELS, handle_event
 
     parsed = receive(Queue.PAYMENT_EVENTS, msg, EVENT_MODELS)
     if parsed is None:
         return
     envelope, event = parsed
-    ctx = get_context()
     with correlation_scope(envelope.correlation_id) as cid:
-        try:
-            ingest(ctx, ctx.stores, event, correlation_id=cid, source=envelope.source)  # type: ignore[arg-type]
-        except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
-            ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
-                                f"cannot apply {envelope.kind}: {exc}", msg.dequeue_count or 1)
-        except PolicyError as exc:  # the ledger is updated; evaluation needs an operator (e.g. migrate the case)
-            ctx.deadletters.put(Queue.PAYMENT_EVENTS, msg.get_body().decode("utf-8", "replace"),
-                                f"recorded, but the customer cannot be evaluated: {exc}; fix the policy or migrate "
-                                "the case, then replay", msg.dequeue_count or 1)
+        handle_event(get_context(), received(Queue.PAYMENT_EVENTS, msg, envelope), event,  # type: ignore[arg-type]
+                     correlation_id=cid)
 
 
 @bp.route(route="payment-events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)  # system ingress: key

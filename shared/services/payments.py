@@ -29,6 +29,7 @@ from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.ports import Ports
+    from shared.services.delivery import Received
 
 log = logging.getLogger("cspguard.payments")
 FEED = "payment-events"
@@ -205,3 +206,20 @@ def _who_sent(source: str) -> str:
     if not source:
         return "system:unknown"
     return source if source.startswith(("system:", "operator:")) else f"system:{source}"
+
+
+def handle_event(ctx: Ports, m: Received, event: PaymentEvent, *,
+                 correlation_id: str) -> tuple[bool, Dispatched | None] | None:
+    """The payment-events worker's use case: ingest (its result), parking what retrying can never fix with its
+    reason (None)."""
+    from shared.collections import PolicyError
+    from shared.services.delivery import park
+
+    try:
+        return ingest(ctx, ctx.stores, event, correlation_id=correlation_id, source=m.envelope.source)
+    except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
+        park(ctx, m, f"cannot apply {m.envelope.kind}: {exc}")
+    except PolicyError as exc:  # the ledger is updated; evaluation needs an operator (e.g. migrate the case)
+        park(ctx, m, f"recorded, but the customer cannot be evaluated: {exc}; fix the policy or migrate the case, "
+                     "then replay")
+    return None
