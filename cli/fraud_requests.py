@@ -96,7 +96,7 @@ def service_request(case: CaseArg, note: NoteOption = "", actor: ActorOption = N
     def job() -> tuple[str, bool]:
         ctx = _context(env_file)
         cid, _ = case_ref(case)
-        record, queued = raise_service_request(ctx, ctx.fraud, cid, _actor(actor), note)
+        record, queued = raise_service_request(ctx, cid, _actor(actor), note)
         return record.status, queued
 
     status, queued = _run(job)
@@ -111,7 +111,7 @@ def ticket(case: CaseArg, number: Annotated[str, typer.Argument(help="The ticket
     def job() -> str:
         ctx = _context(env_file)
         cid, case_id = case_ref(case)
-        sr = record_ticket(ctx, ctx.fraud, cid, number, _actor(actor), note, case_id=case_id)
+        sr = record_ticket(ctx, cid, number, _actor(actor), note, case_id=case_id)
         return f"ticket {sr.ticket_number} recorded (status {sr.ticket_status}) by {sr.ticket_recorded_by}"
 
     typer.echo(_run(job))
@@ -126,7 +126,7 @@ def ticket_status(case: CaseArg,
     def job() -> str:
         ctx = _context(env_file)
         cid, case_id = case_ref(case)
-        sr = track_update(ctx, ctx.fraud, cid, status, note, _actor(actor), case_id=case_id)
+        sr = track_update(ctx, cid, status, note, _actor(actor), case_id=case_id)
         return f"ticket {sr.ticket_number}: {sr.ticket_status}"
 
     typer.echo(_run(job))

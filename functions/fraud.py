@@ -174,7 +174,7 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     note = str(data.get("note", ""))
     if "status" in data:
-        return handle_errors(lambda: json_response(track_update(ctx, ctx.fraud, cid, str(data["status"]), note, who)
+        return handle_errors(lambda: json_response(track_update(ctx, cid, str(data["status"]), note, who)
                                                    .model_dump(mode="json")))
 
     def run() -> func.HttpResponse:

@@ -30,7 +30,7 @@ def fraud_service_request_ticket(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(record_ticket(
-        ctx, ctx.fraud, cid, number, who,
+        ctx, cid, number, who,
         str(data.get("note", "")), case_id=case_id).model_dump(mode="json")))
 
 
@@ -49,7 +49,7 @@ def fraud_service_request_status(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
     case_id = str(data["case_id"]) if data.get("case_id") else None
     return handle_errors(lambda: json_response(track_update(
-        ctx, ctx.fraud, cid, str(data["status"]),
+        ctx, cid, str(data["status"]),
         str(data.get("note", "")), who, case_id=case_id).model_dump(mode="json")))
 
 

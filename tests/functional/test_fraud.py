@@ -101,7 +101,7 @@ async def test_misuse_opens_a_case_contains_exactly_that_azure_subscription_and_
     assert world.azure(cid)[running] == "disabled"
 
     # resolved as legitimate (functions/fraud.py fraud_resolve): exactly that Azure subscription comes back
-    closed, request = resolve_case(world.ctx, world.ctx.fraud, cid, "legitimate", "operator:lead@partner.example",
+    closed, request = resolve_case(world.ctx, cid, "legitimate", "operator:lead@partner.example",
                                    "customer confirmed the training run", suppress_days=30)
     assert request is not None and [t.entitlement_id for t in request.entitlements] == [running]
     assert not closed.case.is_open
@@ -129,8 +129,8 @@ async def test_containment_that_requires_approval_waits_for_a_second_person(worl
     assert world.ctx.stores.suspended_by_us(cid) == [] and not world.audit(cid, "suspend")
 
     with pytest.raises(ForbiddenError, match="four eyes"):  # who started the scan cannot approve it
-        await contain(world.ctx, world.ctx.fraud, cid, "operator:ops@partner.example")
-    approved = await contain(world.ctx, world.ctx.fraud, cid, "operator:approver@partner.example", note="checked")
+        await contain(world.ctx, cid, "operator:ops@partner.example")
+    approved = await contain(world.ctx, cid, "operator:approver@partner.example", note="checked")
     assert approved.pending is not None and approved.pending.status == "approved"
     await world.host.run(Queue.ENFORCEMENT)
     assert world.azure(cid) == {running: "disabled", idle: "disabled"}

@@ -122,7 +122,7 @@ async def test_the_scan_sees_first_days_azure_subscriptions_and_declarations(
     assert exposure is not None and exposure.as_of.date() == date.today() - timedelta(days=1)
 
     # resolved as legitimate: a new GPU day inside the look-back window raises nothing for 30 days
-    closed, _ = resolve_case(ctx, fs, cid, "legitimate", "ops@partner.example", "agreed ML training", suppress_days=30)
+    closed, _ = resolve_case(ctx, cid, "legitimate", "ops@partner.example", "agreed ML training", suppress_days=30)
     assert "signals suppressed until" in closed.case.timeline[-1].text
     _usage(stack, [_item(cid, plan, ent, 2, 3000, GPU, meterId="gpu-late", resourceUri="/late")])
     await _scan(ctx, conn)

@@ -96,7 +96,7 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
     assert rec.alerts  # the team was told (e-mail to the collections contact)
     assert any("Possible fraud" in str(m["Subject"]) for m in stack.mailbox.messages())
 
-    approved = await contain(ctx, fs, cid, "operator:ops@partner.example")
+    approved = await contain(ctx, cid, "operator:ops@partner.example")
     assert approved.pending is not None and approved.pending.status == "approved"
     sent = _drain(conn, Queue.ENFORCEMENT)
     request = EnforcementRequest.model_validate(sent[0]["payload"])
@@ -107,7 +107,7 @@ async def test_scan_fans_out_and_containment_waits_for_approval(world: tuple[Col
     assert approved.case.containment.status == "requested"  # not contained until the worker verified it
     assert _drain(conn, Queue.SERVICE_REQUESTS) == []  # written once the containment outcome is known
     with pytest.raises(Exception, match="nothing active left"):
-        await contain(ctx, fs, cid, "operator:ops@partner.example")
+        await contain(ctx, cid, "operator:ops@partner.example")
 
 
 def test_backtest_cli_replays_stored_history(world: tuple[CollectionsStack, dict[str, str]],

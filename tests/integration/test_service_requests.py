@@ -87,7 +87,7 @@ async def _open_contained_case(stack: CollectionsStack, ctx: AppContext, name: s
         await assess_shard(ctx, FraudScanItem.model_validate(e["payload"]))
     # containment raises the request itself once the worker knows the outcome; an operator may raise it before
     # (POST .../service-request), which is when the worker has to wait for the outcome
-    raise_service_request(ctx, ctx.fraud, cid, "operator:ops@partner.example")
+    raise_service_request(ctx, cid, "operator:ops@partner.example")
     return cid, plan
 
 
@@ -143,15 +143,15 @@ async def test_worker_waits_for_the_outcome_then_prepares_a_truthful_pack(
 
     # the operator files it in the portal and records the ticket, then its status; both audited with the actor
     with pytest.raises(CaseConflict):
-        record_ticket(ctx, fs, cid, "bad number with spaces", "operator:ops@partner.example")
+        record_ticket(ctx, cid, "bad number with spaces", "operator:ops@partner.example")
     with pytest.raises(CaseConflict, match="ticket number first"):
-        track_update(ctx, fs, cid, "closed", "", "operator:ops@partner.example")
-    sr = record_ticket(ctx, fs, cid, "SR-2026120100042", "operator:ops@partner.example", "filed by phone too")
+        track_update(ctx, cid, "closed", "", "operator:ops@partner.example")
+    sr = record_ticket(ctx, cid, "SR-2026120100042", "operator:ops@partner.example", "filed by phone too")
     assert sr.ticket_number == "SR-2026120100042" and sr.ticket_status == "open" and sr.status == "filed"
     assert sr.ticket_recorded_by == "operator:ops@partner.example"
     with pytest.raises(CaseConflict, match="status must be one of"):
-        track_update(ctx, fs, cid, "done", "", "operator:ops@partner.example")
-    sr = track_update(ctx, fs, cid, "closed", "21Vianet credited the usage", "operator:lead@partner.example")
+        track_update(ctx, cid, "done", "", "operator:ops@partner.example")
+    sr = track_update(ctx, cid, "closed", "21Vianet credited the usage", "operator:lead@partner.example")
     assert sr.ticket_status == "closed" and sr.status == "closed"
     audit = [e for e in ctx.audit.history(cid) if e.action.startswith("fraud.service_request.")]
     assert [(e.action, e.actor) for e in audit[:2]] == [

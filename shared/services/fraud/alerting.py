@@ -13,7 +13,7 @@ from shared.fraud import Outcome
 from shared.fraud.cases import Case
 from shared.services.fraud.cases import SYSTEM_ACTOR, audit_case
 from shared.services.fraud.srpack import signal_rows
-from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores
+from shared.services.fraud.store import CURRENT, CaseRecord
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
@@ -28,8 +28,9 @@ def action_rows(case: Case) -> list[dict[str, Any]]:
             for e in case.timeline if e.kind.value in ("action", "outcome")]
 
 
-async def send_alert(ctx: Ports, fs: FraudStores, rec: CaseRecord, key: str, now: datetime) -> bool:
+async def send_alert(ctx: Ports, rec: CaseRecord, key: str, now: datetime) -> bool:
     """Tell the partner's team (webhook if configured, else e-mail to the collections contact), once per key."""
+    fs = ctx.fraud
     from shared.notify import (
         DeliveryError,
         TemplateId,

@@ -42,8 +42,9 @@ def archive_if_closed(fs: FraudStores, customer_id: str) -> None:
         fs.cases.upsert(customer_id, rec.case.case_id, rec)
 
 
-def sync_suspensions(ctx: Ports, fs: FraudStores, customer_id: str) -> CaseRecord | None:
+def sync_suspensions(ctx: Ports, customer_id: str) -> CaseRecord | None:
     """Record on the case the suspensions the enforcement worker actually carried out for it."""
+    fs = ctx.fraud
     rec = fs.current(customer_id)
     if rec is None or not rec.case.is_open:
         return rec
@@ -63,12 +64,13 @@ def sync_suspensions(ctx: Ports, fs: FraudStores, customer_id: str) -> CaseRecor
     return fs.cases.update(customer_id, CURRENT, change) or rec
 
 
-def resolve_case(ctx: Ports, fs: FraudStores, customer_id: str, label: Literal["legitimate", "fraud"],
+def resolve_case(ctx: Ports, customer_id: str, label: Literal["legitimate", "fraud"],
                  by: str, note: str = "", now: datetime | None = None,
                  suppress_days: int = 0) -> tuple[CaseRecord, EnforcementRequest | None]:
     """Close the case with its label; legitimate reactivates every subscription this case suspended."""
+    fs = ctx.fraud
     now = now or utcnow()
-    rec = sync_suspensions(ctx, fs, customer_id)
+    rec = sync_suspensions(ctx, customer_id)
     if rec is None:
         raise CaseNotFound(f"no fraud case for customer {customer_id}")
     if not rec.case.is_open:
@@ -104,8 +106,9 @@ def resolve_case(ctx: Ports, fs: FraudStores, customer_id: str, label: Literal["
     return updated, request
 
 
-def add_note(ctx: Ports, fs: FraudStores, customer_id: str, text: str, by: str,
+def add_note(ctx: Ports, customer_id: str, text: str, by: str,
              now: datetime | None = None) -> CaseRecord:
+    fs = ctx.fraud
     now = now or utcnow()
     rec = fs.current(customer_id)
     if rec is None:

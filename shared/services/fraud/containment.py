@@ -81,7 +81,7 @@ def ask_approval(fs: FraudStores, customer_id: str, targets: list[str], wide: bo
     return after is not None and after != before
 
 
-async def contain(ctx: Ports, fs: FraudStores, customer_id: str, actor: str, now: datetime | None = None,
+async def contain(ctx: Ports, customer_id: str, actor: str, now: datetime | None = None,
                   targets: Sequence[str] | None = None, note: str = "") -> CaseRecord:
     """Contain the case's targets (labels: subscription ids, "plan/entitlement" Azure subscriptions) through the
     enforcement queue; the case shows "requested" until the worker's verified outcome arrives.
@@ -89,6 +89,7 @@ async def contain(ctx: Ports, fs: FraudStores, customer_id: str, actor: str, now
     With ``targets`` None this approves the pending containment (or, if none is pending, retries what the
     case's signals point at and is not contained yet); ``actor`` is the operator or csp-guard itself.
     """
+    fs = ctx.fraud
     now = now or utcnow()
     rec = fs.current(customer_id)
     if rec is None:
@@ -181,6 +182,6 @@ def record_outcome(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datet
     if c.status is not ContainmentStatus.CONTAINED:
         escalate(ctx, rec, "suspend", out, now)
     try:
-        raise_service_request(ctx, fs, req.customer_id, req.actor, "raised once containment was verified", now)
+        raise_service_request(ctx, req.customer_id, req.actor, "raised once containment was verified", now)
     except Exception as exc:  # the containment state stands; the request can be raised by an operator
         log.warning("service request for %s not queued: %s", req.case_id, exc)

@@ -12,7 +12,7 @@ from shared.fraud import Assessment, CaseChange, Outcome, open_or_update
 from shared.services.fraud.alerting import send_alert
 from shared.services.fraud.cases import SYSTEM_ACTOR, archive_if_closed, audit_case
 from shared.services.fraud.containment import ask_approval, contain, exclude, replan_due, scan_requester
-from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores
+from shared.services.fraud.store import CURRENT, CaseRecord
 from shared.services.fraud.targets import resolve_targets
 
 if TYPE_CHECKING:
@@ -30,9 +30,10 @@ class CaseEffects(BaseModel):
     alerted: bool = False
 
 
-async def apply_assessment(ctx: Ports, fs: FraudStores, a: Assessment, now: datetime,
+async def apply_assessment(ctx: Ports, a: Assessment, now: datetime,
                            customer_name: str = "", run_id: str = "") -> CaseEffects:
     """Open or update the customer's case from an assessment and act on its outcome."""
+    fs = ctx.fraud
     if a.outcome is Outcome.ALLOW and a.listed != "block":
         return CaseEffects()
     archive_if_closed(fs, a.customer_id)
@@ -69,10 +70,10 @@ async def apply_assessment(ctx: Ports, fs: FraudStores, a: Assessment, now: date
                                                     plan.scope != "affected", plan.reasons, now,
                                                     scan_requester(fs, run_id))
         elif plan.labels:
-            await contain(ctx, fs, a.customer_id, SYSTEM_ACTOR, now, targets=plan.labels)
+            await contain(ctx, a.customer_id, SYSTEM_ACTOR, now, targets=plan.labels)
             effects.contained = True
     if kinds & {"opened", "outcome_raised"} or effects.pending_approval:
         current = fs.current(a.customer_id) or rec
         key = f"fraud:{current.case.case_id}:alert:{current.case.outcome.value}:{len(current.case.hits)}"
-        effects.alerted = await send_alert(ctx, fs, current, key, now)
+        effects.alerted = await send_alert(ctx, current, key, now)
     return effects

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from shared.fraud import CustomerProfile, Rules, SpendNotice
-from shared.services.fraud.store import FraudStores, StoredHistory
+from shared.services.fraud.store import StoredHistory
 
 if TYPE_CHECKING:
     from shared.collections.ledger import CustomerLedger
@@ -58,7 +58,7 @@ def profile_for(ctx: Ports, customer_id: str, rules: Rules,
         outstanding_balance=_unpaid(ledger, currency), currency=currency, notices=notices)
 
 
-async def with_creation_dates(ctx: Ports, fs: FraudStores, doc: StoredHistory,
+async def with_creation_dates(ctx: Ports, doc: StoredHistory,
                               now: datetime) -> StoredHistory:
     """Partner Center's ``creationDate`` of the customer's subscriptions, read once per new subscription.
 
@@ -66,6 +66,7 @@ async def with_creation_dates(ctx: Ports, fs: FraudStores, doc: StoredHistory,
     onboarding date. Only customers with a young usage history are looked up. A failed read is logged and
     retried on the next scan; detection goes on without it.
     """
+    fs = ctx.fraud
     days = doc.series.floats[0]
     if days and (now.date() - days[0]).days > YOUNG_HISTORY_DAYS:
         return doc

@@ -28,7 +28,7 @@ from shared.services.fraud.srpack import (
     pack_context,
     render_document,
 )
-from shared.services.fraud.store import CURRENT, CaseRecord, FraudStores, RequestUpdate, ServiceRequestRecord
+from shared.services.fraud.store import CURRENT, CaseRecord, RequestUpdate, ServiceRequestRecord
 from shared.services.fraud.tickets import change_request, find_case
 from shared.services.messages import ServiceRequestMessage
 from shared.storage.audit import AuditEntry
@@ -41,12 +41,13 @@ AUTO_NOTE = "raised on containment"  # the note containment once raised requests
 FOLLOW_UP = timedelta(hours=24)  # how long a pack sent as "outcome not confirmed" is watched for the outcome
 
 
-def raise_service_request(ctx: Ports, fs: FraudStores, customer_id: str, by: str, note: str = "",
+def raise_service_request(ctx: Ports, customer_id: str, by: str, note: str = "",
                           now: datetime | None = None) -> tuple[ServiceRequestRecord, bool]:
     """Queue the case's service request unless it already has one; returns (record, queued_now).
 
     A repeated request records the operator's note as an update of the existing request instead.
     """
+    fs = ctx.fraud
     now = now or utcnow()
     rec = fs.current(customer_id)
     if rec is None:
@@ -78,8 +79,9 @@ def raise_service_request(ctx: Ports, fs: FraudStores, customer_id: str, by: str
     return updated.service_request, queued["now"]
 
 
-def _wait(ctx: Ports, fs: FraudStores, msg: ServiceRequestMessage, now: datetime) -> bool:
+def _wait(ctx: Ports, msg: ServiceRequestMessage, now: datetime) -> bool:
     """Put the request back to wait for the containment outcome; False once the wait is over."""
+    fs = ctx.fraud
     settings = ctx.settings
     if now - msg.requested_at >= timedelta(minutes=settings.service_request_max_wait_minutes):
         return False
@@ -116,14 +118,14 @@ async def deliver_service_request(ctx: Ports, msg: ServiceRequestMessage, *, now
     fs = ctx.fraud
     if find_case(fs, msg.customer_id, msg.case_id) is None:
         return "skipped: no such case"
-    sync_suspensions(ctx, fs, msg.customer_id)  # suspensions read back by the enforcement worker, onto the case
+    sync_suspensions(ctx, msg.customer_id)  # suspensions read back by the enforcement worker, onto the case
     rec = find_case(fs, msg.customer_id, msg.case_id)
     assert rec is not None
     live = await live_details(ctx, msg.customer_id)
     exposure = ctx.stores.unbilled(msg.customer_id)
     currency = exposure.currency if exposure else "CNY"
     doc = render_document(ctx.settings, rec, live, now, _pack_note(msg), currency)
-    if not doc.containment_known and rec.case.is_open and _wait(ctx, fs, msg, now):
+    if not doc.containment_known and rec.case.is_open and _wait(ctx, msg, now):
         return "waiting: containment outcome not yet known"
     route = ctx.settings.service_request_route
     status = "ready" if route == "portal" else "sent"

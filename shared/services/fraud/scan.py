@@ -215,7 +215,7 @@ async def assess_shard(ctx: Ports, item: FraudScanItem) -> FraudScanRun:
     for cid in item.customer_ids:
         doc = fs.history.get(cid, "history")
         if doc is not None:
-            doc = await with_creation_dates(ctx, fs, doc, now)
+            doc = await with_creation_dates(ctx, doc, now)
         series = doc.series if doc else None
         history = History(customers={cid: series} if series else {})
         profile = profile_for(ctx, cid, rules, doc.subscriptions_created if doc else None)
@@ -230,7 +230,7 @@ async def assess_shard(ctx: Ports, item: FraudScanItem) -> FraudScanRun:
         if a.hits or a.listed == "block":
             counts["flagged"] += 1
         try:
-            effects = await apply_assessment(ctx, fs, a, now, series.customer_name if series else "", item.run_id)
+            effects = await apply_assessment(ctx, a, now, series.customer_name if series else "", item.run_id)
         except Exception as exc:  # one customer's failure must not hide the others' cases
             log.exception("fraud case for %s failed", cid)
             errors.append(f"{cid}: {type(exc).__name__}: {exc}")

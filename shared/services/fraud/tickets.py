@@ -43,10 +43,11 @@ def change_request(fs: FraudStores, customer_id: str, case_id: str | None,
     return fs.cases.update(customer_id, row, change)
 
 
-def record_ticket(ctx: Ports, fs: FraudStores, customer_id: str, number: str, by: str, note: str = "",
+def record_ticket(ctx: Ports, customer_id: str, number: str, by: str, note: str = "",
                   now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
     """Record the 21Vianet ticket number an operator got after filing the pack in the portal (audited); on the
     customer's current case, or on ``case_id``."""
+    fs = ctx.fraud
     now = now or utcnow()
     number = number.strip()
     if not valid_ticket_number(number):
@@ -82,10 +83,11 @@ def record_ticket(ctx: Ports, fs: FraudStores, customer_id: str, number: str, by
     return again.service_request if again is not None and again.service_request else updated.service_request
 
 
-def track_update(ctx: Ports, fs: FraudStores, customer_id: str, status: str, note: str, by: str,
+def track_update(ctx: Ports, customer_id: str, status: str, note: str, by: str,
                  now: datetime | None = None, case_id: str | None = None) -> ServiceRequestRecord:
     """Record the 21Vianet ticket's status (open, attention_needed, closed) as the portal shows it (audited); on
     the customer's current case, or on ``case_id``."""
+    fs = ctx.fraud
     now = now or utcnow()
     if status not in TICKET_STATUSES:
         raise CaseConflict(f"status must be one of {', '.join(TICKET_STATUSES)} (the ticket's status in the portal)")

@@ -34,7 +34,7 @@ def case_list(ctx: Ports, status: str | None = None) -> dict[str, Any]:
 
 def case_detail(ctx: Ports, customer_id: str) -> dict[str, Any]:
     """``GET fraud/cases/{id}``: the current case, suspensions read back onto it first, and its earlier cases."""
-    rec = sync_suspensions(ctx, ctx.fraud, customer_id)
+    rec = sync_suspensions(ctx, customer_id)
     if rec is None:
         raise CaseNotFound(f"no fraud case for customer {customer_id}")
     earlier = [r.case.case_id for r in ctx.fraud.case_history(customer_id) if r.case.case_id != rec.case.case_id]
@@ -44,21 +44,21 @@ def case_detail(ctx: Ports, customer_id: str) -> dict[str, Any]:
 def resolve(ctx: Ports, customer_id: str, label: Literal["legitimate", "fraud"], by: str, note: str = "",
             suppress_days: int = 0) -> dict[str, Any]:
     """``POST .../resolve``: the closed case and the reactivation it queued (legitimate), if any."""
-    rec, request = resolve_case(ctx, ctx.fraud, customer_id, label, by, note, suppress_days=suppress_days)
+    rec, request = resolve_case(ctx, customer_id, label, by, note, suppress_days=suppress_days)
     return {**case_json(rec, utcnow()), "reactivation": request.model_dump(mode="json") if request else None}
 
 
 def note(ctx: Ports, customer_id: str, text: str, by: str) -> dict[str, Any]:
     """``POST .../notes``."""
-    return case_json(add_note(ctx, ctx.fraud, customer_id, text, by), utcnow())
+    return case_json(add_note(ctx, customer_id, text, by), utcnow())
 
 
 async def approve_containment(ctx: Ports, customer_id: str, by: str, note: str = "") -> dict[str, Any]:
     """``POST .../contain``: approve the pending containment, or contain now what the signals point at."""
-    return case_json(await contain(ctx, ctx.fraud, customer_id, by, note=note), utcnow())
+    return case_json(await contain(ctx, customer_id, by, note=note), utcnow())
 
 
 def service_request(ctx: Ports, customer_id: str, by: str, note: str = "") -> dict[str, Any]:
     """``POST .../service-request``: queue the case's request (once per case; a repeat adds the note)."""
-    record, queued = raise_service_request(ctx, ctx.fraud, customer_id, by, note)
+    record, queued = raise_service_request(ctx, customer_id, by, note)
     return {"queued": queued, "service_request": record.model_dump(mode="json")}
