@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.collections.keys import ActionKey
 from shared.collections.policy import SuspendScope
 from shared.domain import Money
 from shared.domain.money import DecimalStr
@@ -64,6 +65,11 @@ class Action(BaseModel):
     template: str | None = None
     scope: SuspendScope | None = None
     reason: str
+
+    @property
+    def action_key(self) -> ActionKey:
+        """``key`` as the typed value it was built from."""
+        return ActionKey.parse(self.key)
 
 
 class Reason(BaseModel):

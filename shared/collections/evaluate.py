@@ -14,8 +14,10 @@ from hashlib import blake2b
 from shared.collections._fast import build, replace
 from shared.collections.calendar import Calendar
 from shared.collections.decision import Action, CollectionsCase, Decision, Reason, SentNotice, Snapshot
+from shared.collections.due import lift_reason
 from shared.collections.facts import Facts, fmt_amounts, ledger_facts, midnight
-from shared.collections.gates import Blocks, Gated, harm_gate, notice_gate, override_blocks, reason
+from shared.collections.gates import NOTHING, Blocks, Gated, harm_gate, notice_gate, override_blocks, reason
+from shared.collections.keys import ActionKey
 from shared.collections.ledger import CustomerLedger
 from shared.collections.overrides import NO_OVERRIDES, CustomerOverrides
 from shared.collections.policy import Policy, PolicyError
@@ -40,11 +42,12 @@ def _current_case(case: CollectionsCase | None, customer_id: str, policy: Policy
 
 def _reactivation(case: CollectionsCase | None, exempt: bool, harmful_now: bool) -> tuple[Action, Reason] | None:
     """Lift csp-guard's suspension once the customer is exempt or no harmful stage applies any more."""
-    if case is None or case.suspended_by_stage is None or not (exempt or not harmful_now):
+    why = lift_reason(case, exempt, harmful_now)
+    if case is None or why is None:
         return None
-    why = "customer is exempt" if exempt else "the non-payment reason for the suspension has cleared"
-    action = build(Action, kind="reactivate", key=f"{case.case_id}:reactivate", stage_id=case.suspended_by_stage,
-                   template=None, scope=None, reason=why)
+    key = ActionKey.reactivation(case.customer_id, case_id=case.case_id)
+    action = build(Action, kind="reactivate", key=str(key), stage_id=case.suspended_by_stage, template=None,
+                   scope=None, reason=why)
     return action, reason("reactivate", why)
 
 
@@ -57,14 +60,13 @@ def _stage_gates(policy: Policy, position: int, facts: Facts, blocks: Blocks, ca
     if stage.harmful:
         assert case is not None  # harmful stages require a collectable balance, hence a case
         return harm_gate(policy, position, case, ledger, calendar, now, notices, blocks.holds)
-    key = case.case_id if case else f"{ledger.customer_id}:{facts.anchor}"
     if case is not None:
         since = case.opened_at
     elif stage.trigger.days_past_due is not None and facts.anchor is not None:
         since = midnight(facts.anchor + timedelta(days=stage.trigger.days_past_due), policy.tz)
     else:
         since = now - RENOTIFY_WINDOW
-    return notice_gate(stage, key, since, notices)
+    return notice_gate(stage, ledger.customer_id, case.case_id if case else None, facts.anchor, since, notices)
 
 
 def evaluate(
@@ -109,7 +111,7 @@ def evaluate(
         case_change = "closed"
         reasons.append(reason("case_closed", "no overdue undisputed balance above tolerance remains"))
     open_case = case if case is not None and case.closed_at is None else None
-    gated = Gated()
+    gated = NOTHING
     if target is not None:
         stage = policy.stages[target]
         reasons.append(reason("stage", f"stage {stage.id}: {describe(stage.trigger, facts)}"))

@@ -6,10 +6,10 @@ same figures feed the triggers, the gates and the decision's snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shared.collections._fast import build
@@ -20,9 +20,8 @@ ZERO = Decimal(0)
 INFINITE = Decimal("Infinity")
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What the rules know about one customer on one local day."""
+class Facts(NamedTuple):
+    """What the rules know about one customer on one local day (a tuple: built once per evaluation)."""
 
     today: date
     overdue: dict[str, Decimal]  # undisputed balance past due, per currency

@@ -8,25 +8,26 @@ case at least N days ago, approval when required, and a safe calendar moment.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 from shared.collections._fast import build
 from shared.collections.calendar import Calendar
 from shared.collections.decision import Action, CollectionsCase, Reason, SentNotice
 from shared.collections.facts import midnight
 from shared.collections.harm import harm_blockers, next_harm_window
+from shared.collections.keys import ActionKey
 from shared.collections.ledger import CustomerLedger
 from shared.collections.overrides import NO_OVERRIDES, Block, CustomerOverrides, active_blocks
-from shared.collections.policy import NotifyCustomer, NotifyTeam, Policy, Stage
+from shared.collections.policy import CalendarRules, NotifyCustomer, NotifyTeam, Policy, Stage
 
 
 def reason(code: str, text: str) -> Reason:
     return build(Reason, code=code, text=text)
 
 
-@dataclass(frozen=True, slots=True)
-class Gated:
+class Gated(NamedTuple):
     """What the gates of one stage let through, held back and why."""
 
     actions: tuple[Action, ...] = ()
@@ -36,8 +37,7 @@ class Gated:
     review: tuple[datetime, ...] = ()  # when a gate may open by itself
 
 
-@dataclass(frozen=True, slots=True)
-class Blocks:
+class Blocks(NamedTuple):
     """The customer's overrides in force today: exemptions stop every action, holds stop harm."""
 
     exempt: tuple[Block, ...] = ()
@@ -46,9 +46,13 @@ class Blocks:
     review: tuple[datetime, ...] = ()  # the day after each block ends
 
 
+NOTHING = Gated()
+UNBLOCKED = Blocks()
+
+
 def override_blocks(overrides: CustomerOverrides, ledger: CustomerLedger, policy: Policy, now: datetime) -> Blocks:
     if overrides is NO_OVERRIDES and not ledger.transit_holds:
-        return Blocks()
+        return UNBLOCKED
     blocks, notes = active_blocks(overrides, ledger, now.astimezone(policy.tz).date(), now)
     return Blocks(exempt=tuple(b for b in blocks if b.kind == "exempt"),
                   holds=tuple(b for b in blocks if b.kind != "exempt"),
@@ -56,11 +60,13 @@ def override_blocks(overrides: CustomerOverrides, ledger: CustomerLedger, policy
                   review=tuple(midnight(b.until + timedelta(days=1), policy.tz) for b in blocks))
 
 
-def notifications(stage: Stage, key: str, why: str) -> tuple[Action, ...]:
-    """The stage's customer and team notices, keyed ``{key}:{stage}:{kind}``."""
+def notifications(stage: Stage, customer_id: str, why: str, *, case_id: str | None = None,
+                  anchor: object = None) -> tuple[Action, ...]:
+    """The stage's customer and team notices, within a case or (outside one) counted from ``anchor``."""
     return tuple(
-        build(Action, kind=a.type, key=f"{key}:{stage.id}:{a.type}", stage_id=stage.id, template=a.template,
-              scope=None, reason=why)
+        build(Action, kind=a.type, key=str(ActionKey.for_stage(a.type, customer_id, stage.id, case_id=case_id,
+                                                             anchor=anchor)),
+              stage_id=stage.id, template=a.template, scope=None, reason=why)
         for a in stage.actions if isinstance(a, NotifyCustomer | NotifyTeam)
     )
 
@@ -74,18 +80,25 @@ def latest_notice(notices: Iterable[SentNotice], stage_id: str, since: datetime)
     return best
 
 
-def notice_gate(stage: Stage, key: str, since: datetime, notices: Sequence[SentNotice]) -> Gated:
+def notice_gate(stage: Stage, customer_id: str, case_id: str | None, anchor: object, since: datetime,
+                notices: Sequence[SentNotice]) -> Gated:
     """A stage that does no harm sends its notices once per case (or per anchor and stage outside one)."""
     if latest_notice(notices, stage.id, since) is None:
-        return Gated(actions=notifications(stage, key, f"entered stage {stage.id}"))
+        return Gated(actions=notifications(stage, customer_id, f"entered stage {stage.id}", case_id=case_id,
+                                           anchor=anchor))
     return Gated(reasons=(reason("notice_already_sent", f"the {stage.id} notice was already sent"),))
 
 
 def calendar_gate(calendar: Calendar, policy: Policy, now: datetime) -> tuple[tuple[Reason, ...], datetime | None]:
     """Calendar blockers of a harmful action at ``now`` and, if blocked, the next window."""
-    local = now.astimezone(policy.tz)
-    blocks = tuple(harm_blockers(calendar, policy.calendar, local))
-    return blocks, (next_harm_window(calendar, policy.calendar, local) if blocks else None)
+    return _calendar_gate(calendar, policy.calendar, now.astimezone(policy.tz))
+
+
+@lru_cache(maxsize=256)  # a sweep evaluates every customer at one instant: the answer is the same for all
+def _calendar_gate(calendar: Calendar, rules: CalendarRules,
+                   local: datetime) -> tuple[tuple[Reason, ...], datetime | None]:
+    blocks = tuple(harm_blockers(calendar, rules, local))
+    return blocks, (next_harm_window(calendar, rules, local) if blocks else None)
 
 
 def harm_gate(policy: Policy, position: int, case: CollectionsCase, ledger: CustomerLedger, calendar: Calendar,
@@ -105,7 +118,8 @@ def harm_gate(policy: Policy, position: int, case: CollectionsCase, ledger: Cust
     sent = latest_notice(notices, notice_stage.id, case.opened_at)
     if sent is None:
         blocked.append(reason("notice_not_sent", f"the {notice_stage.id} notice has not been sent in this case"))
-        actions.extend(notifications(notice_stage, case.case_id, f"required notice before {stage.id}"))
+        actions.extend(notifications(notice_stage, case.customer_id, f"required notice before {stage.id}",
+                                     case_id=case.case_id))
     else:
         ready = sent.sent_at + timedelta(days=stage.requires_notice_days)
         if ready > now:
@@ -117,8 +131,9 @@ def harm_gate(policy: Policy, position: int, case: CollectionsCase, ledger: Cust
     blocked.extend(reason(h.kind, f"{h.detail} until {h.until}") for h in holds)
     suspend = stage.suspend
     assert suspend is not None
-    action = build(Action, kind="suspend", key=f"{case.case_id}:{stage.id}:suspend", stage_id=stage.id,
-                   template=None, scope=suspend.scope, reason=f"stage {stage.id}")
+    key = ActionKey.for_stage("suspend", case.customer_id, stage.id, case_id=case.case_id)
+    action = build(Action, kind="suspend", key=str(key), stage_id=stage.id, template=None, scope=suspend.scope,
+                   reason=f"stage {stage.id}")
     pending: tuple[Action, ...] = ()
     segment = ledger.profile.segment
     if stage.approval_required(segment) and not any(a.stage_id == stage.id for a in case.approvals):
@@ -130,5 +145,5 @@ def harm_gate(policy: Policy, position: int, case: CollectionsCase, ledger: Cust
         review.append(window)
     if not blocked:
         actions.append(action)
-        actions.extend(notifications(stage, case.case_id, f"suspended by stage {stage.id}"))
+        actions.extend(notifications(stage, case.customer_id, f"suspended by stage {stage.id}", case_id=case.case_id))
     return Gated(actions=tuple(actions), pending=pending, blocked=tuple(blocked), review=tuple(review))

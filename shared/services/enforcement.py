@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.clock import utcnow
+from shared.collections.due import still_due
+from shared.collections.keys import ActionKey
 from shared.messaging import Queue
 from shared.services.collections import decide
 from shared.services.enforcement_steps import (
@@ -55,10 +57,6 @@ class Outcome(BaseModel):
     targets: list[TargetState] = Field(default_factory=list)  # what Partner Center showed for each, at the end
 
 
-def _base_key(key: str) -> str:
-    return key.rsplit(":g", 1)[0]
-
-
 def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
     """Reasons not to act now, or None. Non-payment suspensions need fresh data and a still-due decision."""
     settings = ctx.settings
@@ -78,12 +76,13 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
                            detail=f"{len(parked)} message(s) naming this customer could not be processed and wait in "
                                   f"the dead-letter store ({where}): not suspending until an operator replays or "
                                   "discards them")
-        decision = decide(stores, settings, req.customer_id, now)
-        due = decision is not None and any(
-            a.kind == "suspend" and a.key == _base_key(req.key) for a in decision.actions)
+        try:
+            key = ActionKey.parse(req.key)
+        except ValueError:
+            return Outcome(key=req.key, status="skipped", detail=f"{req.key!r} names no collections action")
+        due = still_due(decide(stores, settings, req.customer_id, now), key)
         if not due:
-            why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
-            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {why}")
+            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {due.reason}")
     if req.reason == "fraud" or (req.action == "reactivate" and req.reason == "nonpayment"):
 
         fraud = ctx.fraud.current(req.customer_id)
@@ -95,9 +94,9 @@ def precheck(ctx: AppContext, stores: Stores, req: EnforcementRequest, now: date
                            detail=f"fraud case {fraud.case.case_id} is open with containment: no reactivation "
                                   "until it is resolved")
     if req.action == "reactivate" and req.reason == "nonpayment" and req.actor.startswith("csp-guard"):
-        decision = decide(stores, settings, req.customer_id, now)
-        if decision is not None and decision.suspends:
-            return Outcome(key=req.key, status="skipped", detail="a suspension stage still applies")
+        due = still_due(decide(stores, settings, req.customer_id, now), ActionKey.reactivation(req.customer_id))
+        if not due:
+            return Outcome(key=req.key, status="skipped", detail=due.reason)
     if not settings.enforcement_enabled:
         return Outcome(key=req.key, status="dry_run",
                        detail=f"would {req.action} ({req.detail}); CSPGUARD_ENFORCEMENT_ENABLED is false")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
+from shared.collections.due import still_due
+from shared.collections.keys import ActionKey
 from shared.messaging import Envelope
 from shared.notify import Channel, Notification, TemplateId, format_amount, send_notification
 from shared.services.collections import decide
@@ -158,13 +160,10 @@ def _still_relevant(stores: Stores, ctx: AppContext, notice: CollectionsNotice, 
     if notice.template in POST_ACTION or notice.audience == "team":
         return None
     decision = decide(stores, ctx.settings, notice.customer_id, now, persist=False)
-    if decision is None or decision.stage is None:
-        return "no collections stage applies any more"
-    policy = policy_set(ctx.settings).for_version(decision.policy_version)
-    order = [s.id for s in policy.stages]
-    if notice.stage_id in order and order.index(notice.stage_id) + 1 > decision.severity:
-        return f"customer is now at stage {decision.stage}, below {notice.stage_id}"
-    return None
+    policy = policy_set(ctx.settings).for_version(decision.policy_version if decision else None)
+    key = ActionKey.for_stage("notify_customer", notice.customer_id, notice.stage_id, case_id=notice.case_id)
+    due = still_due(decision, key, policy)
+    return None if due else due.reason
 
 
 async def deliver(ctx: AppContext, notice: CollectionsNotice, *, now: datetime | None = None,

@@ -25,6 +25,7 @@ from shared.collections import (
     diff_decisions,
     preview,
 )
+from shared.collections.keys import ActionKey
 from shared.collections.ledger import CustomerLedger
 from shared.collections.policy import SuspendScope
 from shared.collections.preview import DecisionChange
@@ -204,8 +205,9 @@ def manual_enforcement(ctx: AppContext, customer_id: str, action: Literal["suspe
     if action == "reactivate" and not ids and not stores.suspended_by_us(customer_id):
         raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
     request = EnforcementRequest(
-        action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
-        detail=body.reason, actor=actor, subscription_ids=ids, requested_at=now,
+        action=action, customer_id=customer_id, reason="manual",
+        key=str(ActionKey.manual(customer_id, body.request_id)), detail=body.reason, actor=actor,
+        subscription_ids=ids, requested_at=now,
         scope=SuspendScope(kind="all") if action == "suspend" and not ids else None)  # all_subscriptions: said so
     if action == "reactivate" and not ids:  # fraud containment is lifted through its case only
         ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id) if r.reason != "fraud")
@@ -255,11 +257,12 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
     stores = ctx.stores
     if approve:
         _four_eyes(stores.approvals.get("pending", key), actor)
-    if key.startswith("run:"):
+    run_id = _run_of(key)
+    if run_id is not None:
         from shared.services.sweep import decide_run
 
         try:
-            decide_run(ctx, key.removeprefix("run:"), actor, approve, note, now)
+            decide_run(ctx, run_id, actor, approve, note, now)
         except KeyError as exc:
             raise NotFoundError(str(exc.args[0])) from None
         except ValueError as exc:  # already approved or rejected
@@ -293,6 +296,15 @@ def decide_approval(ctx: AppContext, key: str, approve: bool, actor: str, note: 
         if decision is not None:
             dispatch(ctx, stores, decision, now, allow_suspend=True, actor=actor)
     return decided
+
+
+def _run_of(key: str) -> str | None:
+    """The sweep run an approval key names (a halted run waits for a person), or None."""
+    try:
+        parsed = ActionKey.parse(key)
+    except ValueError:
+        return None
+    return parsed.run_id if parsed.kind == "run" else None
 
 
 def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
