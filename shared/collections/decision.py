@@ -80,6 +80,17 @@ class Reason(BaseModel):
     text: str
 
 
+class DecisionTrace(BaseModel):
+    """Why an action was taken, kept with its audit entry: the decision's reasons (and what blocked other
+    actions) and the fingerprint of every input it was computed from."""
+
+    model_config = _Frozen
+    fingerprint: str
+    policy_version: str
+    reasons: tuple[Reason, ...] = ()
+    blocked_by: tuple[Reason, ...] = ()
+
+
 class Snapshot(BaseModel):
     """The figures the decision was based on."""
 
@@ -119,6 +130,12 @@ class Decision(BaseModel):
     @property
     def suspends(self) -> bool:
         return any(a.kind == "suspend" for a in self.actions)
+
+    @property
+    def trace(self) -> DecisionTrace:
+        """What the audit keeps of this decision."""
+        return DecisionTrace(fingerprint=self.fingerprint, policy_version=self.policy_version,
+                             reasons=self.reasons, blocked_by=self.blocked_by)
 
 
 ZERO = Decimal(0)

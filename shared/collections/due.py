@@ -35,8 +35,8 @@ def still_due(decision: Decision | None, key: ActionKey, policy: Policy | None =
     ``policy`` (the decision's version) orders the stages; only a notice needs it.
     """
     if key.kind == "suspend":
-        wanted = key.action
-        if decision is not None and any(a.kind == "suspend" and a.action_key == wanted for a in decision.actions):
+        wanted = str(key.action)  # the stored form is the identity (a case id names its customer only by convention)
+        if decision is not None and any(a.kind == "suspend" and a.key == wanted for a in decision.actions):
             return Due(True, f"stage {key.stage_id} still applies")
         why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
         return Due(False, why)

@@ -125,13 +125,14 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
     gen = inputs.state.lifts if inputs is not None else generation(stores, cid)
     suspensions = inputs.suspensions if inputs is not None else stores.suspended_by_us(cid)
     harmful_stages = {a.stage_id for a in decision.actions if a.kind == "suspend"}
+    trace = decision.trace  # each notice and request carries the decision's reasons to its audit entry
     held: list[CollectionsNotice] = []
     for action in decision.actions:
         if action.kind in ("notify_customer", "notify_team"):
             notice = CollectionsNotice(customer_id=cid, key=action.key, stage_id=action.stage_id or "",
                                        template=action.template or _default_template(action.kind), case_id=case_id,
                                        audience="customer" if action.kind == "notify_customer" else "team",
-                                       reason=action.reason)
+                                       reason=action.reason, decision=trace)
             if action.stage_id in harmful_stages:
                 held.append(notice)  # "we suspended..." goes out only once the suspension is verified
                 continue
@@ -146,7 +147,7 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
                 reason="nonpayment", key=key,
                 detail=f"{action.reason} (policy {decision.policy_version})", actor=actor, case_id=case_id,
                 stage_id=action.stage_id, scope=action.scope, run_id=run_id, requested_at=now,
-                then_notify=tuple(n for n in held if n.stage_id == action.stage_id))
+                then_notify=tuple(n for n in held if n.stage_id == action.stage_id), decision=trace)
             if action.kind == "suspend" and _awaits_approval(stores, key):
                 log.warning("suspension %s of %s held: its approval is pending or was rejected", key, cid)
                 out.held_for_approval.append(key)
@@ -161,7 +162,7 @@ def dispatch(ctx: AppContext, stores: Stores, decision: Decision, now: datetime,
     if not engine_lifts and reactivation_due(decision, any(r.reason == "nonpayment" for r in suspensions)):
         request = EnforcementRequest(
             action="reactivate", customer_id=cid, reason="nonpayment", key=str(ActionKey.reactivation(cid, gen)),
-            detail="no harmful collections stage applies any more", actor=actor, requested_at=now)
+            detail="no harmful collections stage applies any more", actor=actor, requested_at=now, decision=trace)
         ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
         out.enforcement.append(request)
     for action in decision.pending_approval:

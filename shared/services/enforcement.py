@@ -289,7 +289,7 @@ def _after(ctx: AppContext, stores: Stores, req: EnforcementRequest, out: Outcom
         stores.cases.update(req.customer_id, "collections", lifted)
         notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:reactivated",
                                    stage_id=req.stage_id or "reactivation", template="reactivated",
-                                   case_id=req.case_id, reason=req.detail)
+                                   case_id=req.case_id, reason=req.detail, decision=req.decision)
         ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
         return
     if req.reason != "nonpayment":
@@ -332,7 +332,7 @@ def _audit(ctx: AppContext, req: EnforcementRequest, out: Outcome, now: datetime
         evidence={"key": req.key, "case_id": req.case_id, "stage_id": req.stage_id, "run_id": req.run_id,
                   "changed": out.changed, "failed": out.failed, "detail": out.detail,
                   "targets": [t.model_dump() for t in out.targets],
-                  "scope": req.scope.model_dump() if req.scope else None}))
+                  "scope": req.scope.model_dump() if req.scope else None}, decision=req.decision))
 
 
 def _alert_team(ctx: AppContext, req: EnforcementRequest, out: Outcome) -> None:
