@@ -16,16 +16,16 @@ stored so far, and ``ActionKey.parse`` is the one place that reads such a string
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 KeyKind = Literal["notify_customer", "notify_team", "suspend", "reactivate", "run", "manual"]
 STAGED: frozenset[str] = frozenset({"notify_customer", "notify_team", "suspend"})
 _GENERATION = re.compile(r"g(\d+)")
 
 
-@dataclass(frozen=True, slots=True)
-class ActionKey:
+class ActionKey(NamedTuple):
+    """Immutable (a tuple: the engine builds one per notice and suspension of every evaluation)."""
+
     kind: KeyKind
     customer_id: str
     case_id: str | None = None  # within a case
@@ -58,12 +58,12 @@ class ActionKey:
 
     def at(self, generation: int) -> ActionKey:
         """This action as the request of one generation."""
-        return replace(self, generation=generation)
+        return self._replace(generation=generation)
 
     @property
     def action(self) -> ActionKey:
         """The engine's action this request carries out (the key without its generation)."""
-        return replace(self, generation=None)
+        return self._replace(generation=None)
 
     def __str__(self) -> str:
         if self.kind == "run":
@@ -113,4 +113,4 @@ class ActionKey:
             made = cls.for_stage(kind, parts[0].split("/", 1)[0], stage, case_id=parts[0])  # type: ignore[arg-type]
         else:
             made = cls.for_stage(kind, ":".join(parts[:-1]), stage, anchor=parts[-1])  # type: ignore[arg-type]
-        return replace(made, generation=generation)
+        return made._replace(generation=generation)
