@@ -8,8 +8,10 @@ input-derived threshold is crossed or a gate may open.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from hashlib import blake2b
+from zoneinfo import ZoneInfo
 
 from shared.collections._fast import build, replace
 from shared.collections.calendar import Calendar
@@ -87,7 +89,7 @@ def evaluate(
     case_in = case
     case = _current_case(case, cid, policy)
     overrides = overrides or NO_OVERRIDES
-    local = now.astimezone(policy.tz)
+    local, stamp = _instant(now, now.tzinfo, now.fold, policy.tz)
     facts = ledger_facts(ledger, policy.tolerance, local.date(), unbilled)
     reasons: list[Reason] = []
     case_change = None
@@ -134,7 +136,7 @@ def evaluate(
         case=case,
         case_change=case_change,
         snapshot=_snapshot(ledger, facts, unbilled),
-        fingerprint=fingerprint(ledger, policy, calendar, now, overrides, notices_sent, case_in, unbilled),
+        fingerprint=fingerprint(ledger, policy, calendar, stamp, overrides, notices_sent, case_in, unbilled),
     )
 
 
@@ -146,12 +148,20 @@ def _snapshot(ledger: CustomerLedger, facts: Facts, unbilled: Money | None) -> S
                  exposure_ratio=facts.exposure_ratio, ledger_digest=summary.digest)
 
 
-def fingerprint(ledger: CustomerLedger, policy: Policy, calendar: Calendar, now: datetime,
+@lru_cache(maxsize=64)  # a sweep evaluates every customer of a shard at one instant
+def _instant(now: datetime, zone: tzinfo | None, fold: int, tz: ZoneInfo) -> tuple[datetime, str]:
+    """``now`` in the policy's zone and as the fingerprint's ISO stamp. ``zone`` and ``fold`` are part of the
+    key because equal datetimes can print differently (another zone; a repeated wall-clock hour)."""
+    return now.astimezone(tz), now.isoformat()
+
+
+def fingerprint(ledger: CustomerLedger, policy: Policy, calendar: Calendar, stamp: str,
                 overrides: CustomerOverrides, notices: Sequence[SentNotice], case: CollectionsCase | None,
                 unbilled: Money | None) -> str:
     """Identifies every input of one evaluation. The ledger digest covers every event applied, hence the
-    profile and balances too; the policy and calendar are named by their content digests."""
-    parts = [ledger.summary.digest, policy.digest, calendar.digest, now.isoformat()]
+    profile and balances too; the policy and calendar are named by their content digests, ``stamp`` is the
+    evaluation instant in ISO form."""
+    parts = [ledger.summary.digest, policy.digest, calendar.digest, stamp]
     if overrides is not NO_OVERRIDES:
         parts.append(overrides.model_dump_json())
     for n in notices:
