@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.collections.keys import ActionKey
 from shared.collections.policy import SuspendScope
 from shared.domain import Money
 from shared.domain.money import DecimalStr
@@ -65,6 +66,11 @@ class Action(BaseModel):
     scope: SuspendScope | None = None
     reason: str
 
+    @property
+    def action_key(self) -> ActionKey:
+        """``key`` as the typed value it was built from."""
+        return ActionKey.parse(self.key)
+
 
 class Reason(BaseModel):
     """A reason code with a human explanation (returned with the decision, not just logged)."""
@@ -72,6 +78,17 @@ class Reason(BaseModel):
     model_config = _Frozen
     code: str
     text: str
+
+
+class DecisionTrace(BaseModel):
+    """Why an action was taken, kept with its audit entry: the decision's reasons (and what blocked other
+    actions) and the fingerprint of every input it was computed from."""
+
+    model_config = _Frozen
+    fingerprint: str
+    policy_version: str
+    reasons: tuple[Reason, ...] = ()
+    blocked_by: tuple[Reason, ...] = ()
 
 
 class Snapshot(BaseModel):
@@ -113,6 +130,12 @@ class Decision(BaseModel):
     @property
     def suspends(self) -> bool:
         return any(a.kind == "suspend" for a in self.actions)
+
+    @property
+    def trace(self) -> DecisionTrace:
+        """What the audit keeps of this decision."""
+        return DecisionTrace(fingerprint=self.fingerprint, policy_version=self.policy_version,
+                             reasons=self.reasons, blocked_by=self.blocked_by)
 
 
 ZERO = Decimal(0)

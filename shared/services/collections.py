@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.collections import Decision, PolicyError, evaluate
+from shared.collections.due import reactivation_due
+from shared.collections.keys import ActionKey
 from shared.messaging import Queue
 from shared.services.errors import EvaluationError
 from shared.services.messages import CollectionsNotice, EnforcementRequest
 from shared.services.policies import calendar, policy_set
-from shared.services.state import ApprovalRequest, CustomerInputs, Stores, SuspensionRecord
+from shared.services.state import ApprovalRequest, CustomerInputs, Stores
 from shared.storage.documents import ConcurrencyConflict
 
 if TYPE_CHECKING:
@@ -84,17 +86,6 @@ def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
     raise ConcurrencyConflict(f"collections state of {customer_id} kept changing; will retry")
 
 
-def _reactivation_needed(suspensions: list[SuspensionRecord], decision: Decision) -> bool:
-    """A safety net beyond the engine's own action: our non-payment suspensions with no harmful stage."""
-    if any(a.kind in ("suspend", "reactivate") for a in decision.actions) or decision.pending_approval:
-        return False
-    records = [r for r in suspensions if r.reason == "nonpayment"]
-    if not records:
-        return False
-    open_case = decision.case if decision.case is not None and decision.case.is_open else None
-    return open_case is None or (open_case.suspended_by_stage is None and decision.severity == 0)
-
-
 def reactivate_if_paid(ctx: Ports, stores: Stores, customer_id: str, now: datetime, *, actor: str,
                        correlation_id: str | None = None) -> EnforcementRequest | None:
     """When the customer cannot be evaluated (EvaluationError) but owes nothing any more, still lift what
@@ -106,7 +97,7 @@ def reactivate_if_paid(ctx: Ports, stores: Stores, customer_id: str, now: dateti
         return None
     request = EnforcementRequest(
         action="reactivate", customer_id=customer_id, reason="nonpayment",
-        key=f"{customer_id}:reactivate:g{generation(stores, customer_id)}",
+        key=str(ActionKey.reactivation(customer_id, generation(stores, customer_id))),
         detail="nothing is owed any more (the rest of the customer's data cannot be evaluated)", actor=actor,
         requested_at=now)
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
@@ -134,13 +125,14 @@ def dispatch(ctx: Ports, stores: Stores, decision: Decision, now: datetime, *,
     gen = inputs.state.lifts if inputs is not None else generation(stores, cid)
     suspensions = inputs.suspensions if inputs is not None else stores.suspended_by_us(cid)
     harmful_stages = {a.stage_id for a in decision.actions if a.kind == "suspend"}
+    trace = decision.trace  # each notice and request carries the decision's reasons to its audit entry
     held: list[CollectionsNotice] = []
     for action in decision.actions:
         if action.kind in ("notify_customer", "notify_team"):
             notice = CollectionsNotice(customer_id=cid, key=action.key, stage_id=action.stage_id or "",
                                        template=action.template or _default_template(action.kind), case_id=case_id,
                                        audience="customer" if action.kind == "notify_customer" else "team",
-                                       reason=action.reason)
+                                       reason=action.reason, decision=trace)
             if action.stage_id in harmful_stages:
                 held.append(notice)  # "we suspended..." goes out only once the suspension is verified
                 continue
@@ -149,13 +141,13 @@ def dispatch(ctx: Ports, stores: Stores, decision: Decision, now: datetime, *,
     for action in decision.actions:
         if action.kind in ("suspend", "reactivate"):
             # one reactivation per lift, whichever path (engine action or safety net) asks for it first
-            key = f"{cid}:reactivate:g{gen}" if action.kind == "reactivate" else f"{action.key}:g{gen}"
+            key = str(ActionKey.reactivation(cid, gen) if action.kind == "reactivate" else action.action_key.at(gen))
             request = EnforcementRequest(
                 action="suspend" if action.kind == "suspend" else "reactivate", customer_id=cid,
                 reason="nonpayment", key=key,
                 detail=f"{action.reason} (policy {decision.policy_version})", actor=actor, case_id=case_id,
                 stage_id=action.stage_id, scope=action.scope, run_id=run_id, requested_at=now,
-                then_notify=tuple(n for n in held if n.stage_id == action.stage_id))
+                then_notify=tuple(n for n in held if n.stage_id == action.stage_id), decision=trace)
             if action.kind == "suspend" and _awaits_approval(stores, key):
                 log.warning("suspension %s of %s held: its approval is pending or was rejected", key, cid)
                 out.held_for_approval.append(key)
@@ -165,15 +157,17 @@ def dispatch(ctx: Ports, stores: Stores, decision: Decision, now: datetime, *,
                 continue
             ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
             out.enforcement.append(request)
-    if _reactivation_needed(suspensions, decision):
+    # a safety net beyond the engine's own action (sent above): our non-payment suspensions, no harmful stage
+    engine_lifts = any(a.kind == "reactivate" for a in decision.actions)
+    if not engine_lifts and reactivation_due(decision, any(r.reason == "nonpayment" for r in suspensions)):
         request = EnforcementRequest(
-            action="reactivate", customer_id=cid, reason="nonpayment", key=f"{cid}:reactivate:g{gen}",
-            detail="no harmful collections stage applies any more", actor=actor, requested_at=now)
+            action="reactivate", customer_id=cid, reason="nonpayment", key=str(ActionKey.reactivation(cid, gen)),
+            detail="no harmful collections stage applies any more", actor=actor, requested_at=now, decision=trace)
         ctx.producer.send(Queue.ENFORCEMENT, request.envelope(correlation_id))
         out.enforcement.append(request)
     for action in decision.pending_approval:
         why = "; ".join(r.text for r in decision.blocked_by if r.code == "approval_required") or "approval required"
-        request_ = ApprovalRequest(key=f"{action.key}:g{gen}", customer_id=cid, action=action, requested_at=now,
+        request_ = ApprovalRequest(key=str(action.action_key.at(gen)), customer_id=cid, action=action, requested_at=now,
                                    why=why, run_id=run_id, requested_by=actor)
         known = stores.approvals.get("pending", request_.key) or stores.approvals.get("decided", request_.key)
         if known is None:

@@ -1,10 +1,11 @@
 """The enforcement worker: suspend and reactivate subscriptions in Partner Center, safely.
 
 Before a non-payment suspension it re-checks everything (payment feed freshness, a fresh evaluation of
-the ledger) because suspending a paying customer is the worst failure this product can have. Every
-request runs at most once per business key, is verified by reading the subscription back, and is
-recorded (which subscriptions csp-guard suspended, why, by whom) in the suspensions table and audit log.
-Reactivation touches only subscriptions csp-guard itself suspended, parents before add-ons.
+the ledger: ``enforcement_checks``) because suspending a paying customer is the worst failure this product
+can have. Every request runs at most once per business key, is verified by reading the subscription back,
+and is recorded (which subscriptions csp-guard suspended, why, by whom) in the suspensions table and audit
+log (``enforcement_followups``). Reactivation touches only subscriptions csp-guard itself suspended,
+parents before add-ons.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import logging
 from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
-from shared.messaging import Queue
-from shared.services.collections import decide
+from shared.services.enforcement_checks import Outcome, precheck
+from shared.services.enforcement_followups import after, audit, fraud_outcome
 from shared.services.enforcement_steps import (
     TRANSIENT,
     TargetState,
@@ -29,11 +28,9 @@ from shared.services.enforcement_steps import (
     suspend_subscription,
 )
 from shared.services.enforcement_targets import SuspendPlan, plan_suspension
-from shared.services.messages import CollectionsNotice, EnforcementRequest, NoticeTarget
-from shared.services.payments import feed_age_hours
+from shared.services.messages import EnforcementRequest
 from shared.services.state import Stores, SuspensionRecord, target_label
 from shared.services.subscriptions import select
-from shared.storage.audit import AuditEntry
 from shared.storage.idempotency import Claim
 
 if TYPE_CHECKING:
@@ -41,67 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.enforcement")
 __all__ = ["TRANSIENT", "Outcome", "execute", "precheck"]
-
-
-class Outcome(BaseModel):
-    """What one enforcement request did (returned, audited, and shown to operators)."""
-
-    key: str
-    status: Literal["done", "partial", "failed", "skipped", "blocked", "dry_run", "duplicate"]
-    detail: str
-    changed: list[str] = Field(default_factory=list)
-    failed: dict[str, str] = Field(default_factory=dict)
-    lifted_nonpayment: bool = False
-    targets: list[TargetState] = Field(default_factory=list)  # what Partner Center showed for each, at the end
-
-
-def _base_key(key: str) -> str:
-    return key.rsplit(":g", 1)[0]
-
-
-def precheck(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
-    """Reasons not to act now, or None. Non-payment suspensions need fresh data and a still-due decision."""
-    settings = ctx.settings
-    if req.action == "suspend" and req.reason == "nonpayment":
-        age = feed_age_hours(stores, now)
-        if age is None or age > settings.payment_feed_max_silence_hours:
-            seen = "never received" if age is None else f"silent for {age:.1f} h"
-            return Outcome(key=req.key, status="blocked",
-                           detail=f"payment feed {seen} (limit {settings.payment_feed_max_silence_hours} h): "
-                                  "not suspending on stale data")
-        from shared.services.deadletters import blocking
-
-        parked = blocking(ctx, req.customer_id)  # poison queues drained first: every kept message counts
-        if parked:
-            where = ", ".join(sorted({f"{d.queue} ({d.origin.value})" for d in parked}))
-            return Outcome(key=req.key, status="blocked",
-                           detail=f"{len(parked)} message(s) naming this customer could not be processed and wait in "
-                                  f"the dead-letter store ({where}): not suspending until an operator replays or "
-                                  "discards them")
-        decision = decide(stores, settings, req.customer_id, now)
-        due = decision is not None and any(
-            a.kind == "suspend" and a.key == _base_key(req.key) for a in decision.actions)
-        if not due:
-            why = "; ".join(r.text for r in (decision.blocked_by if decision else ())) or "no suspension stage applies"
-            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {why}")
-    if req.reason == "fraud" or (req.action == "reactivate" and req.reason == "nonpayment"):
-
-        fraud = ctx.fraud.current(req.customer_id)
-        open_case = fraud is not None and fraud.case.is_open
-        if req.action == "suspend" and (not open_case or fraud is None or fraud.case.case_id != req.case_id):
-            return Outcome(key=req.key, status="skipped", detail=f"fraud case {req.case_id} is no longer open")
-        if req.reason == "nonpayment" and open_case and fraud is not None and fraud.containment_keys:
-            return Outcome(key=req.key, status="skipped",
-                           detail=f"fraud case {fraud.case.case_id} is open with containment: no reactivation "
-                                  "until it is resolved")
-    if req.action == "reactivate" and req.reason == "nonpayment" and req.actor.startswith("csp-guard"):
-        decision = decide(stores, settings, req.customer_id, now)
-        if decision is not None and decision.suspends:
-            return Outcome(key=req.key, status="skipped", detail="a suspension stage still applies")
-    if not settings.enforcement_enabled:
-        return Outcome(key=req.key, status="dry_run",
-                       detail=f"would {req.action} ({req.detail}); CSPGUARD_ENFORCEMENT_ENABLED is false")
-    return None
 
 
 async def _suspend(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
@@ -217,9 +153,9 @@ async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None =
     # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
     early = await asyncio.to_thread(precheck, ctx, stores, req, now)
     if early is not None and await asyncio.to_thread(ctx.idempotency.status, "enforcement", req.key) is None:
-        await asyncio.to_thread(_audit, ctx, req, early, now, correlation_id)
+        await asyncio.to_thread(audit, ctx, req, early, now, correlation_id)
         if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
-            await asyncio.to_thread(_fraud_outcome, ctx, req, early, now)
+            await asyncio.to_thread(fraud_outcome, ctx, req, early, now)
         elif early.status == "blocked":  # csp-guard chose not to act: say why, never "FAILED"
             from shared.services.alerts import AlertKind, send_alert
 
@@ -256,92 +192,11 @@ async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None =
         # done before; but if that attempt died (or storage failed) between recording the result and its follow-ups,
         # the audit, the case and the notice are still owed: finish them now, once
         if not await asyncio.to_thread(ctx.idempotency.followed_up, "enforcement", req.key):
-            await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
+            await asyncio.to_thread(after, ctx, stores, req, outcome, now, correlation_id)
             await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
             return outcome
         return outcome.model_copy(update={"status": "duplicate"})
-    await asyncio.to_thread(_after, ctx, stores, req, outcome, now, correlation_id)
+    await asyncio.to_thread(after, ctx, stores, req, outcome, now, correlation_id)
     if outcome.status == "done":
         await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
     return outcome
-
-
-def _after(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
-           correlation_id: str) -> None:
-    _audit(ctx, req, out, now, correlation_id)
-    if req.reason == "fraud":  # the case's containment state and its escalation come from this verified outcome
-        _fraud_outcome(ctx, req, out, now)
-    elif out.failed:
-        _alert_team(ctx, req, out)
-    if not out.changed:
-        return
-    from shared.services.collections import dispatch
-    from shared.services.state import CollectionsState
-
-    if req.action == "reactivate":
-        if not out.lifted_nonpayment:
-            return
-
-        def lifted(state: CollectionsState | None) -> CollectionsState:
-            state = state or CollectionsState(customer_id=req.customer_id)
-            case = state.case.model_copy(update={"suspended_by_stage": None}) if state.case else None
-            return state.model_copy(update={"case": case, "lifts": state.lifts + 1})
-
-        stores.cases.update(req.customer_id, "collections", lifted)
-        notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:reactivated",
-                                   stage_id=req.stage_id or "reactivation", template="reactivated",
-                                   case_id=req.case_id, reason=req.detail)
-        ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
-        return
-    if req.reason != "nonpayment":
-        return
-
-    def mark(state: CollectionsState | None) -> CollectionsState:
-        state = state or CollectionsState(customer_id=req.customer_id)
-        case = state.case
-        if case is not None and case.case_id == req.case_id:
-            case = case.model_copy(update={"suspended_by_stage": req.stage_id})
-        return state.model_copy(update={"case": case})
-
-    stores.cases.update(req.customer_id, "collections", mark)
-    # a payment may have landed while Partner Center was being called: evaluate again now, so a suspension
-    # that is no longer due is lifted at once (the safety net sees the records just written)
-    decision = decide(stores, ctx.settings, req.customer_id, now)
-    undone = decision is not None and any(
-        r.action == "reactivate" for r in dispatch(ctx, stores, decision, now, allow_suspend=False,
-                                                   actor=req.actor, correlation_id=correlation_id or None).enforcement)
-    if not undone:
-        for notice in req.then_notify:
-            ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope(correlation_id or None))
-
-
-def _fraud_outcome(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime) -> None:
-    from shared.services.fraud.containment import record_outcome
-
-    record_outcome(ctx, req, out, now)
-
-
-def _audit(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime, correlation_id: str) -> None:
-    from shared.observability import metrics
-
-    metrics().action(req.action, out.status)
-    if out.status in ("failed", "partial", "blocked"):
-        metrics().failure("enforcement", out.status)
-    ctx.audit.record(AuditEntry(
-        customer_id=req.customer_id, action=req.action, actor=req.actor, reason=f"{req.reason}: {req.detail}",
-        at=now, correlation_id=correlation_id, outcome=out.status,
-        evidence={"key": req.key, "case_id": req.case_id, "stage_id": req.stage_id, "run_id": req.run_id,
-                  "changed": out.changed, "failed": out.failed, "detail": out.detail,
-                  "targets": [t.model_dump() for t in out.targets],
-                  "scope": req.scope.model_dump() if req.scope else None}))
-
-
-def _alert_team(ctx: Ports, req: EnforcementRequest, out: Outcome) -> None:
-    """Tell the team what did not reach the intended state, naming each target and what Partner Center shows."""
-    targets = tuple(NoticeTarget(id=t.target, name=t.name, status=t.status, error=t.error or out.failed[t.target])
-                    for t in out.targets if t.target in out.failed)
-    notice = CollectionsNotice(customer_id=req.customer_id, key=f"{req.key}:alert:{out.status}",
-                               stage_id=req.stage_id or req.action, template="team_action_failed",
-                               case_id=req.case_id, audience="team", targets=targets,
-                               reason=f"{req.action} {out.status}: {out.detail}")
-    ctx.producer.send(Queue.NOTIFICATIONS, notice.envelope())

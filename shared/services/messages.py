@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.collections.decision import DecisionTrace
 from shared.collections.policy import SuspendScope
 from shared.fraud.models import FraudEvent, PeerBaseline
 from shared.messaging import Envelope, kinds
@@ -57,6 +58,7 @@ class CollectionsNotice(_Payload):
     reason: str = ""
     letter: LetterRef | None = None  # team alert about a kept message that names no customer
     targets: tuple[NoticeTarget, ...] = ()  # team alerts: the targets that need a person
+    decision: DecisionTrace | None = None  # the collections decision that asked for it (kept in the audit)
 
     def envelope(self, correlation_id: str | None = None) -> Envelope:
         return Envelope(kind=NOTICE_KIND, idempotency_key=self.key, payload=self.model_dump(mode="json"),
@@ -80,6 +82,7 @@ class EnforcementRequest(_Payload):
     run_id: str | None = None
     requested_at: datetime
     then_notify: tuple[CollectionsNotice, ...] = ()  # sent only after a verified suspension
+    decision: DecisionTrace | None = None  # the collections decision that asked for it (kept in the audit)
 
     @model_validator(mode="after")
     def _names_its_targets(self) -> EnforcementRequest:

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.collections import CustomerLedger, Policy, SentNotice
+from shared.collections.decision import DecisionTrace
+from shared.collections.due import still_due
+from shared.collections.keys import ActionKey
 from shared.notify import Channel, Notification, TemplateId, format_amount
 from shared.services.collections import decide
 from shared.services.deadlines import consequences_context, planned_item, suspended_item
@@ -152,18 +155,17 @@ async def _suspended_consequences(ctx: Ports, policy: Policy, customer_id: str, 
                                 now)
 
 
-def _still_relevant(stores: Stores, ctx: Ports, notice: CollectionsNotice, now: datetime) -> str | None:
-    """Why a reminder should no longer go out (the customer paid meanwhile), or None."""
+def _still_relevant(stores: Stores, ctx: Ports, notice: CollectionsNotice,
+                    now: datetime) -> tuple[str, DecisionTrace | None] | None:
+    """Why a reminder should no longer go out (the customer paid meanwhile) and the fresh decision that says
+    so, or None."""
     if notice.template in POST_ACTION or notice.audience == "team":
         return None
     decision = decide(stores, ctx.settings, notice.customer_id, now, persist=False)
-    if decision is None or decision.stage is None:
-        return "no collections stage applies any more"
-    policy = policy_set(ctx.settings).for_version(decision.policy_version)
-    order = [s.id for s in policy.stages]
-    if notice.stage_id in order and order.index(notice.stage_id) + 1 > decision.severity:
-        return f"customer is now at stage {decision.stage}, below {notice.stage_id}"
-    return None
+    policy = policy_set(ctx.settings).for_version(decision.policy_version if decision else None)
+    key = ActionKey.for_stage("notify_customer", notice.customer_id, notice.stage_id, case_id=notice.case_id)
+    due = still_due(decision, key, policy)
+    return None if due else (due.reason, decision.trace if decision else None)
 
 
 async def deliver(ctx: Ports, notice: CollectionsNotice, *, now: datetime | None = None,
@@ -181,10 +183,11 @@ async def deliver(ctx: Ports, notice: CollectionsNotice, *, now: datetime | None
         ledger = CustomerLedger.empty(notice.customer_id)  # a portfolio alert ("*") still reaches the team
     stale = await asyncio.to_thread(_still_relevant, stores, ctx, notice, now)
     if stale:
+        why, fresh = stale
         await asyncio.to_thread(ctx.audit.record, AuditEntry(
             customer_id=notice.customer_id, action="notice.skipped", actor="csp-guard",
-            reason=f"{notice.template}: {stale}", correlation_id=correlation_id))
-        return f"skipped: {stale}"
+            reason=f"{notice.template}: {why}", correlation_id=correlation_id, decision=fresh))
+        return f"skipped: {why}"
     context = await build_context(ctx, stores, notice, ledger, now)
     team = notice.audience == "team"
     recipient: str | None
@@ -247,4 +250,4 @@ def _record_sent(ctx: Ports, stores: Stores, notice: CollectionsNotice, template
                                 correlation_id=correlation_id,
                                 evidence={"key": notice.key, "message_id": result.get("message_id"),
                                           "stage_id": notice.stage_id, "subject": result.get("subject"),
-                                          "text": result.get("text", "")}))
+                                          "text": result.get("text", "")}, decision=notice.decision))

@@ -1,7 +1,9 @@
-"""What operators do by hand (HTTP functions and the cspguard CLI share these): look, hold, approve, act.
+"""What operators do by hand (HTTP functions and the cspguard CLI share these): look, hold, act.
 
 Every change is audited with the operator's identity and reason, and is followed by a fresh evaluation
-of the customer so its effect (a reactivation after an exemption, say) is immediate.
+of the customer so its effect (a reactivation after an exemption, say) is immediate. Approvals live in
+``shared.services.approvals`` and dry runs in ``shared.services.previews``; both are re-exported here, where
+the HTTP functions and the CLI import them from.
 """
 
 from __future__ import annotations
@@ -14,32 +16,26 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.clock import utcnow
-from shared.collections import (
-    Approval,
-    CustomerOverrides,
-    Decision,
-    Exemption,
-    ManualHold,
-    Policy,
-    PromiseToPay,
-    diff_decisions,
-    preview,
-)
-from shared.collections.ledger import CustomerLedger
+from shared.collections import CustomerOverrides, Exemption, ManualHold, PromiseToPay
+from shared.collections.keys import ActionKey
 from shared.collections.policy import SuspendScope
-from shared.collections.preview import DecisionChange
 from shared.messaging import Queue
+from shared.services.approvals import decide_approval, list_approvals
 from shared.services.collections import Dispatched, decide, dispatch
-from shared.services.errors import ConflictError, EvaluationError, ForbiddenError, InvalidRequest, NotFoundError
+from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
 from shared.services.messages import EnforcementRequest
-from shared.services.policies import calendar, policy_set
-from shared.services.state import ApprovalRequest, CollectionsState, Stores
+from shared.services.policies import policy_set
+from shared.services.previews import decision_row, policy_diff, portfolio_preview
+from shared.services.state import CollectionsState, Stores
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.ports import Ports
 
 log = logging.getLogger("cspguard.operators")
+__all__ = ["ManualAction", "NotFoundError", "customer_status", "decide_approval", "decision_row", "known_subscriptions",
+           "lift_override", "list_approvals", "manual_enforcement", "migrate_case", "parse_day", "policy_diff",
+           "portfolio_preview", "reevaluate", "set_override"]
 
 
 class ManualAction(BaseModel):
@@ -204,8 +200,9 @@ def manual_enforcement(ctx: Ports, customer_id: str, action: Literal["suspend", 
     if action == "reactivate" and not ids and not stores.suspended_by_us(customer_id):
         raise ConflictError(f"csp-guard has suspended nothing for customer {customer_id}")
     request = EnforcementRequest(
-        action=action, customer_id=customer_id, reason="manual", key=f"manual:{customer_id}:{body.request_id}",
-        detail=body.reason, actor=actor, subscription_ids=ids, requested_at=now,
+        action=action, customer_id=customer_id, reason="manual",
+        key=str(ActionKey.manual(customer_id, body.request_id)), detail=body.reason, actor=actor,
+        subscription_ids=ids, requested_at=now,
         scope=SuspendScope(kind="all") if action == "suspend" and not ids else None)  # all_subscriptions: said so
     if action == "reactivate" and not ids:  # fraud containment is lifted through its case only
         ids = tuple(r.subscription_id for r in stores.suspended_by_us(customer_id) if r.reason != "fraud")
@@ -241,104 +238,6 @@ def migrate_case(ctx: Ports, customer_id: str, actor: str, reason: str,
     reevaluate(ctx, customer_id, actor, now)
     assert migrated is not None
     return migrated
-
-
-def list_approvals(ctx: Ports, status: Literal["pending", "decided"] = "pending") -> list[ApprovalRequest]:
-    return sorted(ctx.stores.approvals.partition(status), key=lambda a: a.requested_at)
-
-
-def decide_approval(ctx: Ports, key: str, approve: bool, actor: str, note: str = "",
-                    now: datetime | None = None) -> ApprovalRequest:
-    """Approve or reject a pending action. Approval records the approver on the case and re-evaluates, so
-    the action runs through the normal checks exactly once (its key is unchanged)."""
-    now = _now(now)
-    stores = ctx.stores
-    if approve:
-        _four_eyes(stores.approvals.get("pending", key), actor)
-    if key.startswith("run:"):
-        from shared.services.sweep import decide_run
-
-        try:
-            decide_run(ctx, key.removeprefix("run:"), actor, approve, note, now)
-        except KeyError as exc:
-            raise NotFoundError(str(exc.args[0])) from None
-        except ValueError as exc:  # already approved or rejected
-            raise ConflictError(str(exc)) from None
-        found = stores.approvals.get("decided", key)
-        if found is None:
-            raise NotFoundError(f"no approval {key}")
-        return found
-    request = stores.approvals.get("pending", key)
-    if request is None:
-        if stores.approvals.get("decided", key) is not None:
-            raise ConflictError(f"approval {key} was already decided")
-        raise NotFoundError(f"no pending approval {key}")
-    decided = request.model_copy(update={"status": "approved" if approve else "rejected", "decided_by": actor,
-                                         "decided_at": now, "note": note})
-    stores.approvals.put("decided", key, decided)  # ConcurrencyConflict if decided concurrently
-    stores.approvals.delete("pending", key)
-    ctx.audit.record(AuditEntry(customer_id=request.customer_id, action=f"approval.{decided.status}", actor=actor,
-                                reason=note or request.why, at=now, evidence={"key": key}))
-    if approve and request.action is not None and request.action.stage_id:
-        approval = Approval(stage_id=request.action.stage_id, approver=actor, approved_at=now)
-
-        def add(state: CollectionsState | None) -> CollectionsState | None:
-            if state is None or state.case is None:
-                return None
-            case = state.case.model_copy(update={"approvals": (*state.case.approvals, approval)})
-            return state.model_copy(update={"case": case})
-
-        stores.cases.update(request.customer_id, "collections", add)
-        decision = decide(stores, ctx.settings, request.customer_id, now)
-        if decision is not None:
-            dispatch(ctx, stores, decision, now, allow_suspend=True, actor=actor)
-    return decided
-
-
-def _four_eyes(request: ApprovalRequest | None, actor: str) -> None:
-    """Nobody approves their own request (rejecting it is fine)."""
-    if request is not None and request.requested_by and request.requested_by == actor:
-        raise ForbiddenError(f"{actor} asked for {request.key}: a second person must approve it (four eyes)")
-
-
-def portfolio_preview(ctx: Ports, now: datetime | None = None, policy: Policy | None = None,
-                      errors: dict[str, str] | None = None,
-                      ledgers: list[CustomerLedger] | None = None) -> list[Decision]:
-    """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
-    ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview.
-    ``ledgers``: already loaded (the portfolio view reads them once for both the preview and the ageing)."""
-    from shared.services.forecast import portfolio_inputs
-
-    now = _now(now)
-    policy = policy or policy_set(ctx.settings).for_version(None)
-    i = portfolio_inputs(ctx.stores, ledgers)
-    return preview(i.ledgers, policy, calendar(ctx.settings, policy), now, overrides=i.overrides, notices=i.notices,
-                   cases=i.cases, unbilled=i.unbilled, errors=errors)
-
-
-def policy_diff(ctx: Ports, old: Policy, new: Policy, now: datetime | None = None,
-                errors: dict[str, str] | None = None) -> list[DecisionChange]:
-    """Decision changes from ``old`` to ``new``; with ``errors``, customers that cannot be evaluated under
-    either are reported there and left out of the diff."""
-    now = _now(now)
-    failed: dict[str, str] = {}
-    before, after = portfolio_preview(ctx, now, old, errors=failed), portfolio_preview(ctx, now, new, errors=failed)
-    if failed and errors is None:
-        raise EvaluationError(next(iter(failed)), ValueError(next(iter(failed.values()))))
-    if errors is not None:
-        errors.update(failed)
-    return diff_decisions([d for d in before if d.customer_id not in failed],
-                          [d for d in after if d.customer_id not in failed])
-
-
-def decision_row(d: Decision) -> dict[str, Any]:
-    """One line of a preview table."""
-    return {"customer_id": d.customer_id, "stage": d.stage, "actions": [f"{a.kind}:{a.stage_id}" for a in d.actions],
-            "pending_approval": [a.stage_id for a in d.pending_approval],
-            "blocked_by": [r.code for r in d.blocked_by], "overdue": {c: str(a) for c, a in d.snapshot.overdue.items()},
-            "days_past_due": d.snapshot.days_past_due,
-            "next_review_at": d.next_review_at.isoformat() if d.next_review_at else None,
-            "explanation": "; ".join(r.text for r in (*d.reasons, *d.blocked_by))}
 
 
 def parse_day(value: str | None) -> datetime | None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.clock import utcnow
+from shared.collections.keys import ActionKey
 from shared.messaging import Queue
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import decide, dispatch
@@ -148,8 +149,9 @@ def finalize(ctx: Ports, run_id: str, now: datetime | None = None) -> SweepRun:
     except ConcurrencyConflict:
         return stores.runs.get(run_id, "run") or run
     if too_many:
-        stores.approvals.upsert("pending", f"run:{run_id}", ApprovalRequest(
-            key=f"run:{run_id}", customer_id="*", action=None, requested_at=now, why=new.detail, run_id=run_id,
+        key = str(ActionKey.for_run(run_id))
+        stores.approvals.upsert("pending", key, ApprovalRequest(
+            key=key, customer_id="*", action=None, requested_at=now, why=new.detail, run_id=run_id,
             requested_by=new.requested_by))
         _alert_halted(ctx, new, targets, now)
         log.warning("sweep %s halted: %s", run_id, new.detail)
@@ -180,7 +182,7 @@ def decide_run(ctx: Ports, run_id: str, approver: str, approve: bool, note: str 
     new = run.model_copy(update={"status": "approved" if approve else "rejected",
                                  "detail": f"{run.detail}; {'approved' if approve else 'rejected'} by {approver}"})
     stores.runs.put(run_id, "run", new, etag)  # ConcurrencyConflict: someone else decided first
-    request = stores.approvals.get("pending", f"run:{run_id}")
+    request = stores.approvals.get("pending", str(ActionKey.for_run(run_id)))
     if request is not None:
         stores.approvals.upsert("decided", request.key, request.model_copy(update={
             "status": new.status, "decided_by": approver, "decided_at": now, "note": note}))
@@ -200,11 +202,12 @@ def _alert_halted(ctx: Ports, run: SweepRun, targets: list[str], now: datetime) 
     from shared.notify import DeliveryError, TemplateId, team_notification
 
     settings = ctx.settings
-    key = f"run:{run.run_id}:halted"
+    approval_key = str(ActionKey.for_run(run.run_id))
+    key = f"{approval_key}:halted"
     context = {"run_id": run.run_id, "detail": run.detail, "halted_at": now.isoformat(),
                "customers": run.customers, "customers_to_suspend": run.customers_to_suspend,
                "planned_suspensions": run.planned_suspensions, "targets": [_named(ctx, c) for c in targets[:50]],
-               "approval_key": key.removesuffix(":halted")}
+               "approval_key": approval_key}
     note = team_notification(settings, key, TemplateId.TEAM_RUN_HALTED, context)
     try:
         ctx.idempotency.run_once("notice", key, lambda: ctx.notifier.send(note).model_dump(mode="json"))

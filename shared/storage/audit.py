@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from shared.clock import utcnow
+from shared.collections.decision import DecisionTrace
 from shared.storage.tables import dumps, safe_key
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class AuditEntry(BaseModel):
     correlation_id: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict)
     outcome: str = "ok"
+    decision: DecisionTrace | None = None  # the collections decision behind the action: reasons, fingerprint
 
 
 class AuditLog:
