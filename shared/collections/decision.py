@@ -12,6 +12,7 @@ from shared.collections.keys import ActionKey
 from shared.collections.policy import SuspendScope
 from shared.domain import Money
 from shared.domain.money import DecimalStr
+from shared.domain.trace import DecisionTrace, Reason
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -70,25 +71,6 @@ class Action(BaseModel):
     def action_key(self) -> ActionKey:
         """``key`` as the typed value it was built from."""
         return ActionKey.parse(self.key)
-
-
-class Reason(BaseModel):
-    """A reason code with a human explanation (returned with the decision, not just logged)."""
-
-    model_config = _Frozen
-    code: str
-    text: str
-
-
-class DecisionTrace(BaseModel):
-    """Why an action was taken, kept with its audit entry: the decision's reasons (and what blocked other
-    actions) and the fingerprint of every input it was computed from."""
-
-    model_config = _Frozen
-    fingerprint: str
-    policy_version: str
-    reasons: tuple[Reason, ...] = ()
-    blocked_by: tuple[Reason, ...] = ()
 
 
 class Snapshot(BaseModel):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from shared.clock import utcnow
-from shared.collections.decision import DecisionTrace
+from shared.domain.trace import DecisionTrace
 from shared.storage.tables import dumps, safe_key
 
 if TYPE_CHECKING:
