@@ -63,7 +63,7 @@ def decide_approval(ctx: Ports, key: str, approve: bool, actor: str, note: str =
         stores.cases.update(request.customer_id, "collections", add)
         decision = decide(stores, ctx.settings, request.customer_id, now)
         if decision is not None:
-            dispatch(ctx, stores, decision, now, allow_suspend=True, actor=actor)
+            dispatch(ctx, decision, now, allow_suspend=True, actor=actor)
     return decided
 
 

@@ -86,11 +86,12 @@ def decide(stores: Stores, settings: Settings, customer_id: str, now: datetime,
     raise ConcurrencyConflict(f"collections state of {customer_id} kept changing; will retry")
 
 
-def reactivate_if_paid(ctx: Ports, stores: Stores, customer_id: str, now: datetime, *, actor: str,
+def reactivate_if_paid(ctx: Ports, customer_id: str, now: datetime, *, actor: str,
                        correlation_id: str | None = None) -> EnforcementRequest | None:
     """When the customer cannot be evaluated (EvaluationError) but owes nothing any more, still lift what
     csp-guard suspended for non-payment: reactivating our own suspension of a customer with no open
     undisputed balance is safe whatever the rest of its data says. Same key as the engine's reactivation."""
+    stores = ctx.stores
     ledger = stores.ledger(customer_id)
     records = [r for r in stores.suspended_by_us(customer_id) if r.reason == "nonpayment"]
     if ledger is None or ledger.summary.rows or not records:
@@ -115,10 +116,11 @@ def _default_template(kind: str) -> str:
     return "team_stage_entered" if kind == "notify_team" else ""
 
 
-def dispatch(ctx: Ports, stores: Stores, decision: Decision, now: datetime, *,
+def dispatch(ctx: Ports, decision: Decision, now: datetime, *,
              allow_suspend: bool, actor: str, run_id: str | None = None,
              correlation_id: str | None = None, inputs: CustomerInputs | None = None) -> Dispatched:
     """Publish a decision's actions: notices, reactivations, approvals; suspensions if allowed."""
+    stores = ctx.stores
     out = Dispatched()
     cid = decision.customer_id
     case_id = decision.case.case_id if decision.case else None

@@ -40,7 +40,8 @@ log = logging.getLogger("cspguard.enforcement")
 __all__ = ["TRANSIENT", "Outcome", "execute", "precheck"]
 
 
-async def _suspend(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome:
+async def _suspend(ctx: Ports, req: EnforcementRequest, now: datetime) -> Outcome:
+    stores = ctx.stores
     pc = ctx.partner_center()
     subs = await pc.list_subscriptions(req.customer_id)
     held = {r.label for r in await asyncio.to_thread(stores.suspended_by_us, req.customer_id)}
@@ -113,7 +114,8 @@ def _reactivation_order(r: SuspensionRecord) -> tuple[bool, bool]:
     return r.is_addon, r.entitlement_id is not None
 
 
-async def _reactivate(ctx: Ports, stores: Stores, req: EnforcementRequest) -> Outcome:
+async def _reactivate(ctx: Ports, req: EnforcementRequest) -> Outcome:
+    stores = ctx.stores
     pc = ctx.partner_center()
     wanted = set(req.subscription_ids) | {target_label(t.plan_subscription_id, t.entitlement_id)
                                           for t in req.entitlements}
@@ -151,7 +153,7 @@ async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None =
     now = now or utcnow()
     stores = ctx.stores
     # storage calls are synchronous: run them in threads so this async invocation never blocks the event loop
-    early = await asyncio.to_thread(precheck, ctx, stores, req, now)
+    early = await asyncio.to_thread(precheck, ctx, req, now)
     if early is not None and await asyncio.to_thread(ctx.idempotency.status, "enforcement", req.key) is None:
         await asyncio.to_thread(audit, ctx, req, early, now, correlation_id)
         if req.reason == "fraud" and req.action == "suspend":  # the case shows that nothing was contained, and why
@@ -173,15 +175,15 @@ async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None =
         if early is not None:  # nothing new is done: only what a dead attempt did is settled below
             outcome = early
         elif req.action == "suspend":
-            outcome = await _suspend(ctx, stores, req, now)
+            outcome = await _suspend(ctx, req, now)
         else:
             owed = await late_suspension_audits(ctx, req, before)
-            outcome = await _reactivate(ctx, stores, req)
+            outcome = await _reactivate(ctx, req)
             for entry in owed:  # suspensions whose own attempt died unaudited, now lifted: record that they happened
                 if entry.evidence["changed"][0] in outcome.changed:
                     await asyncio.to_thread(ctx.audit.record, entry)
         if claim.taken_over:
-            outcome = await finish_takeover(ctx, stores, req, outcome, claim)
+            outcome = await finish_takeover(ctx, req, outcome, claim)
         return outcome.model_dump()
 
     # a redelivery takes over the stale claim of an attempt that died (crash, storage outage) and finishes it
@@ -192,11 +194,11 @@ async def execute(ctx: Ports, req: EnforcementRequest, *, now: datetime | None =
         # done before; but if that attempt died (or storage failed) between recording the result and its follow-ups,
         # the audit, the case and the notice are still owed: finish them now, once
         if not await asyncio.to_thread(ctx.idempotency.followed_up, "enforcement", req.key):
-            await asyncio.to_thread(after, ctx, stores, req, outcome, now, correlation_id)
+            await asyncio.to_thread(after, ctx, req, outcome, now, correlation_id)
             await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
             return outcome
         return outcome.model_copy(update={"status": "duplicate"})
-    await asyncio.to_thread(after, ctx, stores, req, outcome, now, correlation_id)
+    await asyncio.to_thread(after, ctx, req, outcome, now, correlation_id)
     if outcome.status == "done":
         await asyncio.to_thread(ctx.idempotency.mark_followed_up, "enforcement", req.key)
     return outcome

@@ -18,7 +18,6 @@ from shared.services.collections import decide
 from shared.services.enforcement_steps import TargetState
 from shared.services.messages import EnforcementRequest
 from shared.services.payments import feed_age_hours
-from shared.services.state import Stores
 
 if TYPE_CHECKING:
     from shared.ports import Ports
@@ -36,8 +35,9 @@ class Outcome(BaseModel):
     targets: list[TargetState] = Field(default_factory=list)  # what Partner Center showed for each, at the end
 
 
-def precheck(ctx: Ports, stores: Stores, req: EnforcementRequest, now: datetime) -> Outcome | None:
+def precheck(ctx: Ports, req: EnforcementRequest, now: datetime) -> Outcome | None:
     """Reasons not to act now, or None. Non-payment suspensions need fresh data and a still-due decision."""
+    stores = ctx.stores
     settings = ctx.settings
     if req.action == "suspend" and req.reason == "nonpayment":
         age = feed_age_hours(stores, now)

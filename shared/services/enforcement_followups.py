@@ -11,15 +11,15 @@ from shared.messaging import Queue
 from shared.services.collections import decide
 from shared.services.enforcement_checks import Outcome
 from shared.services.messages import CollectionsNotice, EnforcementRequest, NoticeTarget
-from shared.services.state import Stores
 from shared.storage.audit import AuditEntry
 
 if TYPE_CHECKING:
     from shared.ports import Ports
 
 
-def after(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome, now: datetime,
+def after(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime,
            correlation_id: str) -> None:
+    stores = ctx.stores
     audit(ctx, req, out, now, correlation_id)
     if req.reason == "fraud":  # the case's containment state and its escalation come from this verified outcome
         fraud_outcome(ctx, req, out, now)
@@ -60,7 +60,7 @@ def after(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome, now
     # that is no longer due is lifted at once (the safety net sees the records just written)
     decision = decide(stores, ctx.settings, req.customer_id, now)
     undone = decision is not None and any(
-        r.action == "reactivate" for r in dispatch(ctx, stores, decision, now, allow_suspend=False,
+        r.action == "reactivate" for r in dispatch(ctx, decision, now, allow_suspend=False,
                                                    actor=req.actor, correlation_id=correlation_id or None).enforcement)
     if not undone:
         for notice in req.then_notify:

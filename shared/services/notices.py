@@ -54,8 +54,9 @@ def _suspension_plan(policy: Policy, notice_stage: str, anchor: Any, now: dateti
     return None
 
 
-async def build_context(ctx: Ports, stores: Stores, notice: CollectionsNotice, ledger: CustomerLedger,
+async def build_context(ctx: Ports, notice: CollectionsNotice, ledger: CustomerLedger,
                         now: datetime) -> dict[str, Any]:
+    stores = ctx.stores
     settings = ctx.settings
     lang = ledger.profile.language
     summary = ledger.summary
@@ -188,7 +189,7 @@ async def deliver(ctx: Ports, notice: CollectionsNotice, *, now: datetime | None
             customer_id=notice.customer_id, action="notice.skipped", actor="csp-guard",
             reason=f"{notice.template}: {why}", correlation_id=correlation_id, decision=fresh))
         return f"skipped: {why}"
-    context = await build_context(ctx, stores, notice, ledger, now)
+    context = await build_context(ctx, notice, ledger, now)
     team = notice.audience == "team"
     recipient: str | None
     if team and ctx.settings.team_webhook_url:
@@ -216,7 +217,7 @@ async def deliver(ctx: Ports, notice: CollectionsNotice, *, now: datetime | None
     if not ran:  # sent before; make sure the delivery was recorded (the first attempt may have died after sending)
         await asyncio.to_thread(_record_delivery, stores, notice, team, now, True)
         return "duplicate"
-    await asyncio.to_thread(_record_sent, ctx, stores, notice, template, team, now, correlation_id, result)
+    await asyncio.to_thread(_record_sent, ctx, notice, template, team, now, correlation_id, result)
     return "sent"
 
 
@@ -238,9 +239,10 @@ def _record_delivery(stores: Stores, notice: CollectionsNotice, team: bool, now:
     stores.cases.update(notice.customer_id, "collections", add)
 
 
-def _record_sent(ctx: Ports, stores: Stores, notice: CollectionsNotice, template: str, team: bool,
+def _record_sent(ctx: Ports, notice: CollectionsNotice, template: str, team: bool,
                  now: datetime, correlation_id: str, result: dict[str, Any]) -> None:
     """The delivery is a fact the engine's notice gate relies on: record it on the case and in the audit log."""
+    stores = ctx.stores
     _record_delivery(stores, notice, team, now)
     from shared.observability import metrics
 

@@ -93,7 +93,7 @@ def reevaluate(ctx: Ports, customer_id: str, actor: str, now: datetime | None = 
         return None
     if decision is None:
         return None
-    return dispatch(ctx, ctx.stores, decision, now, allow_suspend=False, actor=actor)
+    return dispatch(ctx, decision, now, allow_suspend=False, actor=actor)
 
 
 def customer_status(ctx: Ports, customer_id: str, now: datetime | None = None,

@@ -93,7 +93,7 @@ def _record_event(stores: Stores, event: PaymentEvent,
     return True, ledger, restated
 
 
-def ingest(ctx: Ports, stores: Stores, event: PaymentEvent, *, now: datetime | None = None,
+def ingest(ctx: Ports, event: PaymentEvent, *, now: datetime | None = None,
            correlation_id: str | None = None, source: str = "") -> tuple[bool, Dispatched | None]:
     """Record the event, then re-evaluate the customer and publish notices and reactivations. ``source`` is
     the system that sent it (the envelope's ``source``), named in the audit of profile changes.
@@ -102,6 +102,7 @@ def ingest(ctx: Ports, stores: Stores, event: PaymentEvent, *, now: datetime | N
     (a payment still counts), the failure is audited and alerted once per ledger state, what csp-guard
     suspended for non-payment is lifted once nothing is owed, and the message completes, so later events of
     the customer keep applying."""
+    stores = ctx.stores
     now = now or utcnow()
     before = stores.ledger(event.customer_id) if isinstance(event, CustomerUpdated) else None
     changed, ledger, restated = _record_event(stores, event, now)
@@ -127,12 +128,12 @@ def ingest(ctx: Ports, stores: Stores, event: PaymentEvent, *, now: datetime | N
                    "(no notices, no suspension; a non-payment suspension is lifted only once nothing is owed) until "
                    "its data is corrected.",
                    customer_id=event.customer_id, correlation_id=correlation_id)
-        lifted = reactivate_if_paid(ctx, stores, event.customer_id, now, actor=f"event:{event.event_id}",
+        lifted = reactivate_if_paid(ctx, event.customer_id, now, actor=f"event:{event.event_id}",
                                     correlation_id=correlation_id)
         return changed, Dispatched(enforcement=[lifted]) if lifted else None
     if decision is None:
         return changed, None
-    return changed, dispatch(ctx, stores, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
+    return changed, dispatch(ctx, decision, now, allow_suspend=False, actor=f"event:{event.event_id}",
                              correlation_id=correlation_id)
 
 
@@ -216,7 +217,7 @@ def handle_event(ctx: Ports, m: Received, event: PaymentEvent, *,
     from shared.services.delivery import park
 
     try:
-        return ingest(ctx, ctx.stores, event, correlation_id=correlation_id, source=m.envelope.source)
+        return ingest(ctx, event, correlation_id=correlation_id, source=m.envelope.source)
     except LedgerError as exc:  # e.g. a currency contradicting the invoice: retrying can never fix it
         park(ctx, m, f"cannot apply {m.envelope.kind}: {exc}")
     except PolicyError as exc:  # the ledger is updated; evaluation needs an operator (e.g. migrate the case)

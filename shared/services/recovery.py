@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from shared.ports import Ports
     from shared.services.enforcement import Outcome
     from shared.services.messages import EnforcementRequest
-    from shared.services.state import Stores, SuspensionRecord
+    from shared.services.state import SuspensionRecord
     from shared.storage.idempotency import Claim
 
 
@@ -27,10 +27,11 @@ def plan_of(records: list[SuspensionRecord]) -> dict[str, Any]:
     return {"recorded": [r.subscription_id for r in records if r.entitlement_id is None]}
 
 
-async def finish_takeover(ctx: Ports, stores: Stores, req: EnforcementRequest, out: Outcome,
+async def finish_takeover(ctx: Ports, req: EnforcementRequest, out: Outcome,
                           claim: Claim) -> Outcome:
     """After taking over a dead attempt's claim: count what that attempt already changed (verified by reading
     Partner Center now), and drop records of subscriptions it recorded but never changed."""
+    stores = ctx.stores
     subs = {s.id: s.status.value for s in await ctx.partner_center().list_subscriptions(req.customer_id)}
     records = await asyncio.to_thread(stores.suspended_by_us, req.customer_id)
     changed, failed = list(out.changed), dict(out.failed)

@@ -78,7 +78,7 @@ def process_shard(ctx: Ports, shard: SweepShard, now: datetime | None = None) ->
         if decision is None:
             continue
         result.evaluated += 1
-        out = dispatch(ctx, stores, decision, now, allow_suspend=False, actor=ACTOR, run_id=shard.run_id,
+        out = dispatch(ctx, decision, now, allow_suspend=False, actor=ACTOR, run_id=shard.run_id,
                        correlation_id=shard.run_id, inputs=prefetched.get(cid))
         result.notices += len(out.notices)
         result.reactivations += sum(1 for r in out.enforcement if r.action == "reactivate")

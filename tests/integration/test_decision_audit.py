@@ -73,7 +73,7 @@ async def test_suspension_reactivation_and_notice_audits_keep_the_decision_behin
 
     decision = decide(stores, ctx.settings, cid, NOW)
     assert decision is not None and decision.suspends, decision
-    sent_out = dispatch(ctx, stores, decision, NOW, allow_suspend=True, actor="csp-guard:test")
+    sent_out = dispatch(ctx, decision, NOW, allow_suspend=True, actor="csp-guard:test")
     [suspend] = [r for r in sent_out.enforcement if r.action == "suspend"]
     assert suspend.decision == decision.trace  # carried by the queue message
     out = await execute(ctx, suspend, now=NOW)
@@ -92,7 +92,7 @@ async def test_suspension_reactivation_and_notice_audits_keep_the_decision_behin
     later = NOW + timedelta(hours=1)
     paid = decide(stores, ctx.settings, cid, later)
     assert paid is not None
-    [lift] = [r for r in dispatch(ctx, stores, paid, later, allow_suspend=False, actor="csp-guard:test").enforcement
+    [lift] = [r for r in dispatch(ctx, paid, later, allow_suspend=False, actor="csp-guard:test").enforcement
               if r.action == "reactivate"]
     assert (await execute(ctx, lift, now=later)).status == "done"
     [back] = [e for e in ctx.audit.history(cid, 20) if e.action == "reactivate"]

@@ -277,9 +277,9 @@ async def test_the_suspended_notice_names_only_what_partner_center_showed_suspen
         async def list_subscriptions(self, customer_id: str) -> list[Subscription]:
             return []
 
-    ctx = SimpleNamespace(settings=SETTINGS, partner_center=Listing)
+    ctx = SimpleNamespace(settings=SETTINGS, partner_center=Listing, stores=stores)
     notice = CollectionsNotice(customer_id="c1", key="k:n", stage_id="s", template="suspension_done", case_id="case")
-    out = await build_context(ctx, stores, notice, CustomerLedger(customer_id="c1"), NOW)  # type: ignore[arg-type]
+    out = await build_context(ctx, notice, CustomerLedger(customer_id="c1"), NOW)  # type: ignore[arg-type]
     assert [s["id"] for s in out["subscriptions"]] == ["o365"]
 
 
