@@ -100,6 +100,9 @@ def _wait(check: Any, timeout: float, what: str, every: float = 0.2) -> Any:
     return wait_until(check, what, timeout, interval=every)
 
 
+GOOD_PREFIX = "00000000-0000-4000-8000-"  # customers in good standing: never called at Partner Center
+
+
 def setup(admin: httpx.Client, stores: Stores, n: int, n_arrears: int, now: datetime) -> dict[str, str]:
     """Write the portfolio; returns the arrears customers' ids -> their Azure plan subscription id."""
     plans: dict[str, str] = {}
@@ -109,7 +112,7 @@ def setup(admin: httpx.Client, stores: Stores, n: int, n_arrears: int, now: date
             {"kind": "license", "friendly_name": "Office 365 E3"}]}).raise_for_status().json()
         plans[created["id"]] = next(s["id"] for s in created["subscriptions"]
                                     if s["offerId"].startswith("DZH318Z0BPS6"))
-    good = [f"good-{i:06d}" for i in range(n - n_arrears)]
+    good = [f"{GOOD_PREFIX}{i:012d}" for i in range(n - n_arrears)]  # tenant GUIDs (ingress requires them)
     today = now.date()
 
     def write(cid: str) -> None:
@@ -175,7 +178,7 @@ def main() -> None:
         calls = admin.get("/_sandbox/calls", params={"since": since}).json()["calls"]
         pc = [c for c in calls if not c["path"].startswith("/_sandbox")]
         per_customer = Counter(next((cid for cid in plans if cid in c["path"]), None) for c in pc)
-        in_good = sum(1 for c in pc if "/good-" in c["path"])
+        in_good = sum(1 for c in pc if f"/{GOOD_PREFIX}" in c["path"])
         methods = Counter(c["method"] for c in pc)
         acted = done["customers_to_suspend"]
         wall = t_end - t0
