@@ -22,7 +22,6 @@ from shared.notify.formatting import (
     normalize_language,
 )
 from shared.notify.models import (
-    NOTIFICATION_KIND,
     TEAM_RECIPIENT,
     Channel,
     Notification,
@@ -36,7 +35,6 @@ from shared.notify.smtp import SmtpSender, build_email, message_id_for
 from shared.notify.webhook import RetryPolicy, WebhookDelivery, WebhookSender
 
 __all__ = [
-    "NOTIFICATION_KIND",
     "SUPPORTED_LANGUAGES",
     "TEAM_RECIPIENT",
     "Channel",

@@ -8,9 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.messaging import Envelope
-
-NOTIFICATION_KIND = "notification"
 TEAM_RECIPIENT = "team"
 
 
@@ -79,12 +76,6 @@ class Notification(BaseModel):
         elif self.recipient != TEAM_RECIPIENT or self.cc:
             raise ValueError(f"webhook notifications go to recipient {TEAM_RECIPIENT!r} with no cc")
         return self
-
-    @classmethod
-    def from_envelope(cls, envelope: Envelope) -> Notification:
-        if envelope.kind != NOTIFICATION_KIND:
-            raise ValueError(f"envelope kind {envelope.kind!r} is not {NOTIFICATION_KIND!r}")
-        return cls.model_validate(envelope.payload)
 
 
 class RenderedMessage(BaseModel):

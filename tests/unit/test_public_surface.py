@@ -45,7 +45,7 @@ PINNED: dict[str, list[str]] = {
         "QueueProducer", "decode_envelope", "encode_body",
     ],
     "shared.notify": [
-        "Channel", "DeliveryError", "EmailTransport", "NOTIFICATION_KIND", "NotConfigured", "Notification",
+        "Channel", "DeliveryError", "EmailTransport", "NotConfigured", "Notification",
         "NotifyError", "RenderedMessage", "RetryPolicy", "SUPPORTED_LANGUAGES", "SendResult",
         "SmtpDeliveryError", "SmtpSender", "TEAM_RECIPIENT", "TemplateContextError", "TemplateError",
         "TemplateId", "UnknownTemplate", "WebhookDelivery", "WebhookDeliveryError", "WebhookSender",
