@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from shared.collections.decision import DecisionTrace
 from shared.collections.policy import SuspendScope
@@ -21,6 +21,14 @@ NOTICE_KIND = kinds.NOTICE
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_decision(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A message without a decision is written as before the field existed (the previous version reads it)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("decision", 0) is None:
+            del data["decision"]
+        return data
 
 
 class AzureTarget(_Payload):

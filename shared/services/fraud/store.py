@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from shared.fraud import Assessment, Case
 from shared.fraud.models import CustomerSeries
@@ -110,6 +110,11 @@ class ContainmentKey(BaseModel):
     key: str = Field(min_length=1)
     targets: tuple[str, ...] = ()
 
+    @property
+    def stored(self) -> str:
+        """The form a case record keeps ("key|label,label"): the one every version of csp-guard reads."""
+        return f"{self.key}|{','.join(self.targets)}"
+
 
 class CaseRecord(BaseModel):
     """The engine's ``Case`` plus what the services track around it."""
@@ -136,6 +141,11 @@ class CaseRecord(BaseModel):
                 item = {"key": key, "targets": tuple(t for t in targets.split(",") if t)}
             typed.append(item)
         return typed
+
+    @field_serializer("containment_keys")
+    def _as_stored(self, keys: list[ContainmentKey]) -> list[str]:
+        """Written as before (a rollback reads it); typed everywhere in code."""
+        return [k.stored for k in keys]
 
     @property
     def requested_targets(self) -> tuple[str, ...]:

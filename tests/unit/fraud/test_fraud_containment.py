@@ -112,7 +112,7 @@ def test_a_request_without_an_outcome_is_planned_again_only_once_stale() -> None
     assert replan_due(rec, later) and exclude(rec, later) == []
 
 
-def test_containment_keys_are_typed_and_records_stored_as_key_strings_still_read() -> None:
+def test_containment_keys_are_typed_in_code_and_stored_in_the_form_every_version_reads() -> None:
     from shared.services.fraud.store import CaseRecord, ContainmentKey
 
     stored = {"case": _case(_hit()).model_dump(mode="json"),
@@ -124,5 +124,5 @@ def test_containment_keys_are_typed_and_records_stored_as_key_strings_still_read
                                     ContainmentKey(key="fraud-c1:contain:2", targets=("plan/e2",))]
     assert rec.requested_targets == ("plan/e1", "licence", "plan/e2")
     written = rec.model_dump(mode="json")["containment_keys"]
-    assert written[0] == {"key": "fraud-c1:contain:0", "targets": ["plan/e1", "licence"]}  # no key string any more
+    assert written[0] == "fraud-c1:contain:0|plan/e1,licence"  # stored as every version reads it (rollback-safe)
     assert CaseRecord.model_validate_json(rec.model_dump_json()) == rec
