@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from shared.collections.due import still_due
 from shared.collections.keys import ActionKey
+from shared.domain.trace import DecisionTrace
 from shared.services.collections import decide
 from shared.services.enforcement_steps import TargetState
 from shared.services.messages import EnforcementRequest
@@ -33,6 +34,7 @@ class Outcome(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict)
     lifted_nonpayment: bool = False
     targets: list[TargetState] = Field(default_factory=list)  # what Partner Center showed for each, at the end
+    decision: DecisionTrace | None = None  # the fresh decision when the re-check decided (skipped on fresh data)
 
 
 def precheck(ctx: Ports, req: EnforcementRequest, now: datetime) -> Outcome | None:
@@ -58,10 +60,14 @@ def precheck(ctx: Ports, req: EnforcementRequest, now: datetime) -> Outcome | No
         try:
             key = ActionKey.parse(req.key)
         except ValueError:
-            return Outcome(key=req.key, status="skipped", detail=f"{req.key!r} names no collections action")
-        due = still_due(decide(stores, settings, req.customer_id, now), key)
-        if not due:
-            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {due.reason}")
+            key = None
+        if key is None or key.kind != "suspend":  # only a policy stage's suspension is a non-payment suspension
+            return Outcome(key=req.key, status="skipped", detail=f"{req.key!r} names no collections suspension")
+        fresh = decide(stores, settings, req.customer_id, now)
+        due = still_due(fresh, key)
+        if not due:  # audited with the fresh decision that says so, not the one that asked
+            return Outcome(key=req.key, status="skipped", detail=f"no longer due on fresh data: {due.reason}",
+                           decision=fresh.trace if fresh is not None else None)
     if req.reason == "fraud" or (req.action == "reactivate" and req.reason == "nonpayment"):
 
         fraud = ctx.fraud.current(req.customer_id)
@@ -73,9 +79,11 @@ def precheck(ctx: Ports, req: EnforcementRequest, now: datetime) -> Outcome | No
                            detail=f"fraud case {fraud.case.case_id} is open with containment: no reactivation "
                                   "until it is resolved")
     if req.action == "reactivate" and req.reason == "nonpayment" and req.actor.startswith("csp-guard"):
-        due = still_due(decide(stores, settings, req.customer_id, now), ActionKey.reactivation(req.customer_id))
+        fresh = decide(stores, settings, req.customer_id, now)
+        due = still_due(fresh, ActionKey.reactivation(req.customer_id))
         if not due:
-            return Outcome(key=req.key, status="skipped", detail=due.reason)
+            return Outcome(key=req.key, status="skipped", detail=due.reason,
+                           decision=fresh.trace if fresh is not None else None)
     if not settings.enforcement_enabled:
         return Outcome(key=req.key, status="dry_run",
                        detail=f"would {req.action} ({req.detail}); CSPGUARD_ENFORCEMENT_ENABLED is false")

@@ -111,3 +111,19 @@ async def test_a_stage_that_needs_approval_waits_for_an_operator_then_suspends(w
     [entry] = world.audit(cid, "suspend")
     assert entry.outcome == "done" and entry.actor == "operator:approver@partner.example"
     assert world.audit(cid, "approval.approved")[0].reason == "spoke to the CFO"
+
+
+async def test_a_suspension_no_longer_due_is_skipped_and_audited_with_the_fresh_decision(world: World) -> None:
+    cid, _ = await world.overdue_customer("Pays Late Ltd")
+    await world.pass_days(8)
+    await world.sweep()
+    [request] = _planned(world)
+    assert request.customer_id == cid and request.decision is not None  # the sweep's decision rides along
+    await world.host.deliver(Queue.PAYMENT_EVENTS, world.event(
+        "payment.received", cid, payment_id=f"P-{cid[:6]}", amount="5000.00", currency="CNY",
+        received_at=world.clock.now().isoformat()))  # paid while the request waited on the queue
+    await world.host.deliver(Queue.ENFORCEMENT, request.envelope())
+    [entry] = world.audit(cid, "suspend")
+    assert entry.outcome == "skipped" and "no longer due on fresh data" in str(entry.evidence["detail"])
+    assert entry.decision is not None and entry.decision.fingerprint != request.decision.fingerprint
+    assert all(s == "active" for s in world.azure(cid).values() if s != "disabled")  # nothing was touched
