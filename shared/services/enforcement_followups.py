@@ -85,7 +85,8 @@ def audit(ctx: Ports, req: EnforcementRequest, out: Outcome, now: datetime, corr
         evidence={"key": req.key, "case_id": req.case_id, "stage_id": req.stage_id, "run_id": req.run_id,
                   "changed": out.changed, "failed": out.failed, "detail": out.detail,
                   "targets": [t.model_dump() for t in out.targets],
-                  "scope": req.scope.model_dump() if req.scope else None}, decision=req.decision))
+                  "scope": req.scope.model_dump() if req.scope else None},
+        decision=out.decision or req.decision))  # a re-check's fresh decision when it decided, else the asker's
 
 
 def _alert_team(ctx: Ports, req: EnforcementRequest, out: Outcome) -> None:
