@@ -46,14 +46,12 @@ def defer_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, why: s
 
 async def run_or_defer(queue: str, msg: func.QueueMessage, envelope: Envelope, work: Awaitable[T],
                        transient: tuple[type[BaseException], ...] = ()) -> T | None:
-    """Run ``work``; a live claim or a transient error defers the message (``shared.services.delivery``)."""
-    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-
+    """Run ``work``; a live claim or a transient error defers the message (``shared.services.delivery``; storage
+    adapters raise ``StorageUnavailable`` for an unreachable account, never the SDK's errors)."""
     from shared.context import get_context
     from shared.services import delivery
 
-    return await delivery.run_or_defer(get_context(), received(queue, msg, envelope), work,
-                                       (*transient, ServiceRequestError, ServiceResponseError))
+    return await delivery.run_or_defer(get_context(), received(queue, msg, envelope), work, transient)
 
 
 async def send_or_park(queue: str, msg: func.QueueMessage, envelope: Envelope, send: Awaitable[str]) -> str | None:

@@ -38,18 +38,16 @@ def check_health() -> dict[str, Any]:
     usage_feed: dict[str, Any] = {}
     try:
         from shared.clock import utcnow
+        from shared.context import AppContext
         from shared.services import watch
         from shared.services.fraud.feed import feed_report
-        from shared.services.state import Stores
-        from shared.storage.azure import AzureTables
-        from shared.storage.clients import table_service
 
         now = utcnow()
         watched["calendar"] = watch.calendar_status(settings, now)
         if checks["storage"] == "ok":
-            tables = AzureTables(table_service(settings))
-            watched["payment_feed"] = watch.feed_status(Stores(tables), settings, now)
-            usage_feed, stalled = feed_report(settings, tables, now)
+            ctx = AppContext(settings)  # the Azure root, for these settings (the app's own may not be valid)
+            watched["payment_feed"] = watch.feed_status(ctx.stores, settings, now)
+            usage_feed, stalled = feed_report(settings, ctx.fraud.usage_feed, now)
             problems += stalled
         # warnings, not problems: the app works (and fails safe); a non-2xx health check would take every
         # instance out of rotation on the day the calendar warning starts

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from shared.storage.audit import AuditEntry
     from shared.storage.deadletters import DeadLetterStore
     from shared.storage.idempotency import IdempotencyStore
-    from shared.storage.ports import Tables
 
 
 class AuditTrail(Protocol):
@@ -86,9 +85,6 @@ class Ports(Protocol):
 
     @property
     def settings(self) -> Settings: ...
-
-    @property
-    def tables(self) -> Tables: ...
 
     @property
     def stores(self) -> Stores: ...

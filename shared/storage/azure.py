@@ -55,8 +55,8 @@ def translated(what: str) -> Iterator[None]:
         if exc.status_code is not None and (exc.status_code >= 500 or exc.status_code in (408, 429)):
             raise StorageUnavailable(f"{what}: storage answered {exc.status_code}: {_first_line(exc)}") from exc
         raise StorageError(f"{what}: {_first_line(exc)}") from exc
-    except AzureError as exc:
-        raise StorageUnavailable(f"{what}: {_first_line(exc)}") from exc
+    except AzureError as exc:  # e.g. a response that cannot be decoded: retrying would not help
+        raise StorageError(f"{what}: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -123,7 +123,7 @@ class AzureTable:
         if row is not None:
             clauses.append("RowKey eq @rk")
             params["rk"] = row
-        if row_prefix is not None:
+        if row_prefix:
             clauses.append("RowKey ge @p and RowKey lt @q")
             params["p"], params["q"] = row_prefix, row_prefix[:-1] + chr(ord(row_prefix[-1]) + 1)
         for i, (column, value) in enumerate(sorted((where or {}).items())):

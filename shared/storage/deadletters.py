@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from shared.clock import utcnow
 from shared.messaging.inspect import names_in
-from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch
+from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch, StorageError
 from shared.storage.tables import safe_key
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class DeadLetter(BaseModel):
         return self.status is LetterStatus.WAITING
 
 
-class LetterNotWaiting(RuntimeError):
+class LetterNotWaiting(StorageError, RuntimeError):
     """The letter was already replayed or discarded (by this or another operator)."""
 
 

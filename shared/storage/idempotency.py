@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import utcnow
-from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch
+from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch, StorageError
 from shared.storage.tables import safe_key
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class RecordStatus(StrEnum):
     COMPLETED = "completed"
 
 
-class AlreadyInProgress(RuntimeError):
+class AlreadyInProgress(StorageError, RuntimeError):
     """Another live attempt holds the claim; ``retry_after`` is how long until it would be stale."""
 
     def __init__(self, message: str, retry_after: timedelta = CLAIM_TTL) -> None:

@@ -65,7 +65,7 @@ class MemoryTable:
                        if (partition is None or k[0] == partition)
                        and (partitions is None or partitions[0] <= k[0] <= partitions[1])
                        and (row is None or k[1] == row)
-                       and (row_prefix is None or k[1].startswith(row_prefix))
+                       and (not row_prefix or k[1].startswith(row_prefix))
                        and all(self._rows[k][0].get(c) == v for c, v in (where or {}).items())]
             out = [({c: v for c, v in r.items() if c in select} if select else copy.deepcopy(r), e)
                    for r, e in matches]

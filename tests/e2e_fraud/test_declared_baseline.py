@@ -53,16 +53,16 @@ def test_health_reports_a_stalled_usage_feed(contain_stack: CollectionsStack) ->
     import httpx
 
     from shared.clock import utcnow
-    from shared.services.fraud.feed import PARTITION, ROW, UsageFeedStatus, feed_store
+    from shared.services.fraud.feed import PARTITION, ROW, UsageFeedStatus
 
     stack = contain_stack
     ctx = AppContext(load_settings(**stack.settings))
     long_ago = utcnow() - timedelta(hours=ctx.settings.fraud_usage_max_silence_hours + 5)
-    feed_store(ctx.tables).upsert(PARTITION, ROW, UsageFeedStatus(newest_usage_day=long_ago.date(),
+    ctx.fraud.usage_feed.upsert(PARTITION, ROW, UsageFeedStatus(newest_usage_day=long_ago.date(),
                                                               advanced_at=long_ago, checked_at=utcnow()))
     try:
         health = httpx.get(f"{stack.runner.base_url}/api/health", timeout=30).json()
     finally:
-        feed_store(ctx.tables).delete(PARTITION, ROW)  # storage is shared with later tests
+        ctx.fraud.usage_feed.delete(PARTITION, ROW)  # storage is shared with later tests
     assert health["usage_feed"]["status"] == "stalled" and health["status"] != "ok"
     assert any("usage feed has not advanced" in p for p in health["problems"])

@@ -142,12 +142,13 @@ async def test_the_scan_sees_first_days_azure_subscriptions_and_declarations(
     assert prof.notices[0].expected_factor == 2 and prof.notices[0].regions == ("chinaeast3",)
 
     # the feed stops: after the silence limit the team is told once and /api/health says so
-    status = record_feed(ctx.tables, None, utcnow())
+    status = record_feed(ctx.fraud.usage_feed, None, utcnow())
     later = utcnow() + timedelta(hours=ctx.settings.fraud_usage_max_silence_hours + 1)
     assert await alarm_if_stalled(ctx, status, later)
-    assert not await alarm_if_stalled(ctx, record_feed(ctx.tables, None, later), later)  # once per stalled day
+    again = record_feed(ctx.fraud.usage_feed, None, later)
+    assert not await alarm_if_stalled(ctx, again, later)  # once per stalled day
     assert any("用量数据停滞" in str(m["Subject"]) for m in stack.mailbox.messages())
-    report, problems = feed_report(ctx.settings, ctx.tables, later)
+    report, problems = feed_report(ctx.settings, ctx.fraud.usage_feed, later)
     assert report["status"] == "stalled" and "fraud detection is blind" in problems[0]
     assert queued
 

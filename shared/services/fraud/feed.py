@@ -19,7 +19,6 @@ from shared.storage.documents import DocumentStore
 if TYPE_CHECKING:
     from shared.ports import Ports
     from shared.settings import Settings
-    from shared.storage.ports import Tables
 
 log = logging.getLogger("cspguard.fraud.feed")
 PARTITION, ROW = "usagefeed", "status"
@@ -41,11 +40,10 @@ class UsageFeedStatus(BaseModel):
         return hours is not None and hours > max_hours
 
 
-def feed_store(tables: Tables) -> DocumentStore[UsageFeedStatus]:
-    return DocumentStore(tables, "runs", UsageFeedStatus)
+UsageFeed = DocumentStore[UsageFeedStatus]  # ``FraudStores.usage_feed``
 
 
-def record_feed(tables: Tables, newest: date | None, now: datetime) -> UsageFeedStatus:
+def record_feed(store: UsageFeed, newest: date | None, now: datetime) -> UsageFeedStatus:
     """Note the newest usage day of a completed stream (advanced_at moves only when it moves)."""
 
     def change(cur: UsageFeedStatus | None) -> UsageFeedStatus:
@@ -54,12 +52,12 @@ def record_feed(tables: Tables, newest: date | None, now: datetime) -> UsageFeed
             return UsageFeedStatus(newest_usage_day=newest, advanced_at=now, checked_at=now)
         return cur.model_copy(update={"checked_at": now, "advanced_at": cur.advanced_at or now})
 
-    return feed_store(tables).update(PARTITION, ROW, change) or UsageFeedStatus()
+    return store.update(PARTITION, ROW, change) or UsageFeedStatus()
 
 
-def feed_report(settings: Settings, tables: Tables, now: datetime) -> tuple[dict[str, Any], list[str]]:
+def feed_report(settings: Settings, store: UsageFeed, now: datetime) -> tuple[dict[str, Any], list[str]]:
     """(the ``usage_feed`` section of /api/health, problems)."""
-    status = feed_store(tables).get(PARTITION, ROW)
+    status = store.get(PARTITION, ROW)
     if status is None:
         return {"status": "no scan yet"}, []
     hours = status.silent_hours(now)
@@ -98,6 +96,6 @@ async def alarm_if_stalled(ctx: Ports, status: UsageFeedStatus, now: datetime) -
     except DeliveryError as exc:
         log.warning("usage-stalled alert not delivered: %s", exc)
         return False
-    feed_store(ctx.tables).update(PARTITION, ROW, lambda cur: cur.model_copy(
+    ctx.fraud.usage_feed.update(PARTITION, ROW, lambda cur: cur.model_copy(
         update={"alerted_for": status.newest_usage_day}) if cur else None)
     return True

@@ -180,7 +180,7 @@ async def stream(ctx: Ports, item: FraudScanItem, page_size: int = 2000) -> Frau
                 if fig is not None:
                     peer_values[cid] = fig
     _write_exposure(ctx, unbilled, newest, now)
-    feed = record_feed(ctx.tables, newest, now)
+    feed = record_feed(ctx.fraud.usage_feed, newest, now)
     await alarm_if_stalled(ctx, feed, now)
     peers = baselines((segments[cid], daily, units) for cid, (daily, units) in peer_values.items())
     events = await _fraud_events(ctx)

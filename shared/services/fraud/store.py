@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from shared.fraud import Assessment, Case
 from shared.fraud.models import CustomerSeries
+from shared.services.fraud.feed import UsageFeedStatus
 from shared.storage.documents import DocumentStore
 
 if TYPE_CHECKING:
@@ -184,13 +185,14 @@ class FraudScanRun(BaseModel):
 
 
 class FraudStores:
-    """Typed stores over one TableServiceClient."""
+    """The fraud repositories over one ``Tables`` port (built once by a composition root)."""
 
     def __init__(self, tables: Tables) -> None:
         self.history = DocumentStore(tables, "usage", StoredHistory)
         self.cases = DocumentStore(tables, "fraudcases", CaseRecord)
         self.assessments = DocumentStore(tables, "fraudassessments", AssessmentRecord)
         self.runs = DocumentStore(tables, "runs", FraudScanRun)
+        self.usage_feed = DocumentStore(tables, "runs", UsageFeedStatus)  # the usage feed's newest day
 
     def series(self, customer_id: str) -> CustomerSeries | None:
         found = self.history.get(customer_id, "history")
