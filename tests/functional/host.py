@@ -35,10 +35,9 @@ class Host:
         from shared.services.fraud import (
             FraudScanItem,
             ServiceRequestMessage,
-            assess_shard,
             deliver_service_request,
-            stream,
         )
+        from shared.services.fraud.scan import work
         from shared.services.messages import CollectionsNotice, EnforcementRequest, SweepShard
         from shared.services.notices import deliver
         from shared.services.payments import EVENT_MODELS, handle_event
@@ -69,7 +68,7 @@ class Host:
             elif queue == Queue.NOTIFICATIONS:  # notification (send_or_park)
                 result = await send_or_park(ctx, m, deliver(ctx, payload, correlation_id=cid))
             elif queue == Queue.FRAUD_SCAN:  # functions/fraud.py fraud_scan_work
-                result = await (stream if payload.stage == "stream" else assess_shard)(ctx, payload)
+                result = await work(ctx, payload)
             else:  # fraud_service_request (send_or_park)
                 result = await send_or_park(ctx, m, deliver_service_request(ctx, payload, correlation_id=cid))
         kind = envelope.kind if isinstance(envelope, Envelope) else "raw"
