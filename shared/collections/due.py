@@ -29,7 +29,9 @@ def still_due(decision: Decision | None, key: ActionKey, policy: Policy | None =
 
     - a suspension: only while the decision itself asks for that very suspension (same case and stage);
     - a stage's notice: while the customer is at that stage or a more severe one;
-    - a reactivation: unless a suspension stage applies again;
+    - a reactivation: unless a suspension stage applies again. Deliberately looser than ``reactivation_due``
+      (which decides when to *ask* for a lift): a queued lift is only withdrawn when suspending would be due
+      again, never because a new case opened meanwhile, so a customer who paid is not left suspended;
     - anything else (runs, manual actions): the engine has no say, so yes.
 
     ``policy`` (the decision's version) orders the stages; only a notice needs it.
