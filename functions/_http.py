@@ -103,6 +103,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
     from shared.clock import ClockError, NotMovable
     from shared.collections.errors import PolicyError
     from shared.messaging.handling import validation_reason
+    from shared.partner_center import NotFound, PartnerCenterError
     from shared.services.deadletters import ReplayRefused
     from shared.services.errors import (
         ConflictError,
@@ -129,6 +130,9 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
         ((EtagMismatch, EntityExists), 409, str),  # a concurrent writer won: read again and retry
         ((StorageUnavailable,), 503, lambda e: f"storage unavailable, try again later: {e}"),
         ((UpstreamError,), 502, str),
+        ((NotFound,), 404, lambda e: f"Partner Center does not know this customer: {e.description}"),
+        ((PartnerCenterError,), 502,  # Partner Center's own answer, as an UpstreamError would say it
+         lambda e: f"Partner Center refused or failed ({e.code}): {e.description}; try again"),
         ((PolicyError,), 500, lambda e: f"policy problem: {e}"),
         ((RecursionError,), 400, lambda e: "request nests too deeply"),
     )

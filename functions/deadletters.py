@@ -36,11 +36,15 @@ def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
     status = "all" if req.params.get("all") == "true" else req.params.get("status", "waiting")
     if status not in STATUSES:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
-    ctx = get_context()
-    drain_poison(ctx)  # what the host gave up on a moment ago is listed too
-    letters = ctx.deadletters.list(req.params.get("queue"), include_replayed=status == "all",
-                                   status=None if status == "all" else LetterStatus(status))
-    return json_response({"items": [_view(d) for d in letters], "count": len(letters)})
+
+    def run() -> func.HttpResponse:
+        ctx = get_context()
+        drain_poison(ctx)  # what the host gave up on a moment ago is listed too
+        letters = ctx.deadletters.list(req.params.get("queue"), include_replayed=status == "all",
+                                       status=None if status == "all" else LetterStatus(status))
+        return json_response({"items": [_view(d) for d in letters], "count": len(letters)})
+
+    return handle_errors(run)
 
 
 @bp.route(route="dead-letters/{queue}/{letter_id}", methods=["GET"])
@@ -50,10 +54,13 @@ def get_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
         return refused
     from shared.context import get_context
 
-    letter = get_context().deadletters.get(req.route_params["queue"], req.route_params["letter_id"])
-    if letter is None:
-        return error(404, f"no dead letter {req.route_params['letter_id']} for queue {req.route_params['queue']}")
-    return json_response(_view(letter))
+    def run() -> func.HttpResponse:
+        letter = get_context().deadletters.get(req.route_params["queue"], req.route_params["letter_id"])
+        if letter is None:
+            return error(404, f"no dead letter {req.route_params['letter_id']} for queue {req.route_params['queue']}")
+        return json_response(_view(letter))
+
+    return handle_errors(run)
 
 
 @bp.route(route="dead-letters/{queue}/{letter_id}/{operation}", methods=["POST"])

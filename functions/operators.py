@@ -219,8 +219,8 @@ def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
     raw = req.params.get("limit", "10")
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         return error(400, "limit must be a whole number from 1 to 100")
-    runs = get_context().stores.recent_runs(int(raw))
-    return json_response({"items": [r.model_dump(mode="json") for r in runs]})
+    return handle_errors(lambda: json_response(
+        {"items": [r.model_dump(mode="json") for r in get_context().stores.recent_runs(int(raw))]}))
 
 
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])
@@ -230,8 +230,11 @@ def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
         return refused
     from shared.context import get_context
 
-    run = get_context().stores.runs.get(req.route_params["run_id"], "run")
-    return json_response(run.model_dump(mode="json")) if run else error(404, "no such run")
+    def answer() -> func.HttpResponse:
+        run = get_context().stores.runs.get(req.route_params["run_id"], "run")
+        return json_response(run.model_dump(mode="json")) if run else error(404, "no such run")
+
+    return handle_errors(answer)
 
 
 @bp.route(route="approvals", methods=["GET"])
@@ -245,8 +248,8 @@ def approvals(req: func.HttpRequest) -> func.HttpResponse:
     status = req.params.get("status", "pending")
     if status not in ("pending", "decided"):
         return error(400, "status must be pending or decided")
-    items = list_approvals(get_context(), status)
-    return json_response({"items": [a.model_dump(mode="json") for a in items]})
+    return handle_errors(lambda: json_response(
+        {"items": [a.model_dump(mode="json") for a in list_approvals(get_context(), status)]}))
 
 
 @bp.route(route="approvals/decide", methods=["POST"])

@@ -1,0 +1,92 @@
+"""Every operator route answers its errors through the one table in ``functions/_http.py``: a storage outage is
+the table's 503 (never a bare 500), Partner Center's refusals its 404/502, a missing letter its 404."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from shared.storage.errors import StorageUnavailable
+
+C1 = "00000000-0000-4000-8000-0000000000c1"
+OUTAGE = {"error": "storage unavailable, try again later: account unreachable"}
+EVENT = {"event_id": "e1", "customer_id": C1, "occurred_at": "2026-01-01T00:00:00+08:00", "type": "payment.received",
+         "payment_id": "p", "amount": "10.00", "currency": "CNY", "received_at": "2026-01-01T00:00:00Z"}
+
+
+class Outage:
+    """A context whose every port is unreachable, as when the storage account is down."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise StorageUnavailable("account unreachable")
+
+
+@pytest.fixture
+def outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPGUARD_LOCAL_SIGNIN", "true")
+    monkeypatch.setattr("shared.context.get_context", lambda: Outage())
+
+
+def _call(route: Any, method: str = "GET", body: Any = None, params: dict[str, str] | None = None,
+          headers: dict[str, str] | None = None, **route_params: str) -> tuple[int, Any]:
+    raw = b"" if body is None else json.dumps(body).encode()
+    req = func.HttpRequest(method=method, url="http://localhost/api/x",
+                           headers={"X-Actor": "ops@partner", **(headers or {})}, params=params or {},
+                           route_params=route_params, body=raw)
+    answer = route.build().get_user_function()(req)
+    if inspect.isawaitable(answer):
+        answer = asyncio.run(answer)
+    return answer.status_code, json.loads(answer.get_body())
+
+
+def _routes() -> list[tuple[str, Any, str, Any, dict[str, str], dict[str, str]]]:
+    from functions import deadletters, forecast, fraud, fraud_requests, operators, payments, portfolio
+
+    letter = {"queue": "payment-events", "letter_id": "l1"}
+    return [
+        ("dead letters", deadletters.list_dead_letters, "GET", None, {}, {}),
+        ("dead letter", deadletters.get_dead_letter, "GET", None, {}, letter),
+        ("discard", deadletters.settle_dead_letter, "POST", {"reason": "duplicate"}, {},
+         {**letter, "operation": "discard"}),
+        ("forecast", forecast.collections_forecast, "GET", None, {}, {}),
+        ("fraud scan run", fraud.fraud_scan_run, "GET", None, {}, {"run_id": "r1"}),
+        ("contain", fraud.fraud_contain, "POST", {"note": "n"}, {}, {"customer_id": C1}),
+        ("baseline", fraud.fraud_baseline, "POST", {"onboarded_on": "2026-11-20"}, {}, {"customer_id": C1}),
+        ("evidence", fraud_requests.fraud_evidence, "GET", None, {}, {"customer_id": C1}),
+        ("runs", operators.sweep_runs, "GET", None, {}, {}),
+        ("run", operators.sweep_run, "GET", None, {}, {"run_id": "r1"}),
+        ("approvals", operators.approvals, "GET", None, {}, {}),
+        ("portfolio", portfolio.portfolio, "GET", None, {}, {}),
+        ("payment events", payments.post_payment_events, "POST", EVENT, {}, {}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_routes())), ids=lambda i: _routes()[i][0])
+def test_a_storage_outage_is_the_tables_503_on_every_route(outage: None, case: int) -> None:
+    _, route, method, body, params, route_params = _routes()[case]
+    headers = {"X-Source-System": "erp"} if route_params == {} and method == "POST" else {}
+    assert _call(route, method, body, params, headers, **route_params) == (503, OUTAGE)
+
+
+def test_partner_center_refusals_of_a_containment_are_answered_by_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.fraud import fraud_contain
+    from shared.partner_center import NotFound, ServerError
+
+    monkeypatch.setenv("CSPGUARD_LOCAL_SIGNIN", "true")
+    monkeypatch.setattr("shared.context.get_context", lambda: object())
+    failures: list[Exception] = [NotFound("customer not found", code="600008"),
+                                 ServerError("backend unavailable", code="500", status=503)]
+
+    async def approve(*_: Any, **__: Any) -> Any:
+        raise failures.pop(0)
+
+    monkeypatch.setattr("shared.services.fraud.views.approve_containment", approve)
+    assert _call(fraud_contain, "POST", {}, customer_id=C1) == (
+        404, {"error": "Partner Center does not know this customer: customer not found"})
+    assert _call(fraud_contain, "POST", {}, customer_id=C1) == (
+        502, {"error": "Partner Center refused or failed (500): backend unavailable; try again"})
