@@ -115,7 +115,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
     )
     from shared.storage.deadletters import LetterNotWaiting
     from shared.storage.documents import ConcurrencyConflict
-    from shared.storage.errors import EntityExists, EtagMismatch, StorageUnavailable
+    from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch, StorageUnavailable
 
     return (
         ((ValidationError,), 400, lambda e: f"invalid request: {validation_reason(e)}"),
@@ -123,6 +123,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
         ((InvalidRequest,), 400, str),
         ((EvaluationError,), 422, str),  # the customer's stored data, not this request: say so
         ((NotFoundError,), 404, lambda e: str(e.args[0]) if e.args else "not found"),
+        ((EntityNotFound,), 404, str),  # the row a settle or update names is not there
         ((ForbiddenError,), 403, str),
         ((NotMovable,), 409, str),  # checked before ClockError, its base
         ((ClockError,), 400, str),

@@ -69,7 +69,6 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     naming the signed-in actor."""
     from shared.context import get_context
     from shared.services.deadletters import discard, replay
-    from shared.services.errors import NotFoundError
 
     operation = req.route_params["operation"]
     if operation not in ("replay", "discard"):
@@ -96,12 +95,9 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     queue, letter_id = req.route_params["queue"], req.route_params["letter_id"]
     ctx = get_context()
 
-    def run() -> func.HttpResponse:
-        try:
-            letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
-                      else discard(ctx, queue, letter_id, who, value or ""))
-        except KeyError as exc:  # the letter store's "no such letter" (until shared/storage raises StorageError)
-            raise NotFoundError(str(exc.args[0])) from exc
+    def run() -> func.HttpResponse:  # no such letter: the store's EntityNotFound, 404
+        letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
+                  else discard(ctx, queue, letter_id, who, value or ""))
         return json_response(_view(letter))
 
     return handle_errors(run)

@@ -217,18 +217,15 @@ def fraud_baseline(req: func.HttpRequest) -> func.HttpResponse:
     "prepayment": {...}, "planned_changes": [{"starts_on", "ends_on", "expected_factor", "regions", "note"}],
     "onboarded_on": "2026-11-20"} (any of them). Queued as a customer.updated event; 202 with its id."""
     from shared.context import get_context
-    from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
+    from shared.services.fraud.baseline import declare_baseline
 
     cid, who, data, bad = operator_request(req, {"expected_monthly_spend", "prepayment", "planned_changes",
                                                  "onboarded_on"})
     if bad:
         return bad
 
-    def run() -> func.HttpResponse:
-        try:
-            event = declare_baseline(get_context(), cid, data, who)
-        except InvalidBaseline as exc:
-            return error(400, str(exc))
+    def run() -> func.HttpResponse:  # InvalidBaseline is an InvalidRequest: 400 naming each field
+        event = declare_baseline(get_context(), cid, data, who)
         return json_response({"accepted": event.event_id, "event": event.model_dump(mode="json")}, 202)
 
     return handle_errors(run)

@@ -90,3 +90,34 @@ def test_partner_center_refusals_of_a_containment_are_answered_by_the_table(monk
         404, {"error": "Partner Center does not know this customer: customer not found"})
     assert _call(fraud_contain, "POST", {}, customer_id=C1) == (
         502, {"error": "Partner Center refused or failed (500): backend unavailable; try again"})
+
+
+@pytest.fixture
+def memory(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from shared.memory import MemoryContext
+    from shared.settings import load_settings
+
+    ctx = MemoryContext(load_settings(AzureWebJobsStorage="UseDevelopmentStorage=true"))
+    monkeypatch.setenv("CSPGUARD_LOCAL_SIGNIN", "true")
+    monkeypatch.setattr("shared.context.get_context", lambda: ctx)
+    return ctx
+
+
+def test_a_missing_letter_is_the_stores_entity_not_found_answered_404(memory: Any) -> None:
+    from functions.deadletters import settle_dead_letter
+    from shared.storage.errors import EntityNotFound
+
+    with pytest.raises(EntityNotFound, match="no dead letter nope for queue payment-events"):
+        memory.deadletters.settle("payment-events", "nope", {})
+    assert _call(settle_dead_letter, "POST", {"reason": "duplicate"}, queue="payment-events", letter_id="nope",
+                 operation="discard") == (404, {"error": "no dead letter nope for queue payment-events"})
+
+
+def test_an_invalid_baseline_is_a_400_naming_the_problem(memory: Any) -> None:
+    from functions.fraud import fraud_baseline
+
+    status, body = _call(fraud_baseline, "POST", {"onboarded_on": "not a day"}, customer_id=C1)
+    assert status == 400 and body["error"].startswith("onboarded_on:")
+    assert _call(fraud_baseline, "POST", customer_id=C1) == (400, {
+        "error": "declare at least one of ['expected_monthly_spend', 'prepayment', 'planned_changes', "
+                 "'onboarded_on']; unknown: []"})
