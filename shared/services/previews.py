@@ -11,6 +11,7 @@ from shared.collections import Decision, Policy, diff_decisions, preview
 from shared.collections.ledger import CustomerLedger
 from shared.collections.preview import DecisionChange
 from shared.services.errors import EvaluationError
+from shared.services.forecast import portfolio_inputs
 from shared.services.policies import calendar, policy_set
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ def portfolio_preview(ctx: Ports, now: datetime | None = None, policy: Policy | 
     """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
     ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview.
     ``ledgers``: already loaded (the portfolio view reads them once for both the preview and the ageing)."""
-    from shared.services.forecast import portfolio_inputs
-
     now = now or utcnow()
     policy = policy or policy_set(ctx.settings).for_version(None)
     i = portfolio_inputs(ctx.stores, ledgers)
