@@ -21,7 +21,6 @@ def _int(value: str | None, default: int, low: int, high: int) -> int | None:
 @bp.route(route="collections/portfolio", methods=["GET"])
 def portfolio(req: func.HttpRequest) -> func.HttpResponse:
     """Customers by stage and AR ageing per currency; ``?page=&page_size=`` page the customer rows."""
-    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.portfolio import portfolio as view
 
@@ -32,7 +31,7 @@ def portfolio(req: func.HttpRequest) -> func.HttpResponse:
     size = _int(req.params.get("page_size"), 50, 1, 200)
     if page is None or size is None:
         return error(400, "page must be a whole number >= 1 and page_size one from 1 to 200")
-    return handle_errors(lambda: json_response(view(get_context(), utcnow(), page, size)))
+    return handle_errors(lambda: json_response(view(get_context(), page=page, page_size=size)))
 
 
 @bp.route(route="collections/policy", methods=["GET"])

@@ -61,6 +61,9 @@ def _routes() -> list[tuple[str, Any, str, Any, dict[str, str], dict[str, str]]]
         ("runs", operators.sweep_runs, "GET", None, {}, {}),
         ("run", operators.sweep_run, "GET", None, {}, {"run_id": "r1"}),
         ("approvals", operators.approvals, "GET", None, {}, {}),
+        ("dispute", operators.record_dispute, "POST", {"invoice_id": "I1", "reason": "wrong amount"}, {},
+         {"customer_id": C1}),
+        ("preview", operators.preview, "GET", None, {}, {}),
         ("portfolio", portfolio.portfolio, "GET", None, {}, {}),
         ("payment events", payments.post_payment_events, "POST", EVENT, {}, {}),
     ]
@@ -121,3 +124,48 @@ def test_an_invalid_baseline_is_a_400_naming_the_problem(memory: Any) -> None:
     assert _call(fraud_baseline, "POST", customer_id=C1) == (400, {
         "error": "declare at least one of ['expected_monthly_spend', 'prepayment', 'planned_changes', "
                  "'onboarded_on']; unknown: []"})
+
+
+def test_the_read_routes_answer_through_their_use_cases(memory: Any) -> None:
+    """Dead letters, sweep runs, disputes and the preview: what the route answers is the use case's, 4xx included."""
+    from functions.deadletters import get_dead_letter, list_dead_letters
+    from functions.operators import preview, record_dispute, sweep_run, sweep_runs
+
+    kept = memory.deadletters.put("payment-events", "not json", "not JSON: Expecting value")
+    status, listed = _call(list_dead_letters, params={"queue": "payment-events"})
+    assert status == 200 and listed["count"] == 1 and listed["items"][0]["id"] == kept.id
+    assert listed["items"][0] == {**kept.model_dump(mode="json"), "size": len("not json")}
+    assert _call(get_dead_letter, queue="payment-events", letter_id=kept.id) == (200, listed["items"][0])
+    assert _call(get_dead_letter, queue="payment-events", letter_id="nope") == (
+        404, {"error": "no dead letter nope for queue payment-events"})
+    assert _call(list_dead_letters, params={"status": "discarded"}) == (200, {"items": [], "count": 0})
+    assert _call(sweep_runs) == (200, {"items": []})
+    assert _call(sweep_run, run_id="nope") == (404, {"error": "no such run"})
+    assert _call(record_dispute, "POST", {"invoice_id": "I1", "reason": "wrong"}, customer_id=C1) == (
+        404, {"error": f"customer {C1} has no ledger (no payment events received)"})
+    status, body = _call(preview, params={"at": "9999-01-01"})
+    assert status == 400 and body["error"].startswith("at must be YYYY-MM-DD or an ISO timestamp in the accepted "
+                                                      "window: 9999-01-01")
+    status, body = _call(preview, params={"at": "2026-12-01"})
+    assert status == 200 and body["customers"] == 0 and body["items"] == [] and body["at"].startswith("2026-12-01")
+    assert body["guards"]["payment_feed"].startswith("payment feed never received")
+
+
+def test_a_dispute_is_queued_as_an_invoice_disputed_event_for_the_routes_customer(memory: Any) -> None:
+    from functions.operators import record_dispute
+    from shared.clock import utcnow
+    from shared.domain import parse_event
+    from shared.messaging import Queue
+    from shared.services.payments import record_event
+
+    record_event(memory.stores, parse_event({**{k: EVENT[k] for k in ("customer_id", "occurred_at")},
+                                             "event_id": "i", "type": "invoice.issued", "invoice_id": "I1",
+                                             "amount": "100.00", "currency": "CNY", "issue_date": "2026-01-01",
+                                             "due_date": "2026-01-31"}), utcnow())
+    assert _call(record_dispute, "POST", {"invoice_id": "I1", "reason": "wrong", "event_id": "d1",
+                                          "customer_id": "someone else"}, customer_id=C1)[0] == 400  # never the body's
+    assert _call(record_dispute, "POST", {"invoice_id": "I1", "reason": "wrong", "event_id": "d1"},
+                 customer_id=C1) == (202, {"accepted": ["d1"]})
+    assert memory.queues.kinds(Queue.PAYMENT_EVENTS) == ["invoice.disputed"]
+    status, body = _call(record_dispute, "POST", {"invoice_id": "I1", "amount": "-5"}, customer_id=C1)
+    assert status == 400 and body["error"].startswith("invalid invoice.disputed event:")
