@@ -37,9 +37,8 @@ def portfolio(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="collections/policy", methods=["GET"])
 def policy_document(req: func.HttpRequest) -> func.HttpResponse:
     """``?language=en|zh-CN``: the policy customers are told about, as Markdown."""
-    from shared.collections.policy_doc import render_policy_document
     from shared.context import get_context
-    from shared.services.policies import policy_set
+    from shared.services.policies import policy_document as document
 
     _, refused = authorize(req, Permission.READ)
     if refused:
@@ -47,6 +46,4 @@ def policy_document(req: func.HttpRequest) -> func.HttpResponse:
     language = req.params.get("language") or "en"
     if language not in ("en", "zh-CN"):
         return error(400, "language must be en or zh-CN")
-    policy = policy_set(get_context().settings).for_version(None)
-    return handle_errors(lambda: json_response({"version": policy.version, "language": language,
-                                                "markdown": render_policy_document(policy, language)}))  # type: ignore[arg-type]
+    return handle_errors(lambda: json_response(document(get_context(), language)))  # type: ignore[arg-type]

@@ -169,3 +169,15 @@ def test_a_dispute_is_queued_as_an_invoice_disputed_event_for_the_routes_custome
     assert memory.queues.kinds(Queue.PAYMENT_EVENTS) == ["invoice.disputed"]
     status, body = _call(record_dispute, "POST", {"invoice_id": "I1", "amount": "-5"}, customer_id=C1)
     assert status == 400 and body["error"].startswith("invalid invoice.disputed event:")
+
+
+def test_the_policy_document_and_portfolio_answer_through_their_use_cases(memory: Any) -> None:
+    from functions.portfolio import policy_document, portfolio
+    from shared.services.policies import policy_set
+
+    version = policy_set(memory.settings).for_version(None).version
+    status, doc = _call(policy_document, params={"language": "zh-CN"})
+    assert status == 200 and (doc["version"], doc["language"]) == (version, "zh-CN") and doc["markdown"].strip()
+    assert _call(policy_document, params={"language": "fr"}) == (400, {"error": "language must be en or zh-CN"})
+    status, view = _call(portfolio)
+    assert status == 200 and view["customers"] == 0 and view["policy_version"] == version and view["as_of"]
