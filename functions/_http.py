@@ -103,6 +103,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
     from shared.clock import ClockError, NotMovable
     from shared.collections.errors import PolicyError
     from shared.messaging.handling import validation_reason
+    from shared.partner_center import NotFound, PartnerCenterError
     from shared.services.deadletters import ReplayRefused
     from shared.services.errors import (
         ConflictError,
@@ -114,7 +115,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
     )
     from shared.storage.deadletters import LetterNotWaiting
     from shared.storage.documents import ConcurrencyConflict
-    from shared.storage.errors import EntityExists, EtagMismatch, StorageUnavailable
+    from shared.storage.errors import EntityExists, EntityNotFound, EtagMismatch, StorageUnavailable
 
     return (
         ((ValidationError,), 400, lambda e: f"invalid request: {validation_reason(e)}"),
@@ -122,6 +123,7 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
         ((InvalidRequest,), 400, str),
         ((EvaluationError,), 422, str),  # the customer's stored data, not this request: say so
         ((NotFoundError,), 404, lambda e: str(e.args[0]) if e.args else "not found"),
+        ((EntityNotFound,), 404, str),  # the row a settle or update names is not there
         ((ForbiddenError,), 403, str),
         ((NotMovable,), 409, str),  # checked before ClockError, its base
         ((ClockError,), 400, str),
@@ -129,6 +131,9 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
         ((EtagMismatch, EntityExists), 409, str),  # a concurrent writer won: read again and retry
         ((StorageUnavailable,), 503, lambda e: f"storage unavailable, try again later: {e}"),
         ((UpstreamError,), 502, str),
+        ((NotFound,), 404, lambda e: f"Partner Center does not know this customer: {e.description}"),
+        ((PartnerCenterError,), 502,  # Partner Center's own answer, as an UpstreamError would say it
+         lambda e: f"Partner Center refused or failed ({e.code}): {e.description}; try again"),
         ((PolicyError,), 500, lambda e: f"policy problem: {e}"),
         ((RecursionError,), 400, lambda e: "request nests too deeply"),
     )

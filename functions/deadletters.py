@@ -30,17 +30,12 @@ def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
-    from shared.services.deadletters import drain_poison
-    from shared.storage.deadletters import LetterStatus
+    from shared.services.deadletters import list_letters
 
     status = "all" if req.params.get("all") == "true" else req.params.get("status", "waiting")
     if status not in STATUSES:
         return error(400, f"status must be one of {', '.join(STATUSES)}")
-    ctx = get_context()
-    drain_poison(ctx)  # what the host gave up on a moment ago is listed too
-    letters = ctx.deadletters.list(req.params.get("queue"), include_replayed=status == "all",
-                                   status=None if status == "all" else LetterStatus(status))
-    return json_response({"items": [_view(d) for d in letters], "count": len(letters)})
+    return handle_errors(lambda: json_response(list_letters(get_context(), req.params.get("queue"), status)))
 
 
 @bp.route(route="dead-letters/{queue}/{letter_id}", methods=["GET"])
@@ -49,11 +44,10 @@ def get_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
+    from shared.services.deadletters import get_letter
 
-    letter = get_context().deadletters.get(req.route_params["queue"], req.route_params["letter_id"])
-    if letter is None:
-        return error(404, f"no dead letter {req.route_params['letter_id']} for queue {req.route_params['queue']}")
-    return json_response(_view(letter))
+    return handle_errors(lambda: json_response(get_letter(get_context(), req.route_params["queue"],
+                                                          req.route_params["letter_id"])))
 
 
 @bp.route(route="dead-letters/{queue}/{letter_id}/{operation}", methods=["POST"])
@@ -61,8 +55,7 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     """``replay``: {} or {"body": "<corrected envelope JSON>"}; ``discard``: {"reason": "..."}. Each once, audited,
     naming the signed-in actor."""
     from shared.context import get_context
-    from shared.services.deadletters import discard, replay
-    from shared.services.errors import NotFoundError
+    from shared.services.deadletters import discard, letter_view, replay
 
     operation = req.route_params["operation"]
     if operation not in ("replay", "discard"):
@@ -87,20 +80,12 @@ def settle_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
         return error(400, f"{next(iter(allowed))} must be a string (the corrected message text)"
                      if operation == "replay" else "reason must be a string")
     queue, letter_id = req.route_params["queue"], req.route_params["letter_id"]
-    ctx = get_context()
 
-    def run() -> func.HttpResponse:
-        try:
-            letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
-                      else discard(ctx, queue, letter_id, who, value or ""))
-        except KeyError as exc:  # the letter store's "no such letter" (until shared/storage raises StorageError)
-            raise NotFoundError(str(exc.args[0])) from exc
-        return json_response(_view(letter))
+    def run() -> func.HttpResponse:  # no such letter: NotFoundError or the store's EntityNotFound, 404
+        ctx = get_context()
+        letter = (replay(ctx, queue, letter_id, who, value) if operation == "replay"
+                  else discard(ctx, queue, letter_id, who, value or ""))
+        return json_response(letter_view(letter))
 
     return handle_errors(run)
 
-
-def _view(letter: Any) -> dict[str, Any]:
-    out: dict[str, Any] = letter.model_dump(mode="json")
-    out["size"] = len(letter.body)
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, error, json_response
+from functions._http import authorize, error, handle_errors, json_response
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -23,7 +23,11 @@ def collections_forecast(req: func.HttpRequest) -> func.HttpResponse:
     raw = req.params.get("days", "30")
     if not raw.isdigit() or not 1 <= int(raw) <= 90:
         return error(400, "days must be a whole number from 1 to 90")
-    result = run(get_context(), int(raw))
-    if req.params.get("format") == "csv":
-        return func.HttpResponse(to_csv(csv_rows(result)), mimetype="text/csv", charset="utf-8")
-    return json_response(result.model_dump(mode="json"))
+
+    def answer() -> func.HttpResponse:
+        result = run(get_context(), int(raw))
+        if req.params.get("format") == "csv":
+            return func.HttpResponse(to_csv(csv_rows(result)), mimetype="text/csv", charset="utf-8")
+        return json_response(result.model_dump(mode="json"))
+
+    return handle_errors(answer)

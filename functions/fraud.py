@@ -11,7 +11,15 @@ import logging
 import azure.functions as func
 
 from functions._fraud import operator_request
-from functions._http import authorize, error, handle_errors, json_response, no_body, route_customer
+from functions._http import (
+    authorize,
+    error,
+    handle_errors,
+    handle_errors_async,
+    json_response,
+    no_body,
+    route_customer,
+)
 from functions._queue import receive, send_or_park
 from shared.messaging import Queue
 from shared.permissions import Permission
@@ -91,8 +99,11 @@ def fraud_scan_run(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.fraud.scan import scan_run
 
-    run = scan_run(get_context(), req.route_params["run_id"])
-    return json_response(run.model_dump(mode="json")) if run else error(404, "no such fraud scan run")
+    def run() -> func.HttpResponse:
+        found = scan_run(get_context(), req.route_params["run_id"])
+        return json_response(found.model_dump(mode="json")) if found else error(404, "no such fraud scan run")
+
+    return handle_errors(run)
 
 
 @bp.route(route="fraud/cases", methods=["GET"])
@@ -188,27 +199,16 @@ def fraud_service_request_http(req: func.HttpRequest) -> func.HttpResponse:
 async def fraud_contain(req: func.HttpRequest) -> func.HttpResponse:
     """Approve the pending containment (or contain now what the signals point at). Body: {"note": "..."}."""
     from shared.context import get_context
-    from shared.partner_center import NotFound, PartnerCenterError
-    from shared.services.errors import ConflictError, ForbiddenError, NotFoundError
     from shared.services.fraud.views import approve_containment
-    from shared.storage.documents import ConcurrencyConflict
 
     cid, who, data, bad = operator_request(req, {"note"}, Permission.DECIDE)
     if bad:
         return bad
-    try:
-        view = await approve_containment(get_context(), cid, who, note=str(data.get("note", "")))
-    except NotFoundError as exc:
-        return error(404, str(exc.args[0]))
-    except ForbiddenError as exc:
-        return error(403, str(exc))
-    except (ConflictError, ConcurrencyConflict) as exc:
-        return error(409, str(exc))
-    except NotFound as exc:
-        return error(404, f"Partner Center does not know this customer: {exc.description}")
-    except PartnerCenterError as exc:
-        return error(502, f"Partner Center refused or failed ({exc.code}): {exc.description}; try again")
-    return json_response(view, 202)
+
+    async def run() -> func.HttpResponse:  # Partner Center's refusals are answered by functions/_http.py
+        return json_response(await approve_containment(get_context(), cid, who, note=str(data.get("note", ""))), 202)
+
+    return await handle_errors_async(run)
 
 
 @bp.route(route="fraud/customers/{customer_id}/baseline", methods=["POST"])
@@ -217,14 +217,15 @@ def fraud_baseline(req: func.HttpRequest) -> func.HttpResponse:
     "prepayment": {...}, "planned_changes": [{"starts_on", "ends_on", "expected_factor", "regions", "note"}],
     "onboarded_on": "2026-11-20"} (any of them). Queued as a customer.updated event; 202 with its id."""
     from shared.context import get_context
-    from shared.services.fraud.baseline import InvalidBaseline, declare_baseline
+    from shared.services.fraud.baseline import declare_baseline
 
     cid, who, data, bad = operator_request(req, {"expected_monthly_spend", "prepayment", "planned_changes",
                                                  "onboarded_on"})
     if bad:
         return bad
-    try:
+
+    def run() -> func.HttpResponse:  # InvalidBaseline is an InvalidRequest: 400 naming each field
         event = declare_baseline(get_context(), cid, data, who)
-    except InvalidBaseline as exc:
-        return error(400, str(exc))
-    return json_response({"accepted": event.event_id, "event": event.model_dump(mode="json")}, 202)
+        return json_response({"accepted": event.event_id, "event": event.model_dump(mode="json")}, 202)
+
+    return handle_errors(run)

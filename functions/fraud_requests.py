@@ -7,7 +7,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._fraud import operator_request
-from functions._http import authorize, error, handle_errors, json_response, route_customer
+from functions._http import authorize, error, handle_errors, handle_errors_async, json_response, route_customer
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -64,7 +64,6 @@ async def fraud_evidence(req: func.HttpRequest) -> func.HttpResponse:
     if bad_id:
         return bad_id
     from shared.context import get_context
-    from shared.services.errors import NotFoundError
     from shared.services.fraud.srpack import LANGUAGES, case_evidence
 
     fmt, lang = req.params.get("format", "txt"), req.params.get("lang", "both")
@@ -72,15 +71,16 @@ async def fraud_evidence(req: func.HttpRequest) -> func.HttpResponse:
         return error(400, "format must be txt or json")
     if lang not in ("both", *LANGUAGES):
         return error(400, "lang must be both, zh-CN or en")
-    try:
+
+    async def run() -> func.HttpResponse:
         doc = await case_evidence(get_context(), cid, req.params.get("case"))
-    except NotFoundError as exc:
-        return error(404, str(exc))
-    headers = {"Content-Disposition": f'attachment; filename="{doc.filename(fmt)}"',
-               "X-CSPGuard-Containment": doc.containment_status}
-    if fmt == "json":
-        return func.HttpResponse(doc.as_json(), status_code=200, mimetype="application/json", charset="utf-8",
+        headers = {"Content-Disposition": f'attachment; filename="{doc.filename(fmt)}"',
+                   "X-CSPGuard-Containment": doc.containment_status}
+        if fmt == "json":
+            return func.HttpResponse(doc.as_json(), status_code=200, mimetype="application/json", charset="utf-8",
+                                     headers=headers)
+        langs = LANGUAGES if lang == "both" else (lang,)
+        return func.HttpResponse(doc.as_text(langs), status_code=200, mimetype="text/plain", charset="utf-8",
                                  headers=headers)
-    langs = LANGUAGES if lang == "both" else (lang,)
-    return func.HttpResponse(doc.as_text(langs), status_code=200, mimetype="text/plain", charset="utf-8",
-                             headers=headers)
+
+    return await handle_errors_async(run)

@@ -136,11 +136,8 @@ def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
 def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"invoice_id": "...", "amount": "123.00" (omit for the whole invoice), "reason": "...",
     "event_id": "..." (optional; makes retries safe)}. Recorded through the payment-events path."""
-    import uuid
-
-    from shared.clock import utcnow
     from shared.context import get_context
-    from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event
+    from shared.services.payments import record_dispute as dispute
 
     cid, bad_id = route_customer(req)
     who, bad = _who(req)
@@ -150,16 +147,7 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     unknown = only_fields(data, {"invoice_id", "amount", "reason", "event_id"})
     if unknown:
         return unknown
-    if get_context().stores.ledger(cid) is None:
-        return error(404, f"customer {cid} has no ledger (no payment events received)")
-    payload = {**data, "event_id": data.get("event_id") or f"dispute-{uuid.uuid4().hex}", "customer_id": cid,
-               "occurred_at": utcnow().isoformat()}  # the URL names the customer, never the body
-    try:
-        event = parse_payment_event("invoice.disputed", payload)
-    except InvalidEvent as exc:
-        return error(400, str(exc))
-    return handle_errors(lambda: json_response(
-        {"accepted": enqueue_events(get_context(), [event], source=who or "operator")}, 202))
+    return handle_errors(lambda: json_response({"accepted": dispute(get_context(), cid, data, who or "")}, 202))
 
 
 @bp.route(route="collections/preview", methods=["GET"])
@@ -169,27 +157,10 @@ def preview(req: func.HttpRequest) -> func.HttpResponse:
     _, refused = authorize(req, Permission.READ)
     if refused:
         return refused
-    from shared.clock import utcnow
     from shared.context import get_context
-    from shared.services.forecast import preview_guards, preview_moment
-    from shared.services.operators import decision_row, portfolio_preview
+    from shared.services.previews import sweep_preview
 
-    try:
-        at = preview_moment(get_context(), req.params.get("at"))
-    except ValueError as exc:
-        return error(400, f"at must be YYYY-MM-DD or an ISO timestamp in the accepted window: {exc}")
-
-    def run() -> func.HttpResponse:
-        errors: dict[str, str] = {}
-        ctx = get_context()
-        decisions = portfolio_preview(ctx, at, errors=errors)
-        rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
-        failed = [{"customer_id": c, "error": e} for c, e in sorted(errors.items())]
-        return json_response({"at": at.isoformat() if at else None, "customers": len(decisions) + len(errors),
-                              "items": rows, "errors": failed,
-                              "guards": preview_guards(ctx, decisions, at or utcnow())})
-
-    return handle_errors(run)
+    return handle_errors(lambda: json_response(sweep_preview(get_context(), req.params.get("at"))))
 
 
 @bp.route(route="collections/sweep", methods=["POST"])
@@ -215,12 +186,13 @@ def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
+    from shared.services.sweep import recent_runs
 
     raw = req.params.get("limit", "10")
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         return error(400, "limit must be a whole number from 1 to 100")
-    runs = get_context().stores.recent_runs(int(raw))
-    return json_response({"items": [r.model_dump(mode="json") for r in runs]})
+    return handle_errors(lambda: json_response(
+        {"items": [r.model_dump(mode="json") for r in recent_runs(get_context(), int(raw))]}))
 
 
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])
@@ -229,9 +201,9 @@ def sweep_run(req: func.HttpRequest) -> func.HttpResponse:
     if refused:
         return refused
     from shared.context import get_context
+    from shared.services.sweep import sweep_run as run
 
-    run = get_context().stores.runs.get(req.route_params["run_id"], "run")
-    return json_response(run.model_dump(mode="json")) if run else error(404, "no such run")
+    return handle_errors(lambda: json_response(run(get_context(), req.route_params["run_id"]).model_dump(mode="json")))
 
 
 @bp.route(route="approvals", methods=["GET"])
@@ -245,8 +217,8 @@ def approvals(req: func.HttpRequest) -> func.HttpResponse:
     status = req.params.get("status", "pending")
     if status not in ("pending", "decided"):
         return error(400, "status must be pending or decided")
-    items = list_approvals(get_context(), status)
-    return json_response({"items": [a.model_dump(mode="json") for a in items]})
+    return handle_errors(lambda: json_response(
+        {"items": [a.model_dump(mode="json") for a in list_approvals(get_context(), status)]}))
 
 
 @bp.route(route="approvals/decide", methods=["POST"])

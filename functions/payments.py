@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import error, ingress_principal, json_body, json_response
+from functions._http import error, handle_errors, ingress_principal, json_body, json_response
 from functions._queue import receive, received
 from shared.messaging import Queue
 
@@ -53,11 +53,15 @@ def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
     if problems:
         return error(400, f"{len(problems)} of {len(items)} events are invalid; none was accepted",
                      problems=problems)
-    conflicts = payment_conflicts(get_context().stores, events)
-    if conflicts:
-        return error(409, f"{len(conflicts)} of {len(items)} payments restate a recorded payment_id with other "
-                          "content; none was accepted",
-                     problems=[{"index": i, "event_id": events[i].event_id, "error": why}
-                               for i, why in sorted(conflicts.items())])
-    ids = enqueue_events(get_context(), events, sender.actor, req.headers.get("x-correlation-id"))
-    return json_response({"accepted": ids}, 202)
+
+    def run() -> func.HttpResponse:
+        conflicts = payment_conflicts(get_context().stores, events)
+        if conflicts:
+            return error(409, f"{len(conflicts)} of {len(items)} payments restate a recorded payment_id with other "
+                              "content; none was accepted",
+                         problems=[{"index": i, "event_id": events[i].event_id, "error": why}
+                                   for i, why in sorted(conflicts.items())])
+        ids = enqueue_events(get_context(), events, sender.actor, req.headers.get("x-correlation-id"))
+        return json_response({"accepted": ids}, 202)
+
+    return handle_errors(run)

@@ -21,7 +21,6 @@ def _int(value: str | None, default: int, low: int, high: int) -> int | None:
 @bp.route(route="collections/portfolio", methods=["GET"])
 def portfolio(req: func.HttpRequest) -> func.HttpResponse:
     """Customers by stage and AR ageing per currency; ``?page=&page_size=`` page the customer rows."""
-    from shared.clock import utcnow
     from shared.context import get_context
     from shared.services.portfolio import portfolio as view
 
@@ -32,15 +31,14 @@ def portfolio(req: func.HttpRequest) -> func.HttpResponse:
     size = _int(req.params.get("page_size"), 50, 1, 200)
     if page is None or size is None:
         return error(400, "page must be a whole number >= 1 and page_size one from 1 to 200")
-    return handle_errors(lambda: json_response(view(get_context(), utcnow(), page, size)))
+    return handle_errors(lambda: json_response(view(get_context(), page=page, page_size=size)))
 
 
 @bp.route(route="collections/policy", methods=["GET"])
 def policy_document(req: func.HttpRequest) -> func.HttpResponse:
     """``?language=en|zh-CN``: the policy customers are told about, as Markdown."""
-    from shared.collections.policy_doc import render_policy_document
     from shared.context import get_context
-    from shared.services.policies import policy_set
+    from shared.services.policies import policy_document as document
 
     _, refused = authorize(req, Permission.READ)
     if refused:
@@ -48,6 +46,4 @@ def policy_document(req: func.HttpRequest) -> func.HttpResponse:
     language = req.params.get("language") or "en"
     if language not in ("en", "zh-CN"):
         return error(400, "language must be en or zh-CN")
-    policy = policy_set(get_context().settings).for_version(None)
-    return handle_errors(lambda: json_response({"version": policy.version, "language": language,
-                                                "markdown": render_policy_document(policy, language)}))  # type: ignore[arg-type]
+    return handle_errors(lambda: json_response(document(get_context(), language)))  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ ingress, with the window in the message, keeps one customer's bad data from brea
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, ValidationInfo
@@ -28,6 +28,19 @@ def check_day(value: D) -> D:
         raise ValueError(f"{value.isoformat()} is outside the accepted window {EARLIEST} to {LATEST} "
                          "(for a hold without an end, choose a real date and renew it)")
     return value
+
+
+def parse_day(value: str | None) -> datetime | None:
+    """An operator's ``YYYY-MM-DD`` or ISO timestamp (``?at=``, ``--at``) -> aware datetime (a date means 10:00 UTC
+    that day); ValueError for anything else, or a day outside the accepted window."""
+    if not value:
+        return None
+    if len(value) == 10:
+        parsed = datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC).replace(hour=10)
+    else:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return check_day(parsed)
 
 
 def _at_ingress(value: D, info: ValidationInfo) -> D:

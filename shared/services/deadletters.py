@@ -171,6 +171,31 @@ def blocking(ctx: Ports, customer_id: str) -> list[DeadLetter]:
     return ctx.deadletters.waiting_for(customer_id)
 
 
+def list_letters(ctx: Ports, queue: str | None = None, status: str = "waiting") -> dict[str, Any]:
+    """``GET /api/dead-letters``: the letters of one queue (or all) with ``status`` (waiting, replayed, discarded or
+    all), oldest first, each with its size. Poison queues are drained first, so what the host gave up on a moment
+    ago is listed too."""
+    drain_poison(ctx)
+    found = ctx.deadletters.list(queue, include_replayed=status == "all",
+                                 status=None if status == "all" else LetterStatus(status))
+    return {"items": [letter_view(d) for d in found], "count": len(found)}
+
+
+def get_letter(ctx: Ports, queue: str, letter_id: str) -> dict[str, Any]:
+    """One letter with its size; NotFoundError when the queue has no such letter."""
+    found = ctx.deadletters.get(queue, letter_id)
+    if found is None:
+        raise NotFoundError(f"no dead letter {letter_id} for queue {queue}")
+    return letter_view(found)
+
+
+def letter_view(letter: DeadLetter) -> dict[str, Any]:
+    """A letter as the API shows it: every field, and the body's size in characters."""
+    out: dict[str, Any] = letter.model_dump(mode="json")
+    out["size"] = len(letter.body)
+    return out
+
+
 def replay(ctx: Ports, queue: str, letter_id: str, actor: str, body: str | None = None) -> DeadLetter:
     """Re-send a waiting letter (as kept, or corrected) to its own queue, once, audited."""
     letter = ctx.deadletters.get(queue, letter_id)

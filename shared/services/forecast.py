@@ -19,6 +19,7 @@ from shared.clock import utcnow
 from shared.collections import CollectionsCase, CustomerLedger, CustomerOverrides, Decision, SentNotice
 from shared.collections.forecast import ASSUMPTIONS, Day, Guards, at_sweep_time, forecast, sweep_moments
 from shared.domain import Money
+from shared.domain.dates import parse_day
 from shared.messaging import Queue
 from shared.services.errors import InvalidRequest
 from shared.services.payments import feed_age_hours
@@ -134,8 +135,6 @@ def preview_guards(ctx: Ports, decisions: list[Decision], now: datetime) -> dict
 
 def preview_moment(ctx: Ports, value: str | None) -> datetime | None:
     """``?at=`` / ``--at``: a date means that day's sweep at the sweep's own time; an ISO time is taken as is."""
-    from shared.services.operators import parse_day
-
     if value and len(value) == 10:
         parse_day(value)  # ValueError outside the accepted window
         policy = policy_set(ctx.settings).for_version(None)

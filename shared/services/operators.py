@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.operators")
 __all__ = ["ManualAction", "NotFoundError", "customer_status", "decide_approval", "decision_row", "known_subscriptions",
-           "lift_override", "list_approvals", "manual_enforcement", "migrate_case", "parse_day", "policy_diff",
+           "lift_override", "list_approvals", "manual_enforcement", "migrate_case", "policy_diff",
            "portfolio_preview", "reevaluate", "set_override"]
 
 
@@ -239,17 +239,3 @@ def migrate_case(ctx: Ports, customer_id: str, actor: str, reason: str,
     assert migrated is not None
     return migrated
 
-
-def parse_day(value: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` or an ISO timestamp -> aware datetime (a date means 10:00 UTC that day); ValueError
-    for anything else, or a day outside the accepted window (shared.domain.dates)."""
-    from shared.domain.dates import check_day
-
-    if not value:
-        return None
-    if len(value) == 10:
-        parsed = datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC).replace(hour=10)
-    else:
-        parsed = datetime.fromisoformat(value)
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return check_day(parsed)

@@ -23,7 +23,7 @@ from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import Dispatched, decide, dispatch, reactivate_if_paid
-from shared.services.errors import EvaluationError, ServiceError
+from shared.services.errors import EvaluationError, InvalidRequest, NotFoundError, ServiceError
 from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
 
@@ -191,6 +191,24 @@ def enqueue_events(ctx: Ports, events: list[PaymentEvent], source: str,
     return [e.event_id for e in events]
 
 
+def record_dispute(ctx: Ports, customer_id: str, fields: dict[str, Any], actor: str,
+                   now: datetime | None = None) -> list[str]:
+    """An operator's dispute of an invoice (``invoice_id``, ``amount``, ``reason``, optional ``event_id`` that makes
+    retries safe), recorded through the payment-events path as an ``invoice.disputed`` event; its id returned.
+    The customer is the one the request names (never the body's); NotFoundError when it has no ledger."""
+    import uuid
+
+    if ctx.stores.ledger(customer_id) is None:
+        raise NotFoundError(f"customer {customer_id} has no ledger (no payment events received)")
+    payload = {**fields, "event_id": fields.get("event_id") or f"dispute-{uuid.uuid4().hex}",
+               "customer_id": customer_id, "occurred_at": (now or utcnow()).isoformat()}
+    try:
+        event = parse_payment_event("invoice.disputed", payload)
+    except InvalidEvent as exc:
+        raise InvalidRequest(str(exc)) from None
+    return enqueue_events(ctx, [event], source=actor or "operator")
+
+
 def feed_age_hours(stores: Stores, now: datetime) -> float | None:
     """Hours since the last payment event, or None if none was ever received."""
     status = stores.feeds.get("feed", FEED)
@@ -198,7 +216,7 @@ def feed_age_hours(stores: Stores, now: datetime) -> float | None:
 
 
 __all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
-           "ingest", "parse_payment_event", "payment_conflicts", "record_event"]
+           "ingest", "parse_payment_event", "payment_conflicts", "record_dispute", "record_event"]
 
 
 def _who_sent(source: str) -> str:

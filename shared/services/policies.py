@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -16,6 +17,10 @@ from shared.collections import Calendar, CalendarOverrides, Policy, PolicyError,
 from shared.collections.calendar import calendar_for
 from shared.notify import TemplateId
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.collections.policy_doc import Language
+    from shared.ports import Ports
 
 
 def _mtime(path: Path) -> float:
@@ -64,3 +69,11 @@ def calendar(settings: Settings, policy: Policy) -> Calendar:
     """The calendar of the policy's country with the partner's override file applied."""
     path = settings.calendar_overrides_file
     return calendar_for(policy.calendar.country, _overrides(path, _mtime(path) if path else 0.0))
+
+
+def policy_document(ctx: Ports, language: Language) -> dict[str, Any]:
+    """``GET /api/collections/policy``: the current policy as customers are told about it, in Markdown."""
+    from shared.collections.policy_doc import render_policy_document
+
+    policy = policy_set(ctx.settings).for_version(None)
+    return {"version": policy.version, "language": language, "markdown": render_policy_document(policy, language)}

@@ -67,10 +67,14 @@ def customer_rows(decisions: Sequence[Decision], names: dict[str, str | None]) -
     return sorted(rows, key=lambda r: (-(r["days_past_due"] or 0), r["customer_id"]))
 
 
-def portfolio(ctx: Ports, now: datetime, page: int = 1, page_size: int = 50) -> dict[str, Any]:
-    from shared.services.operators import portfolio_preview
+def portfolio(ctx: Ports, now: datetime | None = None, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+    """``GET /api/collections/portfolio`` at ``now`` (default: the app's clock): stages, ageing and a page of
+    customers; customers that cannot be evaluated are listed under ``errors``."""
+    from shared.clock import utcnow
     from shared.services.policies import policy_set
+    from shared.services.previews import portfolio_preview
 
+    now = now or utcnow()
     policy = policy_set(ctx.settings).for_version(None)
     ledgers = list(ctx.stores.ledgers.with_row("ledger"))
     errors: dict[str, str] = {}  # one customer's bad data never hides the portfolio: reported, not raised

@@ -10,7 +10,8 @@ from shared.clock import utcnow
 from shared.collections import Decision, Policy, diff_decisions, preview
 from shared.collections.ledger import CustomerLedger
 from shared.collections.preview import DecisionChange
-from shared.services.errors import EvaluationError
+from shared.services.errors import EvaluationError, InvalidRequest
+from shared.services.forecast import portfolio_inputs, preview_guards, preview_moment
 from shared.services.policies import calendar, policy_set
 
 if TYPE_CHECKING:
@@ -23,13 +24,27 @@ def portfolio_preview(ctx: Ports, now: datetime | None = None, policy: Policy | 
     """What a sweep would decide now (or at ``now``) for every customer; nothing is stored or sent. With
     ``errors``, customers that cannot be evaluated are reported there instead of failing the whole preview.
     ``ledgers``: already loaded (the portfolio view reads them once for both the preview and the ageing)."""
-    from shared.services.forecast import portfolio_inputs
-
     now = now or utcnow()
     policy = policy or policy_set(ctx.settings).for_version(None)
     i = portfolio_inputs(ctx.stores, ledgers)
     return preview(i.ledgers, policy, calendar(ctx.settings, policy), now, overrides=i.overrides, notices=i.notices,
                    cases=i.cases, unbilled=i.unbilled, errors=errors)
+
+
+def sweep_preview(ctx: Ports, at: str | None = None) -> dict[str, Any]:
+    """``GET /api/collections/preview``: what a sweep would do now, or at ``at`` (``YYYY-MM-DD``: that day's sweep at
+    the sweep's time of day; or an ISO time), per customer with a stage, action or pending approval, the customers
+    that cannot be evaluated, and the guards the sweep would apply. InvalidRequest for an ``at`` out of bounds."""
+    try:
+        moment = preview_moment(ctx, at)
+    except ValueError as exc:
+        raise InvalidRequest(f"at must be YYYY-MM-DD or an ISO timestamp in the accepted window: {exc}") from None
+    errors: dict[str, str] = {}
+    decisions = portfolio_preview(ctx, moment, errors=errors)
+    rows = [decision_row(d) for d in decisions if d.stage or d.actions or d.pending_approval]
+    failed = [{"customer_id": c, "error": e} for c, e in sorted(errors.items())]
+    return {"at": moment.isoformat() if moment else None, "customers": len(decisions) + len(errors),
+            "items": rows, "errors": failed, "guards": preview_guards(ctx, decisions, moment or utcnow())}
 
 
 def policy_diff(ctx: Ports, old: Policy, new: Policy, now: datetime | None = None,

@@ -58,6 +58,19 @@ def start_sweep(ctx: Ports, now: datetime | None = None, run_id: str | None = No
     return run
 
 
+def recent_runs(ctx: Ports, limit: int = 10) -> list[SweepRun]:
+    """The newest ``limit`` sweeps, newest first: what last night's run did."""
+    return ctx.stores.recent_runs(limit)
+
+
+def sweep_run(ctx: Ports, run_id: str) -> SweepRun:
+    """One sweep run as it stands (NotFoundError when there is none)."""
+    run = ctx.stores.runs.get(run_id, "run")
+    if run is None:
+        raise NotFoundError("no such run")
+    return run
+
+
 def process_shard(ctx: Ports, shard: SweepShard, now: datetime | None = None) -> ShardResult:
     """Evaluate one shard; a redelivered shard that already reported is not evaluated again."""
     now = now or utcnow()

@@ -129,7 +129,7 @@ class DeadLetterStore:
         """Move a waiting letter to replayed/discarded exactly once (ETag), keeping its original body."""
         found = self._get_with_etag(queue, letter_id)
         if found is None:
-            raise KeyError(f"no dead letter {letter_id} for queue {queue}")
+            raise EntityNotFound(f"no dead letter {letter_id} for queue {queue}")
         letter, etag = found
         if not letter.waiting:
             raise LetterNotWaiting(f"dead letter {letter_id} was already {letter.status.value}")

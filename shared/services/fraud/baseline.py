@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from shared.clock import utcnow
 from shared.domain import CustomerUpdated
-from shared.services.errors import ConflictError
+from shared.services.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from shared.ports import Ports
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 BASELINE_FIELDS = ("expected_monthly_spend", "prepayment", "planned_changes", "onboarded_on")
 
 
-class InvalidBaseline(ConflictError):
-    """The declared baseline does not validate; the message names each field."""
+class InvalidBaseline(InvalidRequest):
+    """The declared baseline does not validate; the message names each field (HTTP 400)."""
 
 
 def baseline_event(customer_id: str, fields: dict[str, Any]) -> CustomerUpdated:
