@@ -181,3 +181,37 @@ def test_the_policy_document_and_portfolio_answer_through_their_use_cases(memory
     assert _call(policy_document, params={"language": "fr"}) == (400, {"error": "language must be en or zh-CN"})
     status, view = _call(portfolio)
     assert status == 200 and view["customers"] == 0 and view["policy_version"] == version and view["as_of"]
+
+
+def test_a_manual_action_checks_the_subscriptions_with_partner_center_first(memory: Any) -> None:
+    """Partner Center's answers in the request's terms (404 unknown customer, 502 failure, 400 unknown id); a known
+    id is queued as Partner Center spells it."""
+    from types import SimpleNamespace
+
+    from functions.operators import manual_action
+    from shared.messaging import Queue
+    from shared.partner_center import NotFound, ServerError
+
+    answers: list[Any] = [NotFound("customer not found"), ServerError("backend unavailable", code="500"),
+                          [SimpleNamespace(id="Sub-A")], [SimpleNamespace(id="Sub-A")]]
+
+    class PartnerCenter:
+        async def list_subscriptions(self, customer_id: str) -> Any:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    memory.partner_center = PartnerCenter
+    body = {"reason": "contract ended", "subscription_ids": ["sub-a"], "request_id": "r1"}
+    assert _call(manual_action, "POST", body, customer_id=C1, action="suspend") == (
+        404, {"error": f"Partner Center does not know customer {C1}: customer not found"})
+    assert _call(manual_action, "POST", body, customer_id=C1, action="suspend") == (
+        502, {"error": "could not check the subscriptions with Partner Center (500): backend unavailable; nothing "
+                       "was queued, try again"})
+    status, refused = _call(manual_action, "POST", {**body, "subscription_ids": ["sub-b"]}, customer_id=C1,
+                            action="suspend")
+    assert status == 400 and "has no subscription(s) sub-b" in refused["error"]
+    status, queued = _call(manual_action, "POST", body, customer_id=C1, action="suspend")
+    assert status == 202 and queued["queued"]["subscription_ids"] == ["Sub-A"]
+    assert memory.queues.kinds(Queue.ENFORCEMENT) == ["enforcement.action"]
