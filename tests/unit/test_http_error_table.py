@@ -215,3 +215,17 @@ def test_a_manual_action_checks_the_subscriptions_with_partner_center_first(memo
     status, queued = _call(manual_action, "POST", body, customer_id=C1, action="suspend")
     assert status == 202 and queued["queued"]["subscription_ids"] == ["Sub-A"]
     assert memory.queues.kinds(Queue.ENFORCEMENT) == ["enforcement.action"]
+
+
+def test_a_batch_restating_a_payment_id_with_other_content_is_a_409_naming_each_and_queues_nothing(
+        memory: Any) -> None:
+    from functions.payments import post_payment_events
+    from shared.messaging import Queue
+
+    twin = {**EVENT, "event_id": "e2", "amount": "5.00"}
+    status, body = _call(post_payment_events, "POST", [EVENT, twin], headers={"X-Source-System": "erp"})
+    assert status == 409 and list(body) == ["error", "problems"]
+    assert body["error"] == "1 of 2 payments restate a recorded payment_id with other content; none was accepted"
+    assert [(p["index"], p["event_id"]) for p in body["problems"]] == [(1, "e2")]
+    assert memory.queues.kinds(Queue.PAYMENT_EVENTS) == []
+    assert _call(post_payment_events, "POST", EVENT, headers={"X-Source-System": "erp"}) == (202, {"accepted": ["e1"]})
