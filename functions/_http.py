@@ -141,9 +141,11 @@ def _error_table() -> tuple[tuple[tuple[type[BaseException], ...], int, Callable
 
 def error_response(exc: BaseException) -> func.HttpResponse:
     """The HTTP answer to an error a route did not expect to handle itself; never an empty 500."""
+    from shared.services.errors import ServiceError
+
     for types, status, message in _error_table():
         if isinstance(exc, types):
-            return error(status, message(exc))
+            return error(status, message(exc), **(exc.details if isinstance(exc, ServiceError) else {}))
     import logging
 
     from shared.observability import get_correlation_id

@@ -49,9 +49,7 @@ async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
     """Body: {"reason": "...", "subscription_ids": [...] | "all_subscriptions": true, "request_id": "..."}
     (request_id makes retries safe). Subscription ids are checked against Partner Center first."""
     from shared.context import get_context
-    from shared.partner_center import NotFound, PartnerCenterError
-    from shared.services.errors import NotFoundError, UpstreamError
-    from shared.services.operators import ManualAction, known_subscriptions, manual_enforcement
+    from shared.services.operators import manual_action as act
 
     if req.route_params["action"] not in ("suspend", "reactivate"):
         return error(404, "action must be suspend or reactivate")
@@ -65,18 +63,7 @@ async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
         return unknown
 
     async def run() -> func.HttpResponse:
-        body = ManualAction.model_validate(data)
-        ctx = get_context()
-        if body.subscription_ids:
-            try:
-                known = await known_subscriptions(ctx, cid, body.subscription_ids)
-            except NotFound as exc:  # Partner Center's answer, said in this request's terms
-                raise NotFoundError(f"Partner Center does not know customer {cid}: {exc.description}") from exc
-            except PartnerCenterError as exc:
-                raise UpstreamError(f"could not check the subscriptions with Partner Center ({exc.code}): "
-                                    f"{exc.description}; nothing was queued, try again") from exc
-            body = body.model_copy(update={"subscription_ids": known})
-        request = manual_enforcement(ctx, cid, req.route_params["action"], body, who or "")
+        request = await act(get_context(), cid, req.route_params["action"], data, who or "")
         return json_response({"queued": request.model_dump(mode="json")}, 202)
 
     return await handle_errors_async(run)

@@ -30,7 +30,7 @@ def payment_event(msg: func.QueueMessage) -> None:
 def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
     """One event object or a JSON array of them (at most 500). All are validated before any is accepted."""
     from shared.context import get_context
-    from shared.services.payments import InvalidEvent, enqueue_events, parse_payment_event, payment_conflicts
+    from shared.services.payments import InvalidEvent, accept_events, parse_payment_event
 
     sender, refused = ingress_principal(req)
     if sender is None:
@@ -54,14 +54,8 @@ def post_payment_events(req: func.HttpRequest) -> func.HttpResponse:
         return error(400, f"{len(problems)} of {len(items)} events are invalid; none was accepted",
                      problems=problems)
 
-    def run() -> func.HttpResponse:
-        conflicts = payment_conflicts(get_context().stores, events)
-        if conflicts:
-            return error(409, f"{len(conflicts)} of {len(items)} payments restate a recorded payment_id with other "
-                              "content; none was accepted",
-                         problems=[{"index": i, "event_id": events[i].event_id, "error": why}
-                                   for i, why in sorted(conflicts.items())])
-        ids = enqueue_events(get_context(), events, sender.actor, req.headers.get("x-correlation-id"))
+    def run() -> func.HttpResponse:  # a restated payment_id with other content: PaymentConflicts, 409 naming each
+        ids = accept_events(get_context(), events, sender.actor, req.headers.get("x-correlation-id"))
         return json_response({"accepted": ids}, 202)
 
     return handle_errors(run)

@@ -14,9 +14,16 @@
 The second base keeps each error catchable as what it was before the root existed.
 """
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
 
 class ServiceError(Exception):
     """Root of every error a use case raises on purpose."""
+
+    details: Mapping[str, Any] = MappingProxyType({})
+    """Fields the HTTP answer carries beside ``error`` (e.g. each refused item with its reason)."""
 
 
 class NotFoundError(ServiceError, LookupError):

@@ -22,7 +22,7 @@ from shared.collections.policy import SuspendScope
 from shared.messaging import Queue
 from shared.services.approvals import decide_approval, list_approvals
 from shared.services.collections import Dispatched, decide, dispatch
-from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError
+from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError, UpstreamError
 from shared.services.messages import EnforcementRequest
 from shared.services.policies import policy_set
 from shared.services.previews import decision_row, policy_diff, portfolio_preview
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cspguard.operators")
 __all__ = ["ManualAction", "NotFoundError", "customer_status", "decide_approval", "decision_row", "known_subscriptions",
-           "lift_override", "list_approvals", "manual_enforcement", "migrate_case", "policy_diff",
+           "lift_override", "list_approvals", "manual_action", "manual_enforcement", "migrate_case", "policy_diff",
            "portfolio_preview", "reevaluate", "set_override"]
 
 
@@ -62,9 +62,17 @@ class ManualAction(BaseModel):
 
 
 async def known_subscriptions(ctx: Ports, customer_id: str, ids: tuple[str, ...]) -> tuple[str, ...]:
-    """``ids`` as Partner Center spells them; InvalidRequest naming every id the customer does not have.
-    (Partner Center errors propagate: NotFound when it does not know the customer.)"""
-    subs = await ctx.partner_center().list_subscriptions(customer_id)
+    """``ids`` as Partner Center spells them; InvalidRequest naming every id the customer does not have,
+    NotFoundError when Partner Center does not know the customer, UpstreamError when it fails (nothing queued)."""
+    from shared.partner_center import NotFound, PartnerCenterError
+
+    try:
+        subs = await ctx.partner_center().list_subscriptions(customer_id)
+    except NotFound as exc:  # Partner Center's answer, said in this request's terms
+        raise NotFoundError(f"Partner Center does not know customer {customer_id}: {exc.description}") from exc
+    except PartnerCenterError as exc:
+        raise UpstreamError(f"could not check the subscriptions with Partner Center ({exc.code}): "
+                            f"{exc.description}; nothing was queued, try again") from exc
     by_lower = {s.id.lower(): s.id for s in subs}
     unknown = [i for i in ids if i.lower() not in by_lower]
     if unknown:
@@ -211,6 +219,17 @@ def manual_enforcement(ctx: Ports, customer_id: str, action: Literal["suspend", 
         request = request.model_copy(update={"subscription_ids": ids})
     ctx.producer.send(Queue.ENFORCEMENT, request.envelope())
     return request
+
+
+async def manual_action(ctx: Ports, customer_id: str, action: Literal["suspend", "reactivate"],
+                        data: dict[str, Any], actor: str) -> EnforcementRequest:
+    """``POST /api/customers/{id}/actions/{action}``: the body validated (``ManualAction``; ValidationError), named
+    subscription ids checked against Partner Center first, then the request queued (``manual_enforcement``)."""
+    body = ManualAction.model_validate(data)
+    if body.subscription_ids:
+        body = body.model_copy(update={"subscription_ids": await known_subscriptions(ctx, customer_id,
+                                                                                     body.subscription_ids)})
+    return manual_enforcement(ctx, customer_id, action, body, actor)
 
 
 def migrate_case(ctx: Ports, customer_id: str, actor: str, reason: str,

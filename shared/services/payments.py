@@ -23,7 +23,7 @@ from shared.messaging.envelope import current_correlation_id
 from shared.messaging.handling import validation_reason
 from shared.services.alerts import AlertKind, send_alert
 from shared.services.collections import Dispatched, decide, dispatch, reactivate_if_paid
-from shared.services.errors import EvaluationError, InvalidRequest, NotFoundError, ServiceError
+from shared.services.errors import ConflictError, EvaluationError, InvalidRequest, NotFoundError, ServiceError
 from shared.services.state import FeedStatus, Stores
 from shared.storage.audit import AuditEntry
 
@@ -183,6 +183,28 @@ def payment_conflicts(stores: Stores, events: list[PaymentEvent]) -> dict[int, s
     return out
 
 
+class PaymentConflicts(ConflictError):
+    """Payments that restate a recorded ``payment_id`` with other content; none of the batch was accepted
+    (HTTP 409 with ``problems``: index, event id and why, per refused payment)."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.details = {"problems": problems}
+
+
+def accept_events(ctx: Ports, events: list[PaymentEvent], source: str,
+                  correlation_id: str | None = None) -> list[str]:
+    """The HTTP ingress: all of ``events`` queued, or none when any payment restates a recorded one with other
+    content (PaymentConflicts), so the producer hears of it at once."""
+    conflicts = payment_conflicts(ctx.stores, events)
+    if conflicts:
+        raise PaymentConflicts(f"{len(conflicts)} of {len(events)} payments restate a recorded payment_id with other "
+                               "content; none was accepted",
+                               [{"index": i, "event_id": events[i].event_id, "error": why}
+                                for i, why in sorted(conflicts.items())])
+    return enqueue_events(ctx, events, source, correlation_id)
+
+
 def enqueue_events(ctx: Ports, events: list[PaymentEvent], source: str,
                    correlation_id: str | None = None) -> list[str]:
     """Put validated events on the payment-events queue (the HTTP ingress and the AR import use this)."""
@@ -215,8 +237,9 @@ def feed_age_hours(stores: Stores, now: datetime) -> float | None:
     return None if status is None else (now - status.last_event_at).total_seconds() / 3600
 
 
-__all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "enqueue_events", "event_envelope", "feed_age_hours",
-           "ingest", "parse_payment_event", "payment_conflicts", "record_dispute", "record_event"]
+__all__ = ["EVENT_KINDS", "InvalidEvent", "LedgerError", "PaymentConflicts", "accept_events", "enqueue_events",
+           "event_envelope", "feed_age_hours", "ingest", "parse_payment_event", "payment_conflicts", "record_dispute",
+           "record_event"]
 
 
 def _who_sent(source: str) -> str:

@@ -181,3 +181,51 @@ def test_the_policy_document_and_portfolio_answer_through_their_use_cases(memory
     assert _call(policy_document, params={"language": "fr"}) == (400, {"error": "language must be en or zh-CN"})
     status, view = _call(portfolio)
     assert status == 200 and view["customers"] == 0 and view["policy_version"] == version and view["as_of"]
+
+
+def test_a_manual_action_checks_the_subscriptions_with_partner_center_first(memory: Any) -> None:
+    """Partner Center's answers in the request's terms (404 unknown customer, 502 failure, 400 unknown id); a known
+    id is queued as Partner Center spells it."""
+    from types import SimpleNamespace
+
+    from functions.operators import manual_action
+    from shared.messaging import Queue
+    from shared.partner_center import NotFound, ServerError
+
+    answers: list[Any] = [NotFound("customer not found"), ServerError("backend unavailable", code="500"),
+                          [SimpleNamespace(id="Sub-A")], [SimpleNamespace(id="Sub-A")]]
+
+    class PartnerCenter:
+        async def list_subscriptions(self, customer_id: str) -> Any:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    memory.partner_center = PartnerCenter
+    body = {"reason": "contract ended", "subscription_ids": ["sub-a"], "request_id": "r1"}
+    assert _call(manual_action, "POST", body, customer_id=C1, action="suspend") == (
+        404, {"error": f"Partner Center does not know customer {C1}: customer not found"})
+    assert _call(manual_action, "POST", body, customer_id=C1, action="suspend") == (
+        502, {"error": "could not check the subscriptions with Partner Center (500): backend unavailable; nothing "
+                       "was queued, try again"})
+    status, refused = _call(manual_action, "POST", {**body, "subscription_ids": ["sub-b"]}, customer_id=C1,
+                            action="suspend")
+    assert status == 400 and "has no subscription(s) sub-b" in refused["error"]
+    status, queued = _call(manual_action, "POST", body, customer_id=C1, action="suspend")
+    assert status == 202 and queued["queued"]["subscription_ids"] == ["Sub-A"]
+    assert memory.queues.kinds(Queue.ENFORCEMENT) == ["enforcement.action"]
+
+
+def test_a_batch_restating_a_payment_id_with_other_content_is_a_409_naming_each_and_queues_nothing(
+        memory: Any) -> None:
+    from functions.payments import post_payment_events
+    from shared.messaging import Queue
+
+    twin = {**EVENT, "event_id": "e2", "amount": "5.00"}
+    status, body = _call(post_payment_events, "POST", [EVENT, twin], headers={"X-Source-System": "erp"})
+    assert status == 409 and list(body) == ["error", "problems"]
+    assert body["error"] == "1 of 2 payments restate a recorded payment_id with other content; none was accepted"
+    assert [(p["index"], p["event_id"]) for p in body["problems"]] == [(1, "e2")]
+    assert memory.queues.kinds(Queue.PAYMENT_EVENTS) == []
+    assert _call(post_payment_events, "POST", EVENT, headers={"X-Source-System": "erp"}) == (202, {"accepted": ["e1"]})
