@@ -83,6 +83,15 @@ def no_body(req: func.HttpRequest) -> func.HttpResponse | None:
     return bad or only_fields(data, set())
 
 
+def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int | None:
+    """A whole-number query parameter within [low, high] (``default`` when absent or empty), or None when invalid:
+    the caller answers 400 with its own wording."""
+    value = req.params.get(name)
+    if value is None or value == "":
+        return default
+    return int(value) if value.isdigit() and low <= int(value) <= high else None
+
+
 def route_customer(req: func.HttpRequest) -> tuple[str, func.HttpResponse | None]:
     """The route's ``{customer_id}`` normalised (tenant ids are GUIDs, compared lower-case), or a 400."""
     from shared.domain.ids import InvalidCustomerId, normalise_customer_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, error, handle_errors, json_response
+from functions._http import authorize, error, handle_errors, json_response, query_int
 from shared.permissions import Permission
 
 bp = func.Blueprint()
@@ -20,12 +20,12 @@ def collections_forecast(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.forecast import collections_forecast as run
     from shared.services.forecast import csv_rows, to_csv
 
-    raw = req.params.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 90:
+    days = query_int(req, "days", 30, 1, 90)
+    if days is None:
         return error(400, "days must be a whole number from 1 to 90")
 
     def answer() -> func.HttpResponse:
-        result = run(get_context(), int(raw))
+        result = run(get_context(), days)
         if req.params.get("format") == "csv":
             return func.HttpResponse(to_csv(csv_rows(result)), mimetype="text/csv", charset="utf-8")
         return json_response(result.model_dump(mode="json"))

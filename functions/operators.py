@@ -14,6 +14,7 @@ from functions._http import (
     json_response,
     no_body,
     only_fields,
+    query_int,
     route_customer,
 )
 from shared.permissions import Permission
@@ -175,11 +176,11 @@ def sweep_runs(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.sweep import recent_runs
 
-    raw = req.params.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    limit = query_int(req, "limit", 10, 1, 100)
+    if limit is None:
         return error(400, "limit must be a whole number from 1 to 100")
     return handle_errors(lambda: json_response(
-        {"items": [r.model_dump(mode="json") for r in recent_runs(get_context(), int(raw))]}))
+        {"items": [r.model_dump(mode="json") for r in recent_runs(get_context(), limit)]}))
 
 
 @bp.route(route="collections/runs/{run_id}", methods=["GET"])

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._http import authorize, error, handle_errors, json_response
+from functions._http import authorize, error, handle_errors, json_response, query_int
 from shared.permissions import Permission
 
 bp = func.Blueprint()
-
-
-def _int(value: str | None, default: int, low: int, high: int) -> int | None:
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        return None
-    return int(value)
 
 
 @bp.route(route="collections/portfolio", methods=["GET"])
@@ -27,8 +19,8 @@ def portfolio(req: func.HttpRequest) -> func.HttpResponse:
     _, refused = authorize(req, Permission.READ)
     if refused:
         return refused
-    page = _int(req.params.get("page"), 1, 1, 1_000_000)
-    size = _int(req.params.get("page_size"), 50, 1, 200)
+    page = query_int(req, "page", 1, 1, 1_000_000)
+    size = query_int(req, "page_size", 50, 1, 200)
     if page is None or size is None:
         return error(400, "page must be a whole number >= 1 and page_size one from 1 to 200")
     return handle_errors(lambda: json_response(view(get_context(), page=page, page_size=size)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from shared.ports import Ports
@@ -23,39 +23,40 @@ if TYPE_CHECKING:
 C = TypeVar("C")
 
 
-class Repositories:
-    """Mixin: a root with a ``tables`` attribute gets its repositories from here."""
-
+class _HasTables(Protocol):
     @property
-    def tables(self) -> Tables:
-        raise NotImplementedError  # each root gives its adapter
+    def tables(self) -> Tables: ...
+
+
+class Repositories:
+    """Mixin: a root that has a ``tables`` adapter (``_HasTables``) gets its repositories from here."""
 
     @cached_property
-    def stores(self) -> Stores:
+    def stores(self: _HasTables) -> Stores:
         from shared.services.state import Stores
 
         return Stores(self.tables)
 
     @cached_property
-    def fraud(self) -> FraudStores:
+    def fraud(self: _HasTables) -> FraudStores:
         from shared.services.fraud.store import FraudStores
 
         return FraudStores(self.tables)
 
     @cached_property
-    def audit(self) -> AuditLog:
+    def audit(self: _HasTables) -> AuditLog:
         from shared.storage.audit import AuditLog
 
         return AuditLog(self.tables)
 
     @cached_property
-    def idempotency(self) -> IdempotencyStore:
+    def idempotency(self: _HasTables) -> IdempotencyStore:
         from shared.storage.idempotency import IdempotencyStore
 
         return IdempotencyStore(self.tables)
 
     @cached_property
-    def deadletters(self) -> DeadLetterStore:
+    def deadletters(self: _HasTables) -> DeadLetterStore:
         """Every newly kept letter is counted, and the team told when it names no customer (``on_kept``)."""
         from shared.services.deadletters import on_kept
         from shared.storage.deadletters import DeadLetterStore
