@@ -20,8 +20,8 @@ from devtools.runner import DEFAULT_KEYS, LocalRunner
 from devtools.sandbox import Sandbox, SandboxConfig
 from devtools.sandbox.inspect import add_customer, entitlement_status, subscription_status
 
-__all__ = ["CollectionsStack", "add_customer", "entitlement_status", "stack_settings", "subscription_status",
-           "wait_until"]
+__all__ = ["CollectionsStack", "add_customer", "entitlement_status", "services_world", "stack_settings",
+           "subscription_status", "wait_until"]
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -80,6 +80,19 @@ def stack_settings(azurite: Azurite, sandbox: Sandbox, mailbox: Mailbox, **extra
         "CSPGUARD_PC_ENTITLEMENT_WAIT_SECONDS": "10",
         **extra,
     }
+
+
+def services_world(azurite: Azurite, seed: int, customers: int) -> Iterator[tuple[CollectionsStack, dict[str, str]]]:
+    """The real parts a use case needs without the runner (a sandbox, a mailbox, Azurite) and the app settings
+    naming them: for integration tests that call use cases on an ``AppContext``."""
+    sandbox = Sandbox(SandboxConfig(seed=seed, customers=customers, misuse_share=0, lookalike_share=0)).start()
+    mailbox = Mailbox(port=0).start()
+    values = stack_settings(azurite, sandbox, mailbox)
+    try:
+        yield CollectionsStack(None, sandbox, mailbox, azurite, values), values  # type: ignore[arg-type]
+    finally:
+        mailbox.stop()
+        sandbox.stop()
 
 
 @pytest.fixture(scope="module")

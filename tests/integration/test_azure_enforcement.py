@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.mailbox import Mailbox
-from devtools.sandbox import Sandbox, SandboxConfig
 from shared.collections.policy import SuspendScope
 from shared.context import AppContext
 from shared.fraud.assess import RuleHit
@@ -23,7 +21,12 @@ from shared.services.enforcement import execute
 from shared.services.fraud.targets import resolve_targets
 from shared.services.messages import AzureTarget, EnforcementRequest
 from shared.settings import load_settings
-from tests.e2e_collections.conftest import CollectionsStack, add_customer, entitlement_status, stack_settings
+from tests.e2e_collections.conftest import (
+    CollectionsStack,
+    add_customer,
+    entitlement_status,
+    services_world,
+)
 from tests.e2e_collections.conftest import subscription_status as statuses
 
 pytestmark = pytest.mark.integration
@@ -32,14 +35,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture(scope="module")
 def world(azurite: Azurite) -> Iterator[tuple[CollectionsStack, dict[str, str]]]:
-    sandbox = Sandbox(SandboxConfig(seed=9, customers=2, misuse_share=0, lookalike_share=0)).start()
-    mailbox = Mailbox(port=0).start()
-    values = stack_settings(azurite, sandbox, mailbox)
-    try:
-        yield CollectionsStack(None, sandbox, mailbox, azurite, values), values  # type: ignore[arg-type]
-    finally:
-        mailbox.stop()
-        sandbox.stop()
+    yield from services_world(azurite, seed=9, customers=2)
 
 
 def _customer(stack: CollectionsStack, name: str) -> tuple[str, str, str, list[str]]:

@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.mailbox import Mailbox
-from devtools.sandbox import Sandbox, SandboxConfig
 from shared.collections import CollectionsCase, CustomerLedger, SentNotice, apply_events
 from shared.context import AppContext
 from shared.domain import CustomerUpdated, InvoiceIssued, PaymentReceived
@@ -24,7 +22,7 @@ from shared.services.notices import deliver
 from shared.services.payments import FEED
 from shared.services.state import CollectionsState, FeedStatus
 from shared.settings import load_settings
-from tests.e2e_collections.conftest import CollectionsStack, add_customer, stack_settings
+from tests.e2e_collections.conftest import CollectionsStack, add_customer, services_world
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday morning: harm may run
@@ -32,14 +30,7 @@ NOW = datetime(2026, 7, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesd
 
 @pytest.fixture(scope="module")
 def world(azurite: Azurite) -> Iterator[tuple[CollectionsStack, dict[str, str]]]:
-    sandbox = Sandbox(SandboxConfig(seed=11, customers=1, misuse_share=0, lookalike_share=0)).start()
-    mailbox = Mailbox(port=0).start()
-    values = stack_settings(azurite, sandbox, mailbox)
-    try:
-        yield CollectionsStack(None, sandbox, mailbox, azurite, values), values  # type: ignore[arg-type]
-    finally:
-        mailbox.stop()
-        sandbox.stop()
+    yield from services_world(azurite, seed=11, customers=1)
 
 
 def _ledger(cid: str, paid: bool) -> CustomerLedger:

@@ -14,14 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from devtools.azurite import Azurite
-from devtools.mailbox import Mailbox
-from devtools.sandbox import Sandbox, SandboxConfig
 from devtools.sandbox.inspect import add_customer
 from shared.context import AppContext
 from shared.services.deadlines import check_suspension_deadlines
 from shared.services.state import SuspensionRecord
 from shared.settings import load_settings
-from tests.e2e_collections.conftest import CollectionsStack, stack_settings
+from tests.e2e_collections.conftest import CollectionsStack, services_world
 
 pytestmark = pytest.mark.integration
 TEAM = "collections@partner.example"
@@ -29,14 +27,7 @@ TEAM = "collections@partner.example"
 
 @pytest.fixture(scope="module")
 def world(azurite: Azurite) -> Iterator[tuple[CollectionsStack, dict[str, str]]]:
-    sandbox = Sandbox(SandboxConfig(seed=3, customers=1, misuse_share=0, lookalike_share=0)).start()
-    mailbox = Mailbox(port=0).start()
-    values = stack_settings(azurite, sandbox, mailbox)
-    try:
-        yield CollectionsStack(None, sandbox, mailbox, azurite, values), values  # type: ignore[arg-type]
-    finally:
-        mailbox.stop()
-        sandbox.stop()
+    yield from services_world(azurite, seed=3, customers=1)
 
 
 def _record(ctx: AppContext, cid: str, sub: str, at: datetime, entitlement: str | None = None,
