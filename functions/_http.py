@@ -221,3 +221,26 @@ def ingress_principal(req: func.HttpRequest) -> tuple[Principal | None, func.Htt
     if not found.can(Permission.INGEST):
         return None, error(403, f"{found.name} may not send system events: needs the admin role or a function key")
     return found, None
+
+
+def operator_request(req: func.HttpRequest, fields: set[str] | frozenset[str], permission: Permission = Permission.ACT,
+                     *, body_required: bool = False) -> tuple[str, str, dict[str, Any], func.HttpResponse | None]:
+    """(normalised route customer id, actor, JSON object body with only ``fields``, error response) of a request
+    about one customer: sign-in and ``permission`` first (a stranger learns nothing about ids), then the id, then
+    the body (an empty body is ``{}`` unless ``body_required``)."""
+    found, refused = authorize(req, permission)
+    if found is None:
+        return "", "", {}, refused
+    cid, bad_id = route_customer(req)
+    if bad_id:
+        return "", "", {}, bad_id
+    who = found.actor
+    if not req.get_body() and not body_required:
+        return cid, who, {}, None
+    data, bad = json_body(req)
+    if bad:
+        return cid, who, {}, bad
+    bad = only_fields(data, fields)
+    if bad:
+        return cid, who, {}, bad
+    return cid, who, data, None

@@ -10,7 +10,6 @@ import logging
 
 import azure.functions as func
 
-from functions._fraud import operator_request
 from functions._http import (
     authorize,
     error,
@@ -18,6 +17,7 @@ from functions._http import (
     handle_errors_async,
     json_response,
     no_body,
+    operator_request,
     route_customer,
 )
 from functions._queue import receive, send_or_park

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions._fraud import operator_request
-from functions._http import authorize, error, handle_errors, handle_errors_async, json_response, route_customer
+from functions._http import (
+    authorize,
+    error,
+    handle_errors,
+    handle_errors_async,
+    json_response,
+    operator_request,
+    route_customer,
+)
 from shared.permissions import Permission
 
 bp = func.Blueprint()

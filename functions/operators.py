@@ -14,6 +14,7 @@ from functions._http import (
     json_response,
     no_body,
     only_fields,
+    operator_request,
     query_int,
     route_customer,
 )
@@ -54,14 +55,9 @@ async def manual_action(req: func.HttpRequest) -> func.HttpResponse:
 
     if req.route_params["action"] not in ("suspend", "reactivate"):
         return error(404, "action must be suspend or reactivate")
-    cid, bad_id = route_customer(req)
-    who, bad = _who(req)
-    data, bad_json = json_body(req)
-    if bad_id or bad or bad_json:
-        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
-    unknown = only_fields(data, MANUAL_FIELDS)
-    if unknown:
-        return unknown
+    cid, who, data, bad = operator_request(req, MANUAL_FIELDS, body_required=True)
+    if bad:
+        return bad
 
     async def run() -> func.HttpResponse:
         request = await act(get_context(), cid, req.route_params["action"], data, who or "")
@@ -106,14 +102,9 @@ def migrate_case(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.operators import migrate_case as migrate
 
-    cid, bad_id = route_customer(req)
-    who, bad = _who(req)
-    data, bad_json = json_body(req)
-    if bad_id or bad or bad_json:
-        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
-    unknown = only_fields(data, {"reason"})
-    if unknown:
-        return unknown
+    cid, who, data, bad = operator_request(req, {"reason"}, body_required=True)
+    if bad:
+        return bad
     reason = data.get("reason")
     if not reason or not isinstance(reason, str):
         return error(400, 'say why: {"reason": "..."}')
@@ -127,14 +118,9 @@ def record_dispute(req: func.HttpRequest) -> func.HttpResponse:
     from shared.context import get_context
     from shared.services.payments import record_dispute as dispute
 
-    cid, bad_id = route_customer(req)
-    who, bad = _who(req)
-    data, bad_json = json_body(req)
-    if bad_id or bad or bad_json:
-        return bad or bad_id or bad_json  # type: ignore[return-value]  # sign-in first
-    unknown = only_fields(data, {"invoice_id", "amount", "reason", "event_id"})
-    if unknown:
-        return unknown
+    cid, who, data, bad = operator_request(req, {"invoice_id", "amount", "reason", "event_id"}, body_required=True)
+    if bad:
+        return bad
     return handle_errors(lambda: json_response({"accepted": dispute(get_context(), cid, data, who or "")}, 202))
 
 

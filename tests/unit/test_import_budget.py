@@ -74,7 +74,7 @@ def test_import_function_app_within_budget_of_azure_functions(tmp_path: Path) ->
     )
 
 
-CHEAP = ("azure.functions", "functions._fraud", "functions._http", "functions._queue", "functions._routes",
+CHEAP = ("azure.functions", "functions._http", "functions._queue", "functions._routes",
          "shared.permissions",
          "shared.messaging", "shared.messaging.kinds")
 """What a blueprint may import at top level besides the standard library (each is stdlib-only itself)."""
