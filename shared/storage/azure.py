@@ -166,11 +166,4 @@ class AzureTables:
         return AzureTable(self.service.get_table_client(name), name)
 
 
-def forget_created() -> None:
-    """Forget which tables exist (after the storage behind an address was replaced, e.g. Azurite restarted
-    without its data): the next use creates them again."""
-    with _lock:
-        _created.clear()
-
-
-__all__ = ["AzureTable", "AzureTables", "forget_created", "translated"]
+__all__ = ["AzureTable", "AzureTables", "translated"]
